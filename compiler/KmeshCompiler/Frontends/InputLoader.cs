@@ -1,0 +1,143 @@
+using System.Collections.Immutable;
+using KmeshCompiler.Diagnostics;
+using KmeshCompiler.Ir;
+
+namespace KmeshCompiler.Frontends;
+
+/// <summary>The result of reading a set of inputs: the merged world, every diagnostic, and whether a
+/// path could not be read at all (an environment error, exit 2, rather than an input error).</summary>
+public sealed record LoadResult(World World, DiagnosticBag Diagnostics, bool EnvironmentError)
+{
+    public bool HasErrors => EnvironmentError || Diagnostics.HasErrors;
+}
+
+/// <summary>Reads INPUT arguments (files, directories, "-" for stdin), sends each file to its front
+/// end, and merges the worlds. Kubernetes documents from every file are translated together, since
+/// selectors and services refer across files.</summary>
+public static class InputLoader
+{
+    /// <summary>Inputs larger than this are refused before parsing, so memory stays bounded.</summary>
+    public const long MaxInputBytes = 512L * 1024 * 1024;
+
+    public static LoadResult Load(IReadOnlyList<string> inputs, FrontendSettings settings, Func<Stream>? stdin = null)
+    {
+        var bag = new DiagnosticBag();
+        var sources = ReadSources(inputs, bag, stdin, out bool envError);
+        if (envError) return new LoadResult(World.Empty, bag, true);
+        return new LoadResult(Build(sources, settings, bag), bag, false);
+    }
+
+    public static World Build(IReadOnlyList<SourceText> sources, FrontendSettings settings, DiagnosticBag bag)
+    {
+        var kube = new List<SourceText>();
+        var worlds = new List<World>();
+        foreach (var src in sources)
+        {
+            switch (InputKinds.Classify(src))
+            {
+                case InputKind.Kubernetes: kube.Add(src); break;
+                case InputKind.Kpl: worlds.Add(Text.KplFrontend.Read(src, bag)); break;
+                default: worlds.Add(Xds.XdsFrontend.Read(src, settings, bag)); break;
+            }
+        }
+        if (kube.Count > 0) worlds.Insert(0, Kubernetes.KubernetesFrontend.Build(kube, settings, bag));
+        return Merge(worlds, bag);
+    }
+
+    /// <summary>Lists the files of every input, sorted within a directory, and reads them.</summary>
+    public static IReadOnlyList<SourceText> ReadSources(IReadOnlyList<string> inputs, DiagnosticBag bag, Func<Stream>? stdin, out bool envError)
+    {
+        envError = false;
+        var result = new List<SourceText>();
+        foreach (var input in inputs)
+        {
+            if (input == "-")
+            {
+                using var s = stdin?.Invoke() ?? Console.OpenStandardInput();
+                if (ReadBounded(s, "-", bag) is { } bytes) result.Add(new SourceText("-", bytes));
+                continue;
+            }
+            IEnumerable<string> files;
+            if (Directory.Exists(input))
+            {
+                files = Directory.EnumerateFiles(input, "*", SearchOption.AllDirectories)
+                    .Where(f => InputKinds.Extensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
+                    .Where(f => !f.EndsWith(".test.kpl", StringComparison.OrdinalIgnoreCase))
+                    .Select(f => f.Replace('\\', '/'))
+                    .OrderBy(f => f, StringComparer.Ordinal);
+                if (!files.Any()) bag.Add(Codes.NoInputs, new SourceLocation(input, 0, 0), input);
+            }
+            else if (File.Exists(input)) files = [input];
+            else
+            {
+                bag.Add(Codes.PathNotFound, new SourceLocation(input, 0, 0), input);
+                envError = true;
+                continue;
+            }
+            foreach (var f in files)
+            {
+                try
+                {
+                    using var fs = File.OpenRead(f);
+                    if (ReadBounded(fs, f, bag) is { } bytes) result.Add(new SourceText(f, bytes));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    bag.Add(Codes.PathNotFound, new SourceLocation(f, 0, 0), $"{f} ({e.Message})");
+                    envError = true;
+                }
+            }
+        }
+        return result;
+    }
+
+    private static byte[]? ReadBounded(Stream s, string path, DiagnosticBag bag)
+    {
+        if (s.CanSeek && s.Length > MaxInputBytes)
+        {
+            bag.Add(Codes.InputTooLarge, new SourceLocation(path, 0, 0), path, s.Length, MaxInputBytes);
+            return null;
+        }
+        using var ms = new MemoryStream();
+        var buf = new byte[1 << 16];
+        int n;
+        while ((n = s.Read(buf, 0, buf.Length)) > 0)
+        {
+            if (ms.Length + n > MaxInputBytes)
+            {
+                bag.Add(Codes.InputTooLarge, new SourceLocation(path, 0, 0), path, $"more than {MaxInputBytes}", MaxInputBytes);
+                return null;
+            }
+            ms.Write(buf, 0, n);
+        }
+        return ms.ToArray();
+    }
+
+    /// <summary>Unions worlds; an object defined twice (same namespace, node, workload uid, service
+    /// key or policy key) is an error naming both places.</summary>
+    public static World Merge(IReadOnlyList<World> worlds, DiagnosticBag bag)
+    {
+        if (worlds.Count == 1) return worlds[0].Canonical();
+        var ns = new Dictionary<string, Namespace>(StringComparer.Ordinal);
+        var nodes = new Dictionary<string, Node>(StringComparer.Ordinal);
+        var wls = new Dictionary<string, Workload>(StringComparer.Ordinal);
+        var svcs = new Dictionary<string, Service>(StringComparer.Ordinal);
+        var pols = new Dictionary<string, Policy>(StringComparer.Ordinal);
+        foreach (var w in worlds)
+        {
+            // Namespaces and nodes are implied by several sources: the first description wins.
+            foreach (var n in w.Namespaces) ns.TryAdd(n.Name, n);
+            foreach (var n in w.Nodes) nodes.TryAdd(n.Name, n);
+            foreach (var x in w.Workloads) AddUnique(wls, x.Uid, x, x.Location, "workload", bag, y => y.Location);
+            foreach (var x in w.Services) AddUnique(svcs, x.Key, x, x.Location, "service", bag, y => y.Location);
+            foreach (var x in w.Policies) AddUnique(pols, x.Key, x, x.Location, "policy", bag, y => y.Location);
+        }
+        return new World([.. ns.Values], [.. nodes.Values], [.. wls.Values], [.. svcs.Values], [.. pols.Values]).Canonical();
+    }
+
+    private static void AddUnique<T>(Dictionary<string, T> d, string key, T value, SourceLocation loc, string what, DiagnosticBag bag, Func<T, SourceLocation> locOf)
+    {
+        if (d.TryGetValue(key, out var first)) bag.Add(Codes.DuplicateObject, loc, what, key, locOf(first));
+        else d[key] = value;
+    }
+}

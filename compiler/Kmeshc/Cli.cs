@@ -1,0 +1,104 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using KmeshCompiler.Diagnostics;
+using KmeshCompiler.Frontends;
+
+namespace Kmeshc;
+
+/// <summary>What every command shares: common options, the exit-code contract of cli.md (0 success,
+/// 1 input errors or a failed judgement, 2 usage or environment errors), and the rule that nothing a
+/// user can cause prints a stack trace.</summary>
+public static class Cli
+{
+    public const int Ok = 0;
+    public const int Failed = 1;
+    public const int Usage = 2;
+
+    public static readonly Option<bool> Verbose = new("--verbose") { Description = "Print more detail, including stack traces of internal errors.", Recursive = true };
+
+    public static IEnumerable<Option> GlobalOptions => [Verbose];
+
+    public static readonly Option<string> RootNamespace = new("--root-namespace") { Description = "The istiod root namespace: policies there are global.", DefaultValueFactory = _ => "istio-system" };
+    public static readonly Option<string> TrustDomain = new("--trust-domain") { Description = "Trust domain of workload identities.", DefaultValueFactory = _ => "cluster.local" };
+    public static readonly Option<bool> EnableDryRun = new("--enable-dry-run") { Description = "Honour the istio.io/dry-run annotation (policies are kept, counted, never enforced) instead of excluding such policies." };
+
+    public static Argument<string[]> Inputs() => new("INPUT")
+    {
+        Description = "Files or directories (Kubernetes YAML/JSON, xDS snapshots, .kpl), or - for stdin.",
+        Arity = ArgumentArity.OneOrMore,
+    };
+
+    public static void AddInputOptions(Command c)
+    {
+        c.Options.Add(RootNamespace);
+        c.Options.Add(TrustDomain);
+        c.Options.Add(EnableDryRun);
+    }
+
+    public static FrontendSettings Settings(ParseResult r) => new(
+        r.GetValue(RootNamespace) ?? "istio-system",
+        r.GetValue(TrustDomain) ?? "cluster.local",
+        "Kubernetes",
+        r.GetValue(EnableDryRun));
+
+    /// <summary>The output streams of the current invocation.</summary>
+    public sealed record Io(TextWriter Out, TextWriter Err);
+
+    public static Io Current(ParseResult r) => new(r.InvocationConfiguration.Output, r.InvocationConfiguration.Error);
+
+    public static int Invoke(RootCommand root, string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            stderr.WriteLine($"kmeshc: error: {parse.Errors[0].Message}");
+            var cmd = parse.CommandResult.Command;
+            string path = cmd == root ? "" : " " + string.Join(' ', CommandPath(parse.CommandResult));
+            stderr.WriteLine($"Run 'kmeshc{path} --help' for usage.");
+            return Usage;
+        }
+        var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
+        try
+        {
+            return parse.Invoke(config);
+        }
+        catch (Exception e)
+        {
+            stderr.WriteLine($"kmeshc: internal error: {e.Message}");
+            if (parse.GetValue(Verbose)) stderr.WriteLine(e.ToString());
+            else stderr.WriteLine("This is a bug in kmeshc; run again with --verbose for details and report it.");
+            return Usage;
+        }
+    }
+
+    private static IEnumerable<string> CommandPath(CommandResult r)
+    {
+        var names = new Stack<string>();
+        for (SymbolResult? s = r; s is CommandResult c && c.Parent is not null; s = c.Parent) names.Push(c.Command.Name);
+        return names;
+    }
+
+    /// <summary>Loads inputs and prints their diagnostics in text form to stderr. Returns null when
+    /// the caller must stop, with the exit code in <paramref name="exit"/>.</summary>
+    public static LoadResult? LoadOrReport(ParseResult r, string[] inputs, out int exit, bool failOnErrors = true)
+    {
+        var io = Current(r);
+        var res = InputLoader.Load(inputs, Settings(r));
+        exit = Ok;
+        foreach (var d in res.Diagnostics.Sorted())
+            if (d.Severity >= Severity.Warning || r.GetValue(Verbose)) io.Err.WriteLine(d.ToString());
+        if (res.EnvironmentError) { exit = Usage; return null; }
+        if (failOnErrors && res.Diagnostics.HasErrors) { exit = Failed; return null; }
+        return res;
+    }
+
+    /// <summary>Writes a file only once the whole content exists: a temporary file beside it,
+    /// then a rename, so a failure never leaves a partial result on disk.</summary>
+    public static void WriteAtomically(string path, ReadOnlySpan<byte> content)
+    {
+        string full = Path.GetFullPath(path);
+        string tmp = Path.Combine(Path.GetDirectoryName(full) ?? ".", $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
+        File.WriteAllBytes(tmp, content.ToArray());
+        File.Move(tmp, full, overwrite: true);
+    }
+}

@@ -1,0 +1,20 @@
+using System.CommandLine;
+using Kmeshc.Commands;
+
+namespace Kmeshc;
+
+public static class Program
+{
+    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+
+    /// <summary>Entry point for tests too: everything printed goes to the given writers.</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var root = new RootCommand("kmeshc: compile Istio authorization and service resources into BPF map images for a kernel-native mesh.");
+        foreach (var o in Cli.GlobalOptions) root.Options.Add(o);
+        root.Subcommands.Add(ValidateCommand.Create());
+        root.Subcommands.Add(CheckCommand.Create());
+        root.Subcommands.Add(LbCommand.Create());
+        return Cli.Invoke(root, args, stdout, stderr);
+    }
+}
