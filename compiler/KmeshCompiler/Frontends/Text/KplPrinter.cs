@@ -60,8 +60,7 @@ public static class KplPrinter
         if (value.Length > 0) fields.Add((name, KplNames.Quote(value)));
     }
 
-    private static string QName(string ns, string name) =>
-        ns.Contains('/') ? $"{KplNames.Quote(ns)} {KplNames.Quote(name)}" : KplNames.Quote($"{ns}/{name}");
+    private static string QName(string ns, string name) => KplNames.Quote($"{ns}/{name}");
 
     private static string Join<T>(IEnumerable<T> xs, Func<T, string> f) => string.Join(' ', xs.Select(f));
 
