@@ -163,7 +163,7 @@ public static class KplPrinter
         p.Block(path, "match", f, alwaysBraces: true, extraTrailing);
     }
 
-    internal static string Expectation(KplExpectation e) => e switch
+    public static string Expectation(KplExpectation e) => e switch
     {
         ConnectionExpectation c => "expect connection from " + KplNames.Quote(c.Source)
             + (c.Identity is not null ? " identity " + KplNames.Quote(c.Identity) : c.Plaintext ? " plaintext" : "")
