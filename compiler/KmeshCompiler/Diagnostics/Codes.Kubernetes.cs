@@ -41,7 +41,7 @@ public static partial class Codes
 
     // KM3xxx: actions and conditions.
     public static readonly DiagnosticDescriptor UnknownAction = new("KM3001", Severity.Error, "'{0}' is not an action: use ALLOW, DENY, AUDIT or CUSTOM");
-    public static readonly DiagnosticDescriptor DenyWithoutRules = new("KM3002", Severity.Error, "a DENY policy without rules denies nothing; add rules (an empty rule '- {{}}' denies everything)");
+    public static readonly DiagnosticDescriptor DenyWithoutRules = new("KM3002", Severity.Error, "a DENY policy without rules denies nothing; add rules (an empty rule '- {}' denies everything)");
     public static readonly DiagnosticDescriptor CustomWithoutRules = new("KM3003", Severity.Error, "a CUSTOM policy without rules never calls its provider; add rules");
     public static readonly DiagnosticDescriptor CustomWithoutProvider = new("KM3004", Severity.Error, "a CUSTOM policy needs 'provider.name' naming an extension provider; add it");
     public static readonly DiagnosticDescriptor ProviderWithoutCustom = new("KM3005", Severity.Error, "'provider' is only allowed with action CUSTOM; remove it or set action: CUSTOM");
@@ -63,7 +63,7 @@ public static partial class Codes
     public static readonly DiagnosticDescriptor L7RuleNoEffect = new("KM4006", Severity.Warning, "{0} of this DENY policy uses L7 attributes ({1}); without them a condition of the rule can never hold, so the rule has no effect at L4");
     public static readonly DiagnosticDescriptor SpiffePrincipal = new("KM4007", Severity.Warning, "principal '{0}' starts with spiffe://; identities are compared without that prefix, so it never matches: write '{1}'");
     public static readonly DiagnosticDescriptor LiteralStar = new("KM4008", Severity.Warning, "'{0}': only a leading or trailing '*' is a wildcard; this value keeps a literal '*' and can never match a real name");
-    public static readonly DiagnosticDescriptor EmptySelector = new("KM4009", Severity.Warning, "'selector: {{}}' has no labels: in ambient this policy attaches to NO workload (sidecars would apply it to the whole namespace); remove the selector to cover the namespace, or add matchLabels");
+    public static readonly DiagnosticDescriptor EmptySelector = new("KM4009", Severity.Warning, "'selector: {}' has no labels: in ambient this policy attaches to NO workload (sidecars would apply it to the whole namespace); remove the selector to cover the namespace, or add matchLabels");
     public static readonly DiagnosticDescriptor TrustDomainsIgnored = new("KM4010", Severity.Warning, "'{0}' is ignored by ambient; the source behaves as if it were absent{1}");
     public static readonly DiagnosticDescriptor WhenSidecarOnlyKey = new("KM4011", Severity.Warning, "'{0}' is supported by sidecars but not at L4 in ambient; use {1} instead");
     public static readonly DiagnosticDescriptor ServicePortNotTarget = new("KM4012", Severity.Warning, "port {0} is the service port of {1}, but policies see the workload's target port; the selected workloads listen on {2}: write {2}");
