@@ -127,3 +127,34 @@ public class KplGoldenTests
         Assert.NotEqual(0, r.Exit);
     }
 }
+
+public class KplExampleGoldenTests
+{
+    /// <summary>The IR of each example, as the loader builds it from its YAML.</summary>
+    [Theory]
+    [Trait("Category", "Golden")]
+    [InlineData("bookinfo")]
+    public void Example_ir(string example)
+    {
+        string old = Directory.GetCurrentDirectory();
+        LoadResult load;
+        lock (typeof(CliRunner))
+        {
+            Directory.SetCurrentDirectory(Repo.Root);
+            try { load = InputLoader.Load([$"examples/{example}"], FrontendSettings.Default); }
+            finally { Directory.SetCurrentDirectory(old); }
+        }
+        Assert.False(load.HasErrors, string.Join("\n", load.Diagnostics.Items));
+        string text = KplPrinter.Print(load.World);
+        Golden.Assert($"ir/{example}.kpl", text);
+        Assert.Null(IrEquality.FirstDifference(load.World, KplRoundTripTests.Parse(text)));
+    }
+
+    [Fact]
+    public void Example_policy_tests_pass()
+    {
+        var r = CliRunner.Run("test", "examples");
+        Assert.True(r.Exit == 0, r.Out + r.Err);
+        Assert.Matches(@"\n[1-9][0-9]* passed, 0 failed\n$", r.Out);
+    }
+}
