@@ -70,7 +70,8 @@ internal sealed class KplBinder
             };
             if (path is not null)
             {
-                Leading(s.Start, path, header: first);
+                bool blankAbove = Leading(s.Start, path, header: first);
+                if (blankAbove && path.StartsWith("expect[", StringComparison.Ordinal)) _comments.BlankBefore.Add(path);
                 Trailing(s.Stop, path);
             }
             first = false;
@@ -604,9 +605,9 @@ internal sealed class KplBinder
 
     /// <summary>Own-line comments just above <paramref name="start"/>. For the first statement, the
     /// comments above a blank line are the file's header.</summary>
-    private void Leading(IToken? start, string path, bool header)
+    private bool Leading(IToken? start, string path, bool header)
     {
-        if (start is null || start.TokenIndex < 0) return;
+        if (start is null || start.TokenIndex < 0) return false;
         var found = new List<(int Index, bool BlankBelow)>();
         int newlines = 0;
         bool blank = false;
@@ -620,7 +621,8 @@ internal sealed class KplBinder
             found.Add((i, blank));
             newlines = 0;
         }
-        if (found.Count == 0) return;
+        bool blankAbove = newlines >= 2;
+        if (found.Count == 0) return blankAbove;
         found.Reverse();
         foreach (var (i, blankBelow) in found)
         {
@@ -633,6 +635,7 @@ internal sealed class KplBinder
                 l.Add(text);
             }
         }
+        return blankAbove;
     }
 
     private void Trailing(IToken? last, string path)
