@@ -16,6 +16,8 @@ internal sealed class KplBinder
     private readonly string _file;
     private readonly DiagnosticBag _bag;
     private readonly CommonTokenStream _tokens;
+    private readonly string _source;
+    private readonly bool _hasComments;
     private readonly KplComments _comments = new();
     private readonly HashSet<int> _usedComments = new();
 
@@ -33,6 +35,8 @@ internal sealed class KplBinder
         _file = tree.File;
         _bag = bag;
         _tokens = tree.Tokens;
+        _source = tree.Source;
+        for (int i = 0; i < _tokens.Size && !_hasComments; i++) _hasComments = _tokens.Get(i).Type == KplLexer.COMMENT;
     }
 
     public static KplDocument Bind(KplTree tree, DiagnosticBag bag)
@@ -332,10 +336,10 @@ internal sealed class KplBinder
             _b = b;
             foreach (var fc in fields)
             {
-                if (fc.key is null) continue;
-                var nameTok = fc.key.Start;
-                string key = nameTok.Text;
-                var values = fc.value().Select(b.Value).ToArray();
+                if (fc.key is null || fc.key.TokenIndex < 0) continue;
+                var nameTok = fc.key;
+                string key = b.Raw(nameTok);
+                var values = b.Values(fc);
                 if (!known.Contains(key))
                 {
                     string hint = KplNames.Nearest(key, known) is { } near ? $" (did you mean '{near}'?)" : "";
@@ -408,6 +412,7 @@ internal sealed class KplBinder
         /// <summary>Attaches the comments of each field line and of the block's closing brace.</summary>
         public void Comments(KplBinder b, string path, KplParser.BodyContext? body)
         {
+            if (!b._hasComments) return;
             foreach (var line in _order)
             {
                 string p = line.Key == "serves" && line.Values.Length > 0 ? $"{path}/serves:{b.Plain(line.Values[0])}" : $"{path}/{line.Key}";
@@ -435,7 +440,7 @@ internal sealed class KplBinder
         switch (t.Type)
         {
             case KplLexer.UNTERMINATED: Report(Codes.KplUnterminatedString, Loc(t)); break;
-            case KplLexer.BAD: Report(Codes.KplBadCharacter, Loc(t), KplSyntax.ShowChar(t.Text)); break;
+            case KplLexer.BAD: Report(Codes.KplBadCharacter, Loc(t), KplSyntax.ShowChar(Raw(t))); break;
             default:
                 Report(Codes.KplSyntax, Loc(t), "a statement ('namespace', 'node', 'workload', 'service', 'policy', 'world' or 'expect')", KplSyntax.Found(t));
                 break;
@@ -454,10 +459,26 @@ internal sealed class KplBinder
         return (first[..slash], first[(slash + 1)..]);
     }
 
-    private Val Value(KplParser.ValueContext v)
+    /// <summary>A field's values: its children after the name, tokens or explicit string matches.</summary>
+    private Val[] Values(KplParser.FieldContext f)
     {
-        if (v.fn is not null) return new Val(Text(v.arg), v.fn.Text[..^1], v.fn);
-        return new Val(TokenText(v.Start), null, v.Start);
+        int n = f.ChildCount - 1;
+        if (n <= 0) return [];
+        var vals = new Val[n];
+        int k = 0;
+        for (int i = 1; i <= n; i++)
+        {
+            switch (f.GetChild(i))
+            {
+                case KplParser.CallContext c when c.fn is not null:
+                    vals[k++] = new Val(Text(c.arg), Raw(c.fn)[..^1], c.fn);
+                    break;
+                case Antlr4.Runtime.Tree.ITerminalNode t when t.Symbol.TokenIndex >= 0:
+                    vals[k++] = new Val(TokenText(t.Symbol), null, t.Symbol);
+                    break;
+            }
+        }
+        return k == n ? vals : vals[..k];
     }
 
     private Val ValOf(KplParser.TextContext t) => new(Text(t), null, t.Start);
@@ -566,8 +587,8 @@ internal sealed class KplBinder
 
     private string TokenText(IToken tok)
     {
-        if (tok.Type != KplLexer.STRING) return tok.Text ?? "";
-        string s = tok.Text;
+        if (tok.Type != KplLexer.STRING) return Raw(tok);
+        string s = Raw(tok);
         var body = s.AsSpan(1, s.Length - 2);
         if (body.IndexOf('\\') < 0) return body.ToString();
         var sb = new StringBuilder(body.Length);
@@ -601,6 +622,10 @@ internal sealed class KplBinder
 
     private SourceLocation Loc(IToken t) => Loc(_file, t);
 
+    /// <summary>A token's text, cut from the source (ANTLR's own Text builds it char by char).</summary>
+    private string Raw(IToken t) =>
+        t.StopIndex >= t.StartIndex && t.StartIndex >= 0 ? _source.Substring(t.StartIndex, t.StopIndex - t.StartIndex + 1) : "";
+
     private static SourceLocation Loc(string file, IToken t) => new(file, t.Line, t.Column + 1);
 
     /// <summary>Own-line comments just above <paramref name="start"/>. For the first statement, the
@@ -608,13 +633,20 @@ internal sealed class KplBinder
     private bool Leading(IToken? start, string path, bool header)
     {
         if (start is null || start.TokenIndex < 0) return false;
+        // Without comments only the blank lines between expectations matter.
+        if (!_hasComments && !path.StartsWith("expect[", StringComparison.Ordinal)) return false;
         var found = new List<(int Index, bool BlankBelow)>();
         int newlines = 0;
         bool blank = false;
         for (int i = start.TokenIndex - 1; i >= 0; i--)
         {
             var t = _tokens.Get(i);
-            if (t.Type == KplLexer.NL) { if (++newlines >= 2) blank = true; continue; }
+            if (t.Type == KplLexer.NL)
+            {
+                newlines += Math.Max(1, Raw(t).Count(c => c == '\n'));
+                if (newlines >= 2) blank = true;
+                continue;
+            }
             if (t.Type != KplLexer.COMMENT || _usedComments.Contains(i)) break;
             var prev = i > 0 ? _tokens.Get(i - 1) : null;
             if (prev is not null && prev.Type != KplLexer.NL && prev.Line == t.Line) break;
@@ -627,7 +659,7 @@ internal sealed class KplBinder
         foreach (var (i, blankBelow) in found)
         {
             _usedComments.Add(i);
-            string text = _tokens.Get(i).Text.TrimEnd();
+            string text = Raw(_tokens.Get(i)).TrimEnd();
             if (header && blankBelow) _comments.Header.Add(text);
             else
             {
@@ -640,12 +672,12 @@ internal sealed class KplBinder
 
     private void Trailing(IToken? last, string path)
     {
-        if (last is null || last.TokenIndex < 0 || last.TokenIndex + 1 >= _tokens.Size) return;
+        if (!_hasComments || last is null || last.TokenIndex < 0 || last.TokenIndex + 1 >= _tokens.Size) return;
         var t = _tokens.Get(last.TokenIndex + 1);
         if (t.Type == KplLexer.COMMENT && t.Line == last.Line && !_usedComments.Contains(t.TokenIndex) && !_comments.Trailing.ContainsKey(path))
         {
             _usedComments.Add(t.TokenIndex);
-            _comments.Trailing[path] = t.Text.TrimEnd();
+            _comments.Trailing[path] = Raw(t).TrimEnd();
         }
     }
 }
