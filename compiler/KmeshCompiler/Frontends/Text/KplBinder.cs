@@ -328,7 +328,7 @@ internal sealed class KplBinder
     private sealed class FieldSet
     {
         private readonly KplBinder _b;
-        private readonly Dictionary<string, List<FieldLine>> _lines = new(StringComparer.Ordinal);
+        // Blocks have a handful of fields: a list beats a dictionary here.
         private readonly List<FieldLine> _order = new();
 
         public FieldSet(KplBinder b, string what, string[] known, string? repeatable, IEnumerable<KplParser.FieldContext> fields)
@@ -347,25 +347,24 @@ internal sealed class KplBinder
                     continue;
                 }
                 var line = new FieldLine(key, nameTok, values, fc);
-                if (_lines.TryGetValue(key, out var prev))
+                if (key != repeatable && Get(key) is { } prev)
                 {
-                    if (key != repeatable)
-                    {
-                        b.Report(Codes.KplDuplicateField, Loc(b._file, nameTok), key, what.Split(' ')[^1], prev[0].Name.Line);
-                        continue;
-                    }
-                    prev.Add(line);
+                    b.Report(Codes.KplDuplicateField, Loc(b._file, nameTok), key, what.Split(' ')[^1], prev.Name.Line);
+                    continue;
                 }
-                else _lines[key] = [line];
                 _order.Add(line);
             }
         }
 
-        public bool Has(string key) => _lines.ContainsKey(key);
+        public bool Has(string key) => Get(key) is not null;
 
-        public FieldLine? Get(string key) => _lines.TryGetValue(key, out var l) ? l[0] : null;
+        public FieldLine? Get(string key)
+        {
+            foreach (var l in _order) if (l.Key == key) return l;
+            return null;
+        }
 
-        public IEnumerable<FieldLine> All(string key) => _lines.TryGetValue(key, out var l) ? l : [];
+        public IEnumerable<FieldLine> All(string key) => _order.Where(l => l.Key == key);
 
         /// <summary>A field with exactly one value, as a plain string; "" when absent.</summary>
         public string One(string key)
