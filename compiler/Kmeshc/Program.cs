@@ -16,6 +16,7 @@ public static class Program
         root.Subcommands.Add(CheckCommand.Create());
         root.Subcommands.Add(LbCommand.Create());
         root.Subcommands.Add(SnapshotCommand.Create());
+        root.Subcommands.Add(FmtCommand.Create());
         return Cli.Invoke(root, args, stdout, stderr);
     }
 }
