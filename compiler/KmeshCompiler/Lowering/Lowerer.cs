@@ -191,7 +191,7 @@ public sealed partial class Lowerer
                 {
                     maxSteps = Math.Max(maxSteps, steps[s]);
                     if (steps[s] > _limits.MaxStageSteps)
-                        _bag.Add(Codes.StageStepsOverBudget.Create(w.Location, w.Key, StageNames[s], steps[s], port?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(any other)", _limits.MaxStageSteps) with { Object = w.Key });
+                        _bag.Add(Codes.StageStepsOverBudget.Create(w.Location, obj: w.Key, w.Key, StageNames[s], steps[s], port?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(any other)", _limits.MaxStageSteps));
                 }
             }
             if (Layout.TailCalls > _limits.KernelTailCallLimit)
@@ -269,8 +269,7 @@ public sealed partial class Lowerer
                 var infos = c.Matches.Select(LowerMatch).ToList();
                 clauseIds.Add(Intern(_clauses, _clauseMembers, _clauseIndex, IdList.SortedSet(infos.Select(i => i.Id))));
                 _clausesRequested++;
-                var clausePorts = infos.Count == 0 ? PortClass.All() : PortClass.None();
-                foreach (var mi in infos) clausePorts = PortClass.Union(clausePorts, PortsOf(mi));
+                var clausePorts = infos.Count == 0 ? PortClass.All() : PortClass.UnionAll(infos.Select(PortsOf).ToList());
                 rulePorts = PortClass.Intersect(rulePorts, clausePorts);
             }
             ruleIds.Add(Intern(_rules, _ruleMembers, _ruleIndex, IdList.SortedSet(clauseIds)));

@@ -32,6 +32,26 @@ public sealed class PortClass
         return new(true, ex);
     }
 
+    /// <summary>The union of many classes in one pass (a clause may hold tens of thousands of
+    /// matches; pairwise unions would copy quadratically).</summary>
+    public static PortClass UnionAll(IReadOnlyCollection<PortClass> classes)
+    {
+        HashSet<uint>? excluded = null;
+        foreach (var c in classes.Where(c => c.CoFinite).OrderBy(c => c.Listed.Count))
+        {
+            if (excluded is null) excluded = new HashSet<uint>(c.Listed);
+            else excluded.IntersectWith(c.Listed);
+        }
+        if (excluded is not null)
+        {
+            foreach (var c in classes) if (!c.CoFinite) excluded.ExceptWith(c.Listed);
+            return new(true, excluded);
+        }
+        var listed = new HashSet<uint>();
+        foreach (var c in classes) listed.UnionWith(c.Listed);
+        return new(false, listed);
+    }
+
     public static PortClass Intersect(PortClass a, PortClass b)
     {
         if (!a.CoFinite && !b.CoFinite) { var s = new HashSet<uint>(a.Listed); s.IntersectWith(b.Listed); return new(false, s); }
