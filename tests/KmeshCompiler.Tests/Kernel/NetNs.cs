@@ -1,12 +1,12 @@
 using System.Net;
-using System.Runtime.InteropServices;
+using KmeshCompiler.Loader;
 
 namespace KmeshCompiler.Tests.Kernel;
 
 /// <summary>A network namespace for a test. Code runs inside it on a dedicated thread that enters the
 /// namespace with setns(2) (a thread's network namespace decides where its sockets live and which
 /// interfaces netlink sees), so sockets and XDP attachments can be made from the test process.</summary>
-public sealed partial class NetNs : IDisposable
+public sealed class NetNs : IDisposable
 {
     public string Name { get; }
 
@@ -20,35 +20,9 @@ public sealed partial class NetNs : IDisposable
     public void Ip(params string[] args) => KernelEnvironment.Run("ip", ["-n", Name, .. args]);
 
     /// <summary>Runs <paramref name="f"/> on a thread inside this namespace.</summary>
-    public T Run<T>(Func<T> f)
-    {
-        T result = default!;
-        Exception? error = null;
-        var t = new Thread(() =>
-        {
-            try
-            {
-                using var self = File.OpenHandle("/proc/thread-self/ns/net");
-                using var target = File.OpenHandle($"/var/run/netns/{Name}");
-                if (SetNs((int)target.DangerousGetHandle(), CloneNewNet) != 0)
-                    throw new InvalidOperationException($"setns {Name}: errno {Marshal.GetLastPInvokeError()}");
-                try { result = f(); }
-                finally { SetNs((int)self.DangerousGetHandle(), CloneNewNet); }
-            }
-            catch (Exception e) { error = e; }
-        });
-        t.Start();
-        t.Join();
-        if (error is not null) throw new InvalidOperationException($"in namespace {Name}: {error.Message}", error);
-        return result;
-    }
+    public T Run<T>(Func<T> f) => NetworkNamespace.Run($"/var/run/netns/{Name}", f);
 
     public void Run(Action a) => Run(() => { a(); return 0; });
-
-    private const int CloneNewNet = 0x40000000;
-
-    [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
-    private static partial int SetNs(int fd, int nstype);
 
     public void Dispose()
     {
