@@ -110,7 +110,7 @@ static __always_inline int parse_ipv6(struct ipv6hdr *ip6, void *end, struct par
 	__u8 next = ip6->nexthdr;
 	void *cur = ip6 + 1;
 #pragma unroll
-	for (int i = 0; i < KM_MAX_IPV6_EXT; i++) {
+	for (int i = 0; i <= KM_MAX_IPV6_EXT; i++) { /* the headers, then the upper layer */
 		switch (next) {
 		case IPPROTO_TCP:
 			return parse_tcp(cur, end, p);
