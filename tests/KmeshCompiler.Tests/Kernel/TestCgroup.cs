@@ -25,11 +25,13 @@ public sealed class TestCgroup : IDisposable
 
     /// <summary>Runs a bash script inside the cgroup (the shell moves itself in before running it)
     /// and returns its stdout.</summary>
-    public string RunInside(string script, TimeSpan timeout)
+    public string RunInside(string script, TimeSpan timeout, string? netns = null)
     {
         var psi = new System.Diagnostics.ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add($"echo $$ > '{Path}/cgroup.procs' && {script}");
+        // Join the cgroup first: `ip netns exec` remounts /sys, hiding the cgroup tree.
+        string run = netns is null ? script : $"exec ip netns exec {netns} bash -c '{script.Replace("'", "'\\''")}'";
+        psi.ArgumentList.Add($"echo $$ > '{Path}/cgroup.procs' && {run}");
         using var p = System.Diagnostics.Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
