@@ -13,6 +13,9 @@ public sealed class AuthorizationProgram : IDisposable
     /// <summary>Verdict counter slots (KMESH_VERDICT_*).</summary>
     public enum VerdictSlot : uint { AllowPolicy = 0, AllowNoAllow = 1, DenyPolicy = 2, DenyNoneAllow = 3, Error = 4, Unparsed = 5 }
 
+    /// <summary>Offsets in struct kmesh_scratch (checked against the object's BTF by a test).</summary>
+    public const int ScratchDstOffset = 16, ScratchVerdictOffset = 48, ScratchPolicyIdOffset = 52;
+
     public BpfObject Object { get; }
     public BpfProgram Program => Object.Program(Entry);
 
@@ -57,9 +60,9 @@ public sealed class AuthorizationProgram : IDisposable
         for (int cpu = 0; cpu < PerCpu.PossibleCpus; cpu++)
         {
             var s = buf.AsSpan(cpu * slot, scratch.ValueSize);
-            // struct kmesh_scratch: src[16] dst[16] v6 port workload_id eval_id verdict policy_id
-            if (s[..40].IndexOfAnyExcept((byte)0) < 0) continue;
-            return ((VerdictSlot)MemoryMarshal.Read<uint>(s[48..]), MemoryMarshal.Read<uint>(s[52..]));
+            // A slot the entry program wrote has a destination (a local workload address).
+            if (s.Slice(ScratchDstOffset, 16).IndexOfAnyExcept((byte)0) < 0) continue;
+            return ((VerdictSlot)MemoryMarshal.Read<uint>(s[ScratchVerdictOffset..]), MemoryMarshal.Read<uint>(s[ScratchPolicyIdOffset..]));
         }
         return null;
     }
