@@ -22,11 +22,22 @@ public static class Cli
     public static readonly Option<string> TrustDomain = new("--trust-domain") { Description = "Trust domain of workload identities.", DefaultValueFactory = _ => "cluster.local" };
     public static readonly Option<bool> EnableDryRun = new("--enable-dry-run") { Description = "Honour the istio.io/dry-run annotation (policies are kept, counted, never enforced) instead of excluding such policies." };
 
-    public static Argument<string[]> Inputs() => new("INPUT")
+    public static Argument<string[]> Inputs()
     {
-        Description = "Files or directories (Kubernetes YAML/JSON, xDS snapshots, .kpl), or - for stdin.",
-        Arity = ArgumentArity.OneOrMore,
-    };
+        var arg = new Argument<string[]>("INPUT")
+        {
+            Description = "Files or directories (Kubernetes YAML/JSON, xDS snapshots, .kpl), or - for stdin.",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        // An unknown option would otherwise be taken for a file name.
+        arg.Validators.Add(result =>
+        {
+            foreach (var t in result.Tokens)
+                if (t.Value.Length > 1 && t.Value[0] == '-')
+                    result.AddError($"unknown option '{t.Value}'");
+        });
+        return arg;
+    }
 
     public static void AddInputOptions(Command c)
     {
