@@ -1,22 +1,16 @@
+using KmeshCompiler.Loader;
+
 namespace KmeshCompiler.Tests.Kernel;
 
-/// <summary>A private bpffs instance mounted on a temporary directory, so tests never touch
-/// /sys/fs/bpf. Dispose unmounts it and removes the directory.</summary>
+/// <summary>A private bpffs instance for a test (see <see cref="PrivateBpfFs"/>), so tests never touch
+/// /sys/fs/bpf.</summary>
 public sealed class BpfFs : IDisposable
 {
-    public string Path { get; }
+    private readonly PrivateBpfFs _fs = new();
 
-    public BpfFs()
-    {
-        Path = Directory.CreateTempSubdirectory("kmesh-bpffs-").FullName;
-        KernelEnvironment.Run("mount", "-t", "bpf", "bpf", Path);
-    }
+    public string Path => _fs.Path;
 
-    public string this[string name] => System.IO.Path.Combine(Path, name);
+    public string this[string name] => _fs[name];
 
-    public void Dispose()
-    {
-        try { KernelEnvironment.Run("umount", Path); } catch (InvalidOperationException) { }
-        try { Directory.Delete(Path, recursive: true); } catch (IOException) { }
-    }
+    public void Dispose() => _fs.Dispose();
 }
