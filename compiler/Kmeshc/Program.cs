@@ -15,6 +15,8 @@ public static class Program
         root.Subcommands.Add(ValidateCommand.Create());
         root.Subcommands.Add(CheckCommand.Create());
         root.Subcommands.Add(LbCommand.Create());
+        root.Subcommands.Add(CompileCommand.Create());
+        root.Subcommands.Add(InspectCommand.Create());
         return Cli.Invoke(root, args, stdout, stderr);
     }
 }
