@@ -60,8 +60,41 @@ static __always_inline int fail(struct kmesh_scratch *s, __u32 verdict)
 	return XDP_DROP;
 }
 
+/* The verdict when no policy can match: nothing enforced to allow, or allow policies none of which
+ * is listed for this port. */
+static __always_inline int decide_without_policies(struct kmesh_scratch *s, struct kmesh_eval *e)
+{
+	if (e->flags & KMESH_EVAL_HAS_ALLOW) {
+		s->verdict = KMESH_VERDICT_DENY_NONE_ALLOW;
+		count_verdict(KMESH_VERDICT_DENY_NONE_ALLOW);
+		return XDP_DROP;
+	}
+	s->verdict = KMESH_VERDICT_ALLOW_NO_ALLOW;
+	count_verdict(KMESH_VERDICT_ALLOW_NO_ALLOW);
+	return XDP_PASS;
+}
+
+/* Hands over to the first stage from `next` on that has rows to evaluate. A stage whose list is
+ * empty writes no bits and the next stage reads none (an eval lists every row its rows refer to),
+ * so skipping it changes nothing but the time; an empty policy list is decided here. The tail calls
+ * taken stay at most KMESH_TAIL_CALLS. */
+static __always_inline int advance(struct xdp_md *ctx, struct kmesh_scratch *s, struct kmesh_eval *e, __u32 next)
+{
+	if (e->policy_count == 0)
+		return decide_without_policies(s, e);
+	if (next <= KMESH_STAGE_MATCH && e->match_count)
+		bpf_tail_call(ctx, &km_progs, KMESH_STAGE_MATCH);
+	else if (next <= KMESH_STAGE_CLAUSE && e->clause_count)
+		bpf_tail_call(ctx, &km_progs, KMESH_STAGE_CLAUSE);
+	else if (next <= KMESH_STAGE_RULE && e->rule_count)
+		bpf_tail_call(ctx, &km_progs, KMESH_STAGE_RULE);
+	else
+		bpf_tail_call(ctx, &km_progs, KMESH_STAGE_POLICY);
+	return fail(s, KMESH_VERDICT_ERROR); /* the stage program is missing */
+}
+
 /* ------------------------------------------------------------------------------------------------
- * Entry: parse, find the workload, hand over to MATCH.
+ * Entry: parse, find the workload, hand over to the first stage with work.
  * ---------------------------------------------------------------------------------------------- */
 
 /* 1: a SYN was found; 0: not a TCP SYN (pass); -1: cannot tell (drop when local). */
@@ -194,9 +227,11 @@ int kmesh_xdp(struct xdp_md *ctx)
 	struct kmesh_port_key pk = { .id = w->workload_id, .port = p.port };
 	__u32 *eval = bpf_map_lookup_elem(&km_port_index, &pk);
 	s->eval_id = eval ? *eval : w->eval_id;
-
-	bpf_tail_call(ctx, &km_progs, KMESH_STAGE_MATCH);
-	return fail(s, KMESH_VERDICT_ERROR); /* the stage program is missing */
+	__u32 eid = s->eval_id;
+	struct kmesh_eval *e = bpf_map_lookup_elem(&km_evals, &eid);
+	if (!e)
+		return fail(s, KMESH_VERDICT_ERROR);
+	return advance(ctx, s, e, KMESH_STAGE_MATCH);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -329,8 +364,7 @@ int kmesh_stage_match(struct xdp_md *ctx)
 		return fail(s, KMESH_VERDICT_ERROR);
 	if (l.error)
 		return fail(s, KMESH_VERDICT_ERROR);
-	bpf_tail_call(ctx, &km_progs, KMESH_STAGE_CLAUSE);
-	return fail(s, KMESH_VERDICT_ERROR);
+	return advance(ctx, s, e, KMESH_STAGE_CLAUSE);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -425,8 +459,7 @@ int kmesh_stage_clause(struct xdp_md *ctx)
 	struct group_loop l = { .list_first = e->clause_first, .list_count = e->clause_count };
 	if (run_group(&l) < 0)
 		return fail(s, KMESH_VERDICT_ERROR);
-	bpf_tail_call(ctx, &km_progs, KMESH_STAGE_RULE);
-	return fail(s, KMESH_VERDICT_ERROR);
+	return advance(ctx, s, e, KMESH_STAGE_RULE);
 }
 
 SEC("xdp")
@@ -441,8 +474,7 @@ int kmesh_stage_rule(struct xdp_md *ctx)
 	struct group_loop l = { .list_first = e->rule_first, .list_count = e->rule_count, .is_and = 1 };
 	if (run_group(&l) < 0)
 		return fail(s, KMESH_VERDICT_ERROR);
-	bpf_tail_call(ctx, &km_progs, KMESH_STAGE_POLICY);
-	return fail(s, KMESH_VERDICT_ERROR);
+	return advance(ctx, s, e, KMESH_STAGE_POLICY);
 }
 
 /* ------------------------------------------------------------------------------------------------

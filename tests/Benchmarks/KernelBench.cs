@@ -29,7 +29,12 @@ public static class KernelBench
     public static int Run(string[] args)
     {
         int runs = 7;
-        for (int i = 0; i < args.Length - 1; i++) if (args[i] == "--runs") runs = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+        string? only = null;
+        for (int i = 0; i < args.Length - 1; i++)
+        {
+            if (args[i] == "--runs") runs = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+            if (args[i] == "--shape") only = args[i + 1];
+        }
         if (BpfEnvironment.Unavailable() is { } why) { Console.Error.WriteLine($"kernel bench: {why}"); return 2; }
 
         Console.WriteLine($"# kernel bench: median of {runs} runs, BPF_PROG_TEST_RUN duration per packet");
@@ -46,15 +51,16 @@ public static class KernelBench
 
         using var auth = AuthorizationProgram.Load();
         foreach (bool selective in new[] { true, false })
-            foreach (int n in new[] { 1, 10, 20, 100, 1000 })
+            foreach (int n in new[] { 0, 1, 10, 20, 100, 1000 })
             {
+                if (only is not null && only != (selective ? "port-selective" : "port-agnostic")) continue;
                 var world = BenchWorld(n, selective);
                 var sw = Stopwatch.StartNew();
                 var bag = new DiagnosticBag();
                 var image = Lowerer.Lower(world, "n1", bag) ?? throw new InvalidOperationException("lowering failed: " + string.Join("; ", bag.Sorted()));
                 double compileMs = sw.Elapsed.TotalMilliseconds;
                 auth.Fill(Tables(image));
-                int last = n - 1;
+                int last = Math.Max(n - 1, 0);
                 var syn = Packets.Syn(IPAddress.Parse($"10.20.{last / 256}.{last % 256}"), IPAddress.Parse("10.10.0.1"), (ushort)(10000 + last));
                 var verdict = auth.Run(syn).XdpAction;
                 int repeat = n >= 1000 && !selective ? 2_000 : 50_000;

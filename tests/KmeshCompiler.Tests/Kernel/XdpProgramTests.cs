@@ -183,7 +183,8 @@ public sealed class XdpProgramTests : IDisposable
     [KernelFact]
     public void Missing_stage_or_broken_rows_fail_closed()
     {
-        Setup(t => t.Eval(false));
+        // Every stage has rows, so the packet needs all four stage programs.
+        Setup(t => t.Eval(false, t.Policy(Layout.ActionDeny, false, t.Rule(t.Clause(t.Match(new KmeshMatch { PortSet = t.PortSet(22) }))))));
         Assert.Equal(XdpAction.Pass, Syn(Client4, Local4, 80));
         ulong errors = Prog.VerdictCount(Verdict.Error);
         Prog.Map("km_progs").Delete(BitConverter.GetBytes(2u));
@@ -197,7 +198,7 @@ public sealed class XdpProgramTests : IDisposable
             Prog.Map("km_progs").SetProgram(2, Prog.Object.Program(AuthorizationProgram.Stages[2]));
         }
         // An eval whose match stage needs more steps than the budget is refused at run time too.
-        Setup(t => t.RawEval(false, [], [], [], [], matchCountOverride: Layout.MaxStageSteps + 1));
+        Setup(t => t.RawEval(false, [], [], [], [t.Policy(Layout.ActionAllow, false)], matchCountOverride: Layout.MaxStageSteps + 1));
         Assert.Equal(XdpAction.Drop, Syn(Client4, Local4, 80));
         // A list that points past the tables.
         Setup(t => t.RawEval(false, [], [], [], [Layout.MaxPolicies + 5]));
