@@ -12,6 +12,7 @@ public static class Program
             ["xds-read"] = XdsBench.ReadOnce,
             ["kernel"] = KernelBench.Run,
             ["kpl"] = KplBench.Run,
+            ["check"] = CheckBench.Run,
         };
         if (args.Length == 0 || !areas.TryGetValue(args[0], out var run))
         {
