@@ -10,7 +10,14 @@ grammar Kpl;
 // ---------------------------------------------------------------------------------------------
 // Parser
 
-file        : end? (statement (end statement)*)? end? EOF ;
+// One statement per line (a block statement spans lines). A line that cannot start a statement is
+// kept as "junk" up to its end, so an error there does not swallow the rest of the file: the binder
+// reports it and goes on with the next line.
+file        : line* EOF ;
+line        : statement? end
+            | junk end
+            ;
+junk        : ~(NAMESPACE | NODE | WORKLOAD | SERVICE | POLICY | WORLD | EXPECT | NL | SEMI) ~(NL | SEMI)* ;
 
 statement   : namespaceDecl
             | nodeDecl
@@ -27,8 +34,8 @@ workloadDecl  : WORKLOAD qname body? ;
 serviceDecl   : SERVICE qname body? ;
 policyDecl    : POLICY qname action=text policyBody ;
 
-// "ns/name", or "ns" "name" when the namespace itself holds a slash.
-qname       : first=text second=text? ;
+// "namespace/name": split at the first slash.
+qname       : text ;
 
 body        : '{' end? (field (end field)*)? end? '}' ;
 field       : key=fieldName value* ;
@@ -49,9 +56,13 @@ connectionExpect
               verdict=(ALLOWED | DENIED) (BY policy=text)? ;
 lbExpect    : LB FROM NODE node=text SERVICE service=text PORT port=text REACHES (NOTHING | text+) ;
 
-// A value: a word, a quoted string, or an explicit string match such as prefix("*a").
-value       : text
-            | fn=WORD '(' arg=text ')'
+// A value: a word, a quoted string, or an explicit string match such as prefix("*a"). Spelled
+// out rather than "value : text" so a value is one tree node: files have millions of them.
+value       : WORD | STRING
+            | NAMESPACE | NODE | WORKLOAD | SERVICE | POLICY | RULE | CLAUSE | MATCH | WORLD | EXPECT
+            | CONNECTION | LB | FROM | TO | PORT | IDENTITY | PLAINTEXT | ALLOWED | DENIED | BY
+            | REACHES | NOTHING
+            | fn=CALL arg=text ')'
             ;
 
 text        : WORD | STRING
@@ -94,6 +105,8 @@ LPAREN      : '(' ;
 RPAREN      : ')' ;
 SEMI        : ';' ;
 
+// "prefix(": the name of an explicit string match and its parenthesis, as one token.
+CALL        : [a-z]+ '(' ;
 // Names, addresses, prefixes, ports and Istio-style string matches are all words.
 WORD        : [a-zA-Z0-9_.:/*@+\-=>~]+ ;
 STRING      : '"' ( '\\' ~[\r\n] | ~["\\\r\n] )* '"' ;

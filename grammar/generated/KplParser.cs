@@ -43,20 +43,21 @@ public partial class KplParser : Parser {
 		NAMESPACE=1, NODE=2, WORKLOAD=3, SERVICE=4, POLICY=5, RULE=6, CLAUSE=7,
 		MATCH=8, WORLD=9, EXPECT=10, CONNECTION=11, LB=12, FROM=13, TO=14, PORT=15,
 		IDENTITY=16, PLAINTEXT=17, ALLOWED=18, DENIED=19, BY=20, REACHES=21, NOTHING=22,
-		LBRACE=23, RBRACE=24, LPAREN=25, RPAREN=26, SEMI=27, WORD=28, STRING=29,
-		UNTERMINATED=30, NL=31, COMMENT=32, WS=33, BAD=34;
+		LBRACE=23, RBRACE=24, LPAREN=25, RPAREN=26, SEMI=27, CALL=28, WORD=29,
+		STRING=30, UNTERMINATED=31, NL=32, COMMENT=33, WS=34, BAD=35;
 	public const int
-		RULE_file = 0, RULE_statement = 1, RULE_namespaceDecl = 2, RULE_nodeDecl = 3,
-		RULE_workloadDecl = 4, RULE_serviceDecl = 5, RULE_policyDecl = 6, RULE_qname = 7,
-		RULE_body = 8, RULE_field = 9, RULE_fieldName = 10, RULE_policyBody = 11,
-		RULE_policyMember = 12, RULE_ruleDecl = 13, RULE_ruleMember = 14, RULE_clauseDecl = 15,
-		RULE_matchDecl = 16, RULE_worldDecl = 17, RULE_expectDecl = 18, RULE_connectionExpect = 19,
-		RULE_lbExpect = 20, RULE_value = 21, RULE_text = 22, RULE_end = 23;
+		RULE_file = 0, RULE_line = 1, RULE_junk = 2, RULE_statement = 3, RULE_namespaceDecl = 4,
+		RULE_nodeDecl = 5, RULE_workloadDecl = 6, RULE_serviceDecl = 7, RULE_policyDecl = 8,
+		RULE_qname = 9, RULE_body = 10, RULE_field = 11, RULE_fieldName = 12,
+		RULE_policyBody = 13, RULE_policyMember = 14, RULE_ruleDecl = 15, RULE_ruleMember = 16,
+		RULE_clauseDecl = 17, RULE_matchDecl = 18, RULE_worldDecl = 19, RULE_expectDecl = 20,
+		RULE_connectionExpect = 21, RULE_lbExpect = 22, RULE_value = 23, RULE_text = 24,
+		RULE_end = 25;
 	public static readonly string[] ruleNames = {
-		"file", "statement", "namespaceDecl", "nodeDecl", "workloadDecl", "serviceDecl",
-		"policyDecl", "qname", "body", "field", "fieldName", "policyBody", "policyMember",
-		"ruleDecl", "ruleMember", "clauseDecl", "matchDecl", "worldDecl", "expectDecl",
-		"connectionExpect", "lbExpect", "value", "text", "end"
+		"file", "line", "junk", "statement", "namespaceDecl", "nodeDecl", "workloadDecl",
+		"serviceDecl", "policyDecl", "qname", "body", "field", "fieldName", "policyBody",
+		"policyMember", "ruleDecl", "ruleMember", "clauseDecl", "matchDecl", "worldDecl",
+		"expectDecl", "connectionExpect", "lbExpect", "value", "text", "end"
 	};
 
 	private static readonly string[] _LiteralNames = {
@@ -70,8 +71,8 @@ public partial class KplParser : Parser {
 		null, "NAMESPACE", "NODE", "WORKLOAD", "SERVICE", "POLICY", "RULE", "CLAUSE",
 		"MATCH", "WORLD", "EXPECT", "CONNECTION", "LB", "FROM", "TO", "PORT",
 		"IDENTITY", "PLAINTEXT", "ALLOWED", "DENIED", "BY", "REACHES", "NOTHING",
-		"LBRACE", "RBRACE", "LPAREN", "RPAREN", "SEMI", "WORD", "STRING", "UNTERMINATED",
-		"NL", "COMMENT", "WS", "BAD"
+		"LBRACE", "RBRACE", "LPAREN", "RPAREN", "SEMI", "CALL", "WORD", "STRING",
+		"UNTERMINATED", "NL", "COMMENT", "WS", "BAD"
 	};
 	public static readonly IVocabulary DefaultVocabulary = new Vocabulary(_LiteralNames, _SymbolicNames);
 
@@ -107,17 +108,11 @@ public partial class KplParser : Parser {
 
 	public partial class FileContext : ParserRuleContext {
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode Eof() { return GetToken(KplParser.Eof, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public EndContext[] end() {
-			return GetRuleContexts<EndContext>();
+		[System.Diagnostics.DebuggerNonUserCode] public LineContext[] line() {
+			return GetRuleContexts<LineContext>();
 		}
-		[System.Diagnostics.DebuggerNonUserCode] public EndContext end(int i) {
-			return GetRuleContext<EndContext>(i);
-		}
-		[System.Diagnostics.DebuggerNonUserCode] public StatementContext[] statement() {
-			return GetRuleContexts<StatementContext>();
-		}
-		[System.Diagnostics.DebuggerNonUserCode] public StatementContext statement(int i) {
-			return GetRuleContext<StatementContext>(i);
+		[System.Diagnostics.DebuggerNonUserCode] public LineContext line(int i) {
+			return GetRuleContext<LineContext>(i);
 		}
 		public FileContext(ParserRuleContext parent, int invokingState)
 			: base(parent, invokingState)
@@ -132,59 +127,198 @@ public partial class KplParser : Parser {
 		EnterRule(_localctx, 0, RULE_file);
 		int _la;
 		try {
-			int _alt;
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 49;
+			State = 55;
 			ErrorHandler.Sync(this);
-			switch ( Interpreter.AdaptivePredict(TokenStream,0,Context) ) {
-			case 1:
+			_la = TokenStream.LA(1);
+			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 68719476734L) != 0)) {
 				{
-				State = 48;
+				{
+				State = 52;
+				line();
+				}
+				}
+				State = 57;
+				ErrorHandler.Sync(this);
+				_la = TokenStream.LA(1);
+			}
+			State = 58;
+			Match(Eof);
+			}
+		}
+		catch (RecognitionException re) {
+			_localctx.exception = re;
+			ErrorHandler.ReportError(this, re);
+			ErrorHandler.Recover(this, re);
+		}
+		finally {
+			ExitRule();
+		}
+		return _localctx;
+	}
+
+	public partial class LineContext : ParserRuleContext {
+		[System.Diagnostics.DebuggerNonUserCode] public EndContext end() {
+			return GetRuleContext<EndContext>(0);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public StatementContext statement() {
+			return GetRuleContext<StatementContext>(0);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public JunkContext junk() {
+			return GetRuleContext<JunkContext>(0);
+		}
+		public LineContext(ParserRuleContext parent, int invokingState)
+			: base(parent, invokingState)
+		{
+		}
+		public override int RuleIndex { get { return RULE_line; } }
+	}
+
+	[RuleVersion(0)]
+	public LineContext line() {
+		LineContext _localctx = new LineContext(Context, State);
+		EnterRule(_localctx, 2, RULE_line);
+		int _la;
+		try {
+			State = 67;
+			ErrorHandler.Sync(this);
+			switch (TokenStream.LA(1)) {
+			case NAMESPACE:
+			case NODE:
+			case WORKLOAD:
+			case SERVICE:
+			case POLICY:
+			case WORLD:
+			case EXPECT:
+			case SEMI:
+			case NL:
+				EnterOuterAlt(_localctx, 1);
+				{
+				State = 61;
+				ErrorHandler.Sync(this);
+				_la = TokenStream.LA(1);
+				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 1598L) != 0)) {
+					{
+					State = 60;
+					statement();
+					}
+				}
+
+				State = 63;
 				end();
 				}
 				break;
-			}
-			State = 60;
-			ErrorHandler.Sync(this);
-			_la = TokenStream.LA(1);
-			if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 1598L) != 0)) {
+			case RULE:
+			case CLAUSE:
+			case MATCH:
+			case CONNECTION:
+			case LB:
+			case FROM:
+			case TO:
+			case PORT:
+			case IDENTITY:
+			case PLAINTEXT:
+			case ALLOWED:
+			case DENIED:
+			case BY:
+			case REACHES:
+			case NOTHING:
+			case LBRACE:
+			case RBRACE:
+			case LPAREN:
+			case RPAREN:
+			case CALL:
+			case WORD:
+			case STRING:
+			case UNTERMINATED:
+			case COMMENT:
+			case WS:
+			case BAD:
+				EnterOuterAlt(_localctx, 2);
 				{
-				State = 51;
-				statement();
-				State = 57;
-				ErrorHandler.Sync(this);
-				_alt = Interpreter.AdaptivePredict(TokenStream,1,Context);
-				while ( _alt!=2 && _alt!=global::Antlr4.Runtime.Atn.ATN.INVALID_ALT_NUMBER ) {
-					if ( _alt==1 ) {
-						{
-						{
-						State = 52;
-						end();
-						State = 53;
-						statement();
-						}
-						}
-					}
-					State = 59;
-					ErrorHandler.Sync(this);
-					_alt = Interpreter.AdaptivePredict(TokenStream,1,Context);
-				}
-				}
-			}
-
-			State = 63;
-			ErrorHandler.Sync(this);
-			_la = TokenStream.LA(1);
-			if (_la==SEMI || _la==NL) {
-				{
-				State = 62;
+				State = 64;
+				junk();
+				State = 65;
 				end();
 				}
+				break;
+			default:
+				throw new NoViableAltException(this);
 			}
+		}
+		catch (RecognitionException re) {
+			_localctx.exception = re;
+			ErrorHandler.ReportError(this, re);
+			ErrorHandler.Recover(this, re);
+		}
+		finally {
+			ExitRule();
+		}
+		return _localctx;
+	}
 
-			State = 65;
-			Match(Eof);
+	public partial class JunkContext : ParserRuleContext {
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode NAMESPACE() { return GetToken(KplParser.NAMESPACE, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode NODE() { return GetToken(KplParser.NODE, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode WORKLOAD() { return GetToken(KplParser.WORKLOAD, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode SERVICE() { return GetToken(KplParser.SERVICE, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode POLICY() { return GetToken(KplParser.POLICY, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode WORLD() { return GetToken(KplParser.WORLD, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode EXPECT() { return GetToken(KplParser.EXPECT, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] NL() { return GetTokens(KplParser.NL); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode NL(int i) {
+			return GetToken(KplParser.NL, i);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] SEMI() { return GetTokens(KplParser.SEMI); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode SEMI(int i) {
+			return GetToken(KplParser.SEMI, i);
+		}
+		public JunkContext(ParserRuleContext parent, int invokingState)
+			: base(parent, invokingState)
+		{
+		}
+		public override int RuleIndex { get { return RULE_junk; } }
+	}
+
+	[RuleVersion(0)]
+	public JunkContext junk() {
+		JunkContext _localctx = new JunkContext(Context, State);
+		EnterRule(_localctx, 4, RULE_junk);
+		int _la;
+		try {
+			EnterOuterAlt(_localctx, 1);
+			{
+			State = 69;
+			_la = TokenStream.LA(1);
+			if ( _la <= 0 || ((((_la) & ~0x3f) == 0 && ((1L << _la) & 4429186622L) != 0)) ) {
+			ErrorHandler.RecoverInline(this);
+			}
+			else {
+				ErrorHandler.ReportMatch(this);
+			    Consume();
+			}
+			State = 73;
+			ErrorHandler.Sync(this);
+			_la = TokenStream.LA(1);
+			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 64290291710L) != 0)) {
+				{
+				{
+				State = 70;
+				_la = TokenStream.LA(1);
+				if ( _la <= 0 || (_la==SEMI || _la==NL) ) {
+				ErrorHandler.RecoverInline(this);
+				}
+				else {
+					ErrorHandler.ReportMatch(this);
+				    Consume();
+				}
+				}
+				}
+				State = 75;
+				ErrorHandler.Sync(this);
+				_la = TokenStream.LA(1);
+			}
 			}
 		}
 		catch (RecognitionException re) {
@@ -230,57 +364,57 @@ public partial class KplParser : Parser {
 	[RuleVersion(0)]
 	public StatementContext statement() {
 		StatementContext _localctx = new StatementContext(Context, State);
-		EnterRule(_localctx, 2, RULE_statement);
+		EnterRule(_localctx, 6, RULE_statement);
 		try {
-			State = 74;
+			State = 83;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case NAMESPACE:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 67;
+				State = 76;
 				namespaceDecl();
 				}
 				break;
 			case NODE:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 68;
+				State = 77;
 				nodeDecl();
 				}
 				break;
 			case WORKLOAD:
 				EnterOuterAlt(_localctx, 3);
 				{
-				State = 69;
+				State = 78;
 				workloadDecl();
 				}
 				break;
 			case SERVICE:
 				EnterOuterAlt(_localctx, 4);
 				{
-				State = 70;
+				State = 79;
 				serviceDecl();
 				}
 				break;
 			case POLICY:
 				EnterOuterAlt(_localctx, 5);
 				{
-				State = 71;
+				State = 80;
 				policyDecl();
 				}
 				break;
 			case WORLD:
 				EnterOuterAlt(_localctx, 6);
 				{
-				State = 72;
+				State = 81;
 				worldDecl();
 				}
 				break;
 			case EXPECT:
 				EnterOuterAlt(_localctx, 7);
 				{
-				State = 73;
+				State = 82;
 				expectDecl();
 				}
 				break;
@@ -315,13 +449,13 @@ public partial class KplParser : Parser {
 	[RuleVersion(0)]
 	public NamespaceDeclContext namespaceDecl() {
 		NamespaceDeclContext _localctx = new NamespaceDeclContext(Context, State);
-		EnterRule(_localctx, 4, RULE_namespaceDecl);
+		EnterRule(_localctx, 8, RULE_namespaceDecl);
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 76;
+			State = 85;
 			Match(NAMESPACE);
-			State = 77;
+			State = 86;
 			_localctx.name = text();
 			}
 		}
@@ -355,21 +489,21 @@ public partial class KplParser : Parser {
 	[RuleVersion(0)]
 	public NodeDeclContext nodeDecl() {
 		NodeDeclContext _localctx = new NodeDeclContext(Context, State);
-		EnterRule(_localctx, 6, RULE_nodeDecl);
+		EnterRule(_localctx, 10, RULE_nodeDecl);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 79;
+			State = 88;
 			Match(NODE);
-			State = 80;
+			State = 89;
 			_localctx.name = text();
-			State = 82;
+			State = 91;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==LBRACE) {
 				{
-				State = 81;
+				State = 90;
 				body();
 				}
 			}
@@ -405,21 +539,21 @@ public partial class KplParser : Parser {
 	[RuleVersion(0)]
 	public WorkloadDeclContext workloadDecl() {
 		WorkloadDeclContext _localctx = new WorkloadDeclContext(Context, State);
-		EnterRule(_localctx, 8, RULE_workloadDecl);
+		EnterRule(_localctx, 12, RULE_workloadDecl);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 84;
+			State = 93;
 			Match(WORKLOAD);
-			State = 85;
+			State = 94;
 			qname();
-			State = 87;
+			State = 96;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==LBRACE) {
 				{
-				State = 86;
+				State = 95;
 				body();
 				}
 			}
@@ -455,21 +589,21 @@ public partial class KplParser : Parser {
 	[RuleVersion(0)]
 	public ServiceDeclContext serviceDecl() {
 		ServiceDeclContext _localctx = new ServiceDeclContext(Context, State);
-		EnterRule(_localctx, 10, RULE_serviceDecl);
+		EnterRule(_localctx, 14, RULE_serviceDecl);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 89;
+			State = 98;
 			Match(SERVICE);
-			State = 90;
+			State = 99;
 			qname();
-			State = 92;
+			State = 101;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==LBRACE) {
 				{
-				State = 91;
+				State = 100;
 				body();
 				}
 			}
@@ -509,17 +643,17 @@ public partial class KplParser : Parser {
 	[RuleVersion(0)]
 	public PolicyDeclContext policyDecl() {
 		PolicyDeclContext _localctx = new PolicyDeclContext(Context, State);
-		EnterRule(_localctx, 12, RULE_policyDecl);
+		EnterRule(_localctx, 16, RULE_policyDecl);
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 94;
+			State = 103;
 			Match(POLICY);
-			State = 95;
+			State = 104;
 			qname();
-			State = 96;
+			State = 105;
 			_localctx.action = text();
-			State = 97;
+			State = 106;
 			policyBody();
 			}
 		}
@@ -535,13 +669,8 @@ public partial class KplParser : Parser {
 	}
 
 	public partial class QnameContext : ParserRuleContext {
-		public TextContext first;
-		public TextContext second;
-		[System.Diagnostics.DebuggerNonUserCode] public TextContext[] text() {
-			return GetRuleContexts<TextContext>();
-		}
-		[System.Diagnostics.DebuggerNonUserCode] public TextContext text(int i) {
-			return GetRuleContext<TextContext>(i);
+		[System.Diagnostics.DebuggerNonUserCode] public TextContext text() {
+			return GetRuleContext<TextContext>(0);
 		}
 		public QnameContext(ParserRuleContext parent, int invokingState)
 			: base(parent, invokingState)
@@ -553,22 +682,12 @@ public partial class KplParser : Parser {
 	[RuleVersion(0)]
 	public QnameContext qname() {
 		QnameContext _localctx = new QnameContext(Context, State);
-		EnterRule(_localctx, 14, RULE_qname);
+		EnterRule(_localctx, 18, RULE_qname);
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 99;
-			_localctx.first = text();
-			State = 101;
-			ErrorHandler.Sync(this);
-			switch ( Interpreter.AdaptivePredict(TokenStream,8,Context) ) {
-			case 1:
-				{
-				State = 100;
-				_localctx.second = text();
-				}
-				break;
-			}
+			State = 108;
+			text();
 			}
 		}
 		catch (RecognitionException re) {
@@ -607,63 +726,63 @@ public partial class KplParser : Parser {
 	[RuleVersion(0)]
 	public BodyContext body() {
 		BodyContext _localctx = new BodyContext(Context, State);
-		EnterRule(_localctx, 16, RULE_body);
+		EnterRule(_localctx, 20, RULE_body);
 		int _la;
 		try {
 			int _alt;
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 103;
+			State = 110;
 			Match(LBRACE);
-			State = 105;
+			State = 112;
 			ErrorHandler.Sync(this);
-			switch ( Interpreter.AdaptivePredict(TokenStream,9,Context) ) {
+			switch ( Interpreter.AdaptivePredict(TokenStream,8,Context) ) {
 			case 1:
 				{
-				State = 104;
+				State = 111;
 				end();
 				}
 				break;
 			}
-			State = 116;
+			State = 123;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==NODE || _la==WORD) {
 				{
-				State = 107;
+				State = 114;
 				field();
-				State = 113;
+				State = 120;
 				ErrorHandler.Sync(this);
-				_alt = Interpreter.AdaptivePredict(TokenStream,10,Context);
+				_alt = Interpreter.AdaptivePredict(TokenStream,9,Context);
 				while ( _alt!=2 && _alt!=global::Antlr4.Runtime.Atn.ATN.INVALID_ALT_NUMBER ) {
 					if ( _alt==1 ) {
 						{
 						{
-						State = 108;
+						State = 115;
 						end();
-						State = 109;
+						State = 116;
 						field();
 						}
 						}
 					}
-					State = 115;
+					State = 122;
 					ErrorHandler.Sync(this);
-					_alt = Interpreter.AdaptivePredict(TokenStream,10,Context);
+					_alt = Interpreter.AdaptivePredict(TokenStream,9,Context);
 				}
 				}
 			}
 
-			State = 119;
+			State = 126;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==SEMI || _la==NL) {
 				{
-				State = 118;
+				State = 125;
 				end();
 				}
 			}
 
-			State = 121;
+			State = 128;
 			Match(RBRACE);
 			}
 		}
@@ -699,24 +818,24 @@ public partial class KplParser : Parser {
 	[RuleVersion(0)]
 	public FieldContext field() {
 		FieldContext _localctx = new FieldContext(Context, State);
-		EnterRule(_localctx, 18, RULE_field);
+		EnterRule(_localctx, 22, RULE_field);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 123;
+			State = 130;
 			_localctx.key = fieldName();
-			State = 127;
+			State = 134;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 813694974L) != 0)) {
+			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 1887436798L) != 0)) {
 				{
 				{
-				State = 124;
+				State = 131;
 				value();
 				}
 				}
-				State = 129;
+				State = 136;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
@@ -746,12 +865,12 @@ public partial class KplParser : Parser {
 	[RuleVersion(0)]
 	public FieldNameContext fieldName() {
 		FieldNameContext _localctx = new FieldNameContext(Context, State);
-		EnterRule(_localctx, 20, RULE_fieldName);
+		EnterRule(_localctx, 24, RULE_fieldName);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 130;
+			State = 137;
 			_la = TokenStream.LA(1);
 			if ( !(_la==NODE || _la==WORD) ) {
 			ErrorHandler.RecoverInline(this);
@@ -798,63 +917,63 @@ public partial class KplParser : Parser {
 	[RuleVersion(0)]
 	public PolicyBodyContext policyBody() {
 		PolicyBodyContext _localctx = new PolicyBodyContext(Context, State);
-		EnterRule(_localctx, 22, RULE_policyBody);
+		EnterRule(_localctx, 26, RULE_policyBody);
 		int _la;
 		try {
 			int _alt;
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 132;
+			State = 139;
 			Match(LBRACE);
-			State = 134;
+			State = 141;
 			ErrorHandler.Sync(this);
-			switch ( Interpreter.AdaptivePredict(TokenStream,14,Context) ) {
+			switch ( Interpreter.AdaptivePredict(TokenStream,13,Context) ) {
 			case 1:
 				{
-				State = 133;
+				State = 140;
 				end();
 				}
 				break;
 			}
-			State = 145;
+			State = 152;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 268435524L) != 0)) {
+			if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 536870980L) != 0)) {
 				{
-				State = 136;
+				State = 143;
 				policyMember();
-				State = 142;
+				State = 149;
 				ErrorHandler.Sync(this);
-				_alt = Interpreter.AdaptivePredict(TokenStream,15,Context);
+				_alt = Interpreter.AdaptivePredict(TokenStream,14,Context);
 				while ( _alt!=2 && _alt!=global::Antlr4.Runtime.Atn.ATN.INVALID_ALT_NUMBER ) {
 					if ( _alt==1 ) {
 						{
 						{
-						State = 137;
+						State = 144;
 						end();
-						State = 138;
+						State = 145;
 						policyMember();
 						}
 						}
 					}
-					State = 144;
+					State = 151;
 					ErrorHandler.Sync(this);
-					_alt = Interpreter.AdaptivePredict(TokenStream,15,Context);
+					_alt = Interpreter.AdaptivePredict(TokenStream,14,Context);
 				}
 				}
 			}
 
-			State = 148;
+			State = 155;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==SEMI || _la==NL) {
 				{
-				State = 147;
+				State = 154;
 				end();
 				}
 			}
 
-			State = 150;
+			State = 157;
 			Match(RBRACE);
 			}
 		}
@@ -886,23 +1005,23 @@ public partial class KplParser : Parser {
 	[RuleVersion(0)]
 	public PolicyMemberContext policyMember() {
 		PolicyMemberContext _localctx = new PolicyMemberContext(Context, State);
-		EnterRule(_localctx, 24, RULE_policyMember);
+		EnterRule(_localctx, 28, RULE_policyMember);
 		try {
-			State = 154;
+			State = 161;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case NODE:
 			case WORD:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 152;
+				State = 159;
 				field();
 				}
 				break;
 			case RULE:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 153;
+				State = 160;
 				ruleDecl();
 				}
 				break;
@@ -947,65 +1066,65 @@ public partial class KplParser : Parser {
 	[RuleVersion(0)]
 	public RuleDeclContext ruleDecl() {
 		RuleDeclContext _localctx = new RuleDeclContext(Context, State);
-		EnterRule(_localctx, 26, RULE_ruleDecl);
+		EnterRule(_localctx, 30, RULE_ruleDecl);
 		int _la;
 		try {
 			int _alt;
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 156;
+			State = 163;
 			Match(RULE);
-			State = 157;
+			State = 164;
 			Match(LBRACE);
-			State = 159;
+			State = 166;
 			ErrorHandler.Sync(this);
-			switch ( Interpreter.AdaptivePredict(TokenStream,19,Context) ) {
+			switch ( Interpreter.AdaptivePredict(TokenStream,18,Context) ) {
 			case 1:
 				{
-				State = 158;
+				State = 165;
 				end();
 				}
 				break;
 			}
-			State = 170;
+			State = 177;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==CLAUSE || _la==MATCH) {
 				{
-				State = 161;
+				State = 168;
 				ruleMember();
-				State = 167;
+				State = 174;
 				ErrorHandler.Sync(this);
-				_alt = Interpreter.AdaptivePredict(TokenStream,20,Context);
+				_alt = Interpreter.AdaptivePredict(TokenStream,19,Context);
 				while ( _alt!=2 && _alt!=global::Antlr4.Runtime.Atn.ATN.INVALID_ALT_NUMBER ) {
 					if ( _alt==1 ) {
 						{
 						{
-						State = 162;
+						State = 169;
 						end();
-						State = 163;
+						State = 170;
 						ruleMember();
 						}
 						}
 					}
-					State = 169;
+					State = 176;
 					ErrorHandler.Sync(this);
-					_alt = Interpreter.AdaptivePredict(TokenStream,20,Context);
+					_alt = Interpreter.AdaptivePredict(TokenStream,19,Context);
 				}
 				}
 			}
 
-			State = 173;
+			State = 180;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==SEMI || _la==NL) {
 				{
-				State = 172;
+				State = 179;
 				end();
 				}
 			}
 
-			State = 175;
+			State = 182;
 			Match(RBRACE);
 			}
 		}
@@ -1037,22 +1156,22 @@ public partial class KplParser : Parser {
 	[RuleVersion(0)]
 	public RuleMemberContext ruleMember() {
 		RuleMemberContext _localctx = new RuleMemberContext(Context, State);
-		EnterRule(_localctx, 28, RULE_ruleMember);
+		EnterRule(_localctx, 32, RULE_ruleMember);
 		try {
-			State = 179;
+			State = 186;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case CLAUSE:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 177;
+				State = 184;
 				clauseDecl();
 				}
 				break;
 			case MATCH:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 178;
+				State = 185;
 				matchDecl();
 				}
 				break;
@@ -1097,65 +1216,65 @@ public partial class KplParser : Parser {
 	[RuleVersion(0)]
 	public ClauseDeclContext clauseDecl() {
 		ClauseDeclContext _localctx = new ClauseDeclContext(Context, State);
-		EnterRule(_localctx, 30, RULE_clauseDecl);
+		EnterRule(_localctx, 34, RULE_clauseDecl);
 		int _la;
 		try {
 			int _alt;
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 181;
+			State = 188;
 			Match(CLAUSE);
-			State = 182;
+			State = 189;
 			Match(LBRACE);
-			State = 184;
+			State = 191;
 			ErrorHandler.Sync(this);
-			switch ( Interpreter.AdaptivePredict(TokenStream,24,Context) ) {
+			switch ( Interpreter.AdaptivePredict(TokenStream,23,Context) ) {
 			case 1:
 				{
-				State = 183;
+				State = 190;
 				end();
 				}
 				break;
 			}
-			State = 195;
+			State = 202;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==MATCH) {
 				{
-				State = 186;
+				State = 193;
 				matchDecl();
-				State = 192;
+				State = 199;
 				ErrorHandler.Sync(this);
-				_alt = Interpreter.AdaptivePredict(TokenStream,25,Context);
+				_alt = Interpreter.AdaptivePredict(TokenStream,24,Context);
 				while ( _alt!=2 && _alt!=global::Antlr4.Runtime.Atn.ATN.INVALID_ALT_NUMBER ) {
 					if ( _alt==1 ) {
 						{
 						{
-						State = 187;
+						State = 194;
 						end();
-						State = 188;
+						State = 195;
 						matchDecl();
 						}
 						}
 					}
-					State = 194;
+					State = 201;
 					ErrorHandler.Sync(this);
-					_alt = Interpreter.AdaptivePredict(TokenStream,25,Context);
+					_alt = Interpreter.AdaptivePredict(TokenStream,24,Context);
 				}
 				}
 			}
 
-			State = 198;
+			State = 205;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==SEMI || _la==NL) {
 				{
-				State = 197;
+				State = 204;
 				end();
 				}
 			}
 
-			State = 200;
+			State = 207;
 			Match(RBRACE);
 			}
 		}
@@ -1185,13 +1304,13 @@ public partial class KplParser : Parser {
 	[RuleVersion(0)]
 	public MatchDeclContext matchDecl() {
 		MatchDeclContext _localctx = new MatchDeclContext(Context, State);
-		EnterRule(_localctx, 32, RULE_matchDecl);
+		EnterRule(_localctx, 36, RULE_matchDecl);
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 202;
+			State = 209;
 			Match(MATCH);
-			State = 203;
+			State = 210;
 			body();
 			}
 		}
@@ -1224,27 +1343,27 @@ public partial class KplParser : Parser {
 	[RuleVersion(0)]
 	public WorldDeclContext worldDecl() {
 		WorldDeclContext _localctx = new WorldDeclContext(Context, State);
-		EnterRule(_localctx, 34, RULE_worldDecl);
+		EnterRule(_localctx, 38, RULE_worldDecl);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 205;
+			State = 212;
 			Match(WORLD);
-			State = 207;
+			State = 214;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			do {
 				{
 				{
-				State = 206;
+				State = 213;
 				text();
 				}
 				}
-				State = 209;
+				State = 216;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
-			} while ( (((_la) & ~0x3f) == 0 && ((1L << _la) & 813694974L) != 0) );
+			} while ( (((_la) & ~0x3f) == 0 && ((1L << _la) & 1619001342L) != 0) );
 			}
 		}
 		catch (RecognitionException re) {
@@ -1276,24 +1395,24 @@ public partial class KplParser : Parser {
 	[RuleVersion(0)]
 	public ExpectDeclContext expectDecl() {
 		ExpectDeclContext _localctx = new ExpectDeclContext(Context, State);
-		EnterRule(_localctx, 36, RULE_expectDecl);
+		EnterRule(_localctx, 40, RULE_expectDecl);
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 211;
+			State = 218;
 			Match(EXPECT);
-			State = 214;
+			State = 221;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case CONNECTION:
 				{
-				State = 212;
+				State = 219;
 				connectionExpect();
 				}
 				break;
 			case LB:
 				{
-				State = 213;
+				State = 220;
 				lbExpect();
 				}
 				break;
@@ -1345,31 +1464,31 @@ public partial class KplParser : Parser {
 	[RuleVersion(0)]
 	public ConnectionExpectContext connectionExpect() {
 		ConnectionExpectContext _localctx = new ConnectionExpectContext(Context, State);
-		EnterRule(_localctx, 38, RULE_connectionExpect);
+		EnterRule(_localctx, 42, RULE_connectionExpect);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 216;
+			State = 223;
 			Match(CONNECTION);
-			State = 217;
+			State = 224;
 			Match(FROM);
-			State = 218;
+			State = 225;
 			_localctx.src = text();
-			State = 222;
+			State = 229;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case IDENTITY:
 				{
-				State = 219;
+				State = 226;
 				Match(IDENTITY);
-				State = 220;
+				State = 227;
 				_localctx.identity = text();
 				}
 				break;
 			case PLAINTEXT:
 				{
-				State = 221;
+				State = 228;
 				Match(PLAINTEXT);
 				}
 				break;
@@ -1378,15 +1497,15 @@ public partial class KplParser : Parser {
 			default:
 				break;
 			}
-			State = 224;
+			State = 231;
 			Match(TO);
-			State = 225;
+			State = 232;
 			_localctx.dst = text();
-			State = 226;
+			State = 233;
 			Match(PORT);
-			State = 227;
+			State = 234;
 			_localctx.port = text();
-			State = 228;
+			State = 235;
 			_localctx.verdict = TokenStream.LT(1);
 			_la = TokenStream.LA(1);
 			if ( !(_la==ALLOWED || _la==DENIED) ) {
@@ -1396,14 +1515,14 @@ public partial class KplParser : Parser {
 				ErrorHandler.ReportMatch(this);
 			    Consume();
 			}
-			State = 231;
+			State = 238;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==BY) {
 				{
-				State = 229;
+				State = 236;
 				Match(BY);
-				State = 230;
+				State = 237;
 				_localctx.policy = text();
 				}
 			}
@@ -1448,54 +1567,54 @@ public partial class KplParser : Parser {
 	[RuleVersion(0)]
 	public LbExpectContext lbExpect() {
 		LbExpectContext _localctx = new LbExpectContext(Context, State);
-		EnterRule(_localctx, 40, RULE_lbExpect);
+		EnterRule(_localctx, 44, RULE_lbExpect);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 233;
-			Match(LB);
-			State = 234;
-			Match(FROM);
-			State = 235;
-			Match(NODE);
-			State = 236;
-			_localctx.node = text();
-			State = 237;
-			Match(SERVICE);
-			State = 238;
-			_localctx.service = text();
-			State = 239;
-			Match(PORT);
 			State = 240;
-			_localctx.port = text();
+			Match(LB);
 			State = 241;
-			Match(REACHES);
+			Match(FROM);
+			State = 242;
+			Match(NODE);
+			State = 243;
+			_localctx.node = text();
+			State = 244;
+			Match(SERVICE);
+			State = 245;
+			_localctx.service = text();
+			State = 246;
+			Match(PORT);
+			State = 247;
+			_localctx.port = text();
 			State = 248;
+			Match(REACHES);
+			State = 255;
 			ErrorHandler.Sync(this);
-			switch ( Interpreter.AdaptivePredict(TokenStream,33,Context) ) {
+			switch ( Interpreter.AdaptivePredict(TokenStream,32,Context) ) {
 			case 1:
 				{
-				State = 242;
+				State = 249;
 				Match(NOTHING);
 				}
 				break;
 			case 2:
 				{
-				State = 244;
+				State = 251;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				do {
 					{
 					{
-					State = 243;
+					State = 250;
 					text();
 					}
 					}
-					State = 246;
+					State = 253;
 					ErrorHandler.Sync(this);
 					_la = TokenStream.LA(1);
-				} while ( (((_la) & ~0x3f) == 0 && ((1L << _la) & 813694974L) != 0) );
+				} while ( (((_la) & ~0x3f) == 0 && ((1L << _la) & 1619001342L) != 0) );
 				}
 				break;
 			}
@@ -1515,12 +1634,35 @@ public partial class KplParser : Parser {
 	public partial class ValueContext : ParserRuleContext {
 		public IToken fn;
 		public TextContext arg;
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode WORD() { return GetToken(KplParser.WORD, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode STRING() { return GetToken(KplParser.STRING, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode NAMESPACE() { return GetToken(KplParser.NAMESPACE, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode NODE() { return GetToken(KplParser.NODE, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode WORKLOAD() { return GetToken(KplParser.WORKLOAD, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode SERVICE() { return GetToken(KplParser.SERVICE, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode POLICY() { return GetToken(KplParser.POLICY, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode RULE() { return GetToken(KplParser.RULE, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode CLAUSE() { return GetToken(KplParser.CLAUSE, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode MATCH() { return GetToken(KplParser.MATCH, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode WORLD() { return GetToken(KplParser.WORLD, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode EXPECT() { return GetToken(KplParser.EXPECT, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode CONNECTION() { return GetToken(KplParser.CONNECTION, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode LB() { return GetToken(KplParser.LB, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode FROM() { return GetToken(KplParser.FROM, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode TO() { return GetToken(KplParser.TO, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode PORT() { return GetToken(KplParser.PORT, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode IDENTITY() { return GetToken(KplParser.IDENTITY, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode PLAINTEXT() { return GetToken(KplParser.PLAINTEXT, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode ALLOWED() { return GetToken(KplParser.ALLOWED, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode DENIED() { return GetToken(KplParser.DENIED, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode BY() { return GetToken(KplParser.BY, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode REACHES() { return GetToken(KplParser.REACHES, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode NOTHING() { return GetToken(KplParser.NOTHING, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode RPAREN() { return GetToken(KplParser.RPAREN, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode CALL() { return GetToken(KplParser.CALL, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public TextContext text() {
 			return GetRuleContext<TextContext>(0);
 		}
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode LPAREN() { return GetToken(KplParser.LPAREN, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode RPAREN() { return GetToken(KplParser.RPAREN, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode WORD() { return GetToken(KplParser.WORD, 0); }
 		public ValueContext(ParserRuleContext parent, int invokingState)
 			: base(parent, invokingState)
 		{
@@ -1531,31 +1673,192 @@ public partial class KplParser : Parser {
 	[RuleVersion(0)]
 	public ValueContext value() {
 		ValueContext _localctx = new ValueContext(Context, State);
-		EnterRule(_localctx, 42, RULE_value);
+		EnterRule(_localctx, 46, RULE_value);
 		try {
-			State = 256;
+			State = 285;
 			ErrorHandler.Sync(this);
-			switch ( Interpreter.AdaptivePredict(TokenStream,34,Context) ) {
-			case 1:
+			switch (TokenStream.LA(1)) {
+			case WORD:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 250;
-				text();
+				State = 257;
+				Match(WORD);
 				}
 				break;
-			case 2:
+			case STRING:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 251;
-				_localctx.fn = Match(WORD);
-				State = 252;
-				Match(LPAREN);
-				State = 253;
+				State = 258;
+				Match(STRING);
+				}
+				break;
+			case NAMESPACE:
+				EnterOuterAlt(_localctx, 3);
+				{
+				State = 259;
+				Match(NAMESPACE);
+				}
+				break;
+			case NODE:
+				EnterOuterAlt(_localctx, 4);
+				{
+				State = 260;
+				Match(NODE);
+				}
+				break;
+			case WORKLOAD:
+				EnterOuterAlt(_localctx, 5);
+				{
+				State = 261;
+				Match(WORKLOAD);
+				}
+				break;
+			case SERVICE:
+				EnterOuterAlt(_localctx, 6);
+				{
+				State = 262;
+				Match(SERVICE);
+				}
+				break;
+			case POLICY:
+				EnterOuterAlt(_localctx, 7);
+				{
+				State = 263;
+				Match(POLICY);
+				}
+				break;
+			case RULE:
+				EnterOuterAlt(_localctx, 8);
+				{
+				State = 264;
+				Match(RULE);
+				}
+				break;
+			case CLAUSE:
+				EnterOuterAlt(_localctx, 9);
+				{
+				State = 265;
+				Match(CLAUSE);
+				}
+				break;
+			case MATCH:
+				EnterOuterAlt(_localctx, 10);
+				{
+				State = 266;
+				Match(MATCH);
+				}
+				break;
+			case WORLD:
+				EnterOuterAlt(_localctx, 11);
+				{
+				State = 267;
+				Match(WORLD);
+				}
+				break;
+			case EXPECT:
+				EnterOuterAlt(_localctx, 12);
+				{
+				State = 268;
+				Match(EXPECT);
+				}
+				break;
+			case CONNECTION:
+				EnterOuterAlt(_localctx, 13);
+				{
+				State = 269;
+				Match(CONNECTION);
+				}
+				break;
+			case LB:
+				EnterOuterAlt(_localctx, 14);
+				{
+				State = 270;
+				Match(LB);
+				}
+				break;
+			case FROM:
+				EnterOuterAlt(_localctx, 15);
+				{
+				State = 271;
+				Match(FROM);
+				}
+				break;
+			case TO:
+				EnterOuterAlt(_localctx, 16);
+				{
+				State = 272;
+				Match(TO);
+				}
+				break;
+			case PORT:
+				EnterOuterAlt(_localctx, 17);
+				{
+				State = 273;
+				Match(PORT);
+				}
+				break;
+			case IDENTITY:
+				EnterOuterAlt(_localctx, 18);
+				{
+				State = 274;
+				Match(IDENTITY);
+				}
+				break;
+			case PLAINTEXT:
+				EnterOuterAlt(_localctx, 19);
+				{
+				State = 275;
+				Match(PLAINTEXT);
+				}
+				break;
+			case ALLOWED:
+				EnterOuterAlt(_localctx, 20);
+				{
+				State = 276;
+				Match(ALLOWED);
+				}
+				break;
+			case DENIED:
+				EnterOuterAlt(_localctx, 21);
+				{
+				State = 277;
+				Match(DENIED);
+				}
+				break;
+			case BY:
+				EnterOuterAlt(_localctx, 22);
+				{
+				State = 278;
+				Match(BY);
+				}
+				break;
+			case REACHES:
+				EnterOuterAlt(_localctx, 23);
+				{
+				State = 279;
+				Match(REACHES);
+				}
+				break;
+			case NOTHING:
+				EnterOuterAlt(_localctx, 24);
+				{
+				State = 280;
+				Match(NOTHING);
+				}
+				break;
+			case CALL:
+				EnterOuterAlt(_localctx, 25);
+				{
+				State = 281;
+				_localctx.fn = Match(CALL);
+				State = 282;
 				_localctx.arg = text();
-				State = 254;
+				State = 283;
 				Match(RPAREN);
 				}
 				break;
+			default:
+				throw new NoViableAltException(this);
 			}
 		}
 		catch (RecognitionException re) {
@@ -1604,14 +1907,14 @@ public partial class KplParser : Parser {
 	[RuleVersion(0)]
 	public TextContext text() {
 		TextContext _localctx = new TextContext(Context, State);
-		EnterRule(_localctx, 44, RULE_text);
+		EnterRule(_localctx, 48, RULE_text);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 258;
+			State = 287;
 			_la = TokenStream.LA(1);
-			if ( !((((_la) & ~0x3f) == 0 && ((1L << _la) & 813694974L) != 0)) ) {
+			if ( !((((_la) & ~0x3f) == 0 && ((1L << _la) & 1619001342L) != 0)) ) {
 			ErrorHandler.RecoverInline(this);
 			}
 			else {
@@ -1650,13 +1953,13 @@ public partial class KplParser : Parser {
 	[RuleVersion(0)]
 	public EndContext end() {
 		EndContext _localctx = new EndContext(Context, State);
-		EnterRule(_localctx, 46, RULE_end);
+		EnterRule(_localctx, 50, RULE_end);
 		int _la;
 		try {
 			int _alt;
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 261;
+			State = 290;
 			ErrorHandler.Sync(this);
 			_alt = 1;
 			do {
@@ -1664,7 +1967,7 @@ public partial class KplParser : Parser {
 				case 1:
 					{
 					{
-					State = 260;
+					State = 289;
 					_la = TokenStream.LA(1);
 					if ( !(_la==SEMI || _la==NL) ) {
 					ErrorHandler.RecoverInline(this);
@@ -1679,9 +1982,9 @@ public partial class KplParser : Parser {
 				default:
 					throw new NoViableAltException(this);
 				}
-				State = 263;
+				State = 292;
 				ErrorHandler.Sync(this);
-				_alt = Interpreter.AdaptivePredict(TokenStream,35,Context);
+				_alt = Interpreter.AdaptivePredict(TokenStream,34,Context);
 			} while ( _alt!=2 && _alt!=global::Antlr4.Runtime.Atn.ATN.INVALID_ALT_NUMBER );
 			}
 		}
@@ -1697,94 +2000,108 @@ public partial class KplParser : Parser {
 	}
 
 	private static int[] _serializedATN = {
-		4,1,34,266,2,0,7,0,2,1,7,1,2,2,7,2,2,3,7,3,2,4,7,4,2,5,7,5,2,6,7,6,2,7,
+		4,1,35,295,2,0,7,0,2,1,7,1,2,2,7,2,2,3,7,3,2,4,7,4,2,5,7,5,2,6,7,6,2,7,
 		7,7,2,8,7,8,2,9,7,9,2,10,7,10,2,11,7,11,2,12,7,12,2,13,7,13,2,14,7,14,
 		2,15,7,15,2,16,7,16,2,17,7,17,2,18,7,18,2,19,7,19,2,20,7,20,2,21,7,21,
-		2,22,7,22,2,23,7,23,1,0,3,0,50,8,0,1,0,1,0,1,0,1,0,5,0,56,8,0,10,0,12,
-		0,59,9,0,3,0,61,8,0,1,0,3,0,64,8,0,1,0,1,0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,
-		3,1,75,8,1,1,2,1,2,1,2,1,3,1,3,1,3,3,3,83,8,3,1,4,1,4,1,4,3,4,88,8,4,1,
-		5,1,5,1,5,3,5,93,8,5,1,6,1,6,1,6,1,6,1,6,1,7,1,7,3,7,102,8,7,1,8,1,8,3,
-		8,106,8,8,1,8,1,8,1,8,1,8,5,8,112,8,8,10,8,12,8,115,9,8,3,8,117,8,8,1,
-		8,3,8,120,8,8,1,8,1,8,1,9,1,9,5,9,126,8,9,10,9,12,9,129,9,9,1,10,1,10,
-		1,11,1,11,3,11,135,8,11,1,11,1,11,1,11,1,11,5,11,141,8,11,10,11,12,11,
-		144,9,11,3,11,146,8,11,1,11,3,11,149,8,11,1,11,1,11,1,12,1,12,3,12,155,
-		8,12,1,13,1,13,1,13,3,13,160,8,13,1,13,1,13,1,13,1,13,5,13,166,8,13,10,
-		13,12,13,169,9,13,3,13,171,8,13,1,13,3,13,174,8,13,1,13,1,13,1,14,1,14,
-		3,14,180,8,14,1,15,1,15,1,15,3,15,185,8,15,1,15,1,15,1,15,1,15,5,15,191,
-		8,15,10,15,12,15,194,9,15,3,15,196,8,15,1,15,3,15,199,8,15,1,15,1,15,1,
-		16,1,16,1,16,1,17,1,17,4,17,208,8,17,11,17,12,17,209,1,18,1,18,1,18,3,
-		18,215,8,18,1,19,1,19,1,19,1,19,1,19,1,19,3,19,223,8,19,1,19,1,19,1,19,
-		1,19,1,19,1,19,1,19,3,19,232,8,19,1,20,1,20,1,20,1,20,1,20,1,20,1,20,1,
-		20,1,20,1,20,1,20,4,20,245,8,20,11,20,12,20,246,3,20,249,8,20,1,21,1,21,
-		1,21,1,21,1,21,1,21,3,21,257,8,21,1,22,1,22,1,23,4,23,262,8,23,11,23,12,
-		23,263,1,23,0,0,24,0,2,4,6,8,10,12,14,16,18,20,22,24,26,28,30,32,34,36,
-		38,40,42,44,46,0,4,2,0,2,2,28,28,1,0,18,19,2,0,1,22,28,29,2,0,27,27,31,
-		31,283,0,49,1,0,0,0,2,74,1,0,0,0,4,76,1,0,0,0,6,79,1,0,0,0,8,84,1,0,0,
-		0,10,89,1,0,0,0,12,94,1,0,0,0,14,99,1,0,0,0,16,103,1,0,0,0,18,123,1,0,
-		0,0,20,130,1,0,0,0,22,132,1,0,0,0,24,154,1,0,0,0,26,156,1,0,0,0,28,179,
-		1,0,0,0,30,181,1,0,0,0,32,202,1,0,0,0,34,205,1,0,0,0,36,211,1,0,0,0,38,
-		216,1,0,0,0,40,233,1,0,0,0,42,256,1,0,0,0,44,258,1,0,0,0,46,261,1,0,0,
-		0,48,50,3,46,23,0,49,48,1,0,0,0,49,50,1,0,0,0,50,60,1,0,0,0,51,57,3,2,
-		1,0,52,53,3,46,23,0,53,54,3,2,1,0,54,56,1,0,0,0,55,52,1,0,0,0,56,59,1,
-		0,0,0,57,55,1,0,0,0,57,58,1,0,0,0,58,61,1,0,0,0,59,57,1,0,0,0,60,51,1,
-		0,0,0,60,61,1,0,0,0,61,63,1,0,0,0,62,64,3,46,23,0,63,62,1,0,0,0,63,64,
-		1,0,0,0,64,65,1,0,0,0,65,66,5,0,0,1,66,1,1,0,0,0,67,75,3,4,2,0,68,75,3,
-		6,3,0,69,75,3,8,4,0,70,75,3,10,5,0,71,75,3,12,6,0,72,75,3,34,17,0,73,75,
-		3,36,18,0,74,67,1,0,0,0,74,68,1,0,0,0,74,69,1,0,0,0,74,70,1,0,0,0,74,71,
-		1,0,0,0,74,72,1,0,0,0,74,73,1,0,0,0,75,3,1,0,0,0,76,77,5,1,0,0,77,78,3,
-		44,22,0,78,5,1,0,0,0,79,80,5,2,0,0,80,82,3,44,22,0,81,83,3,16,8,0,82,81,
-		1,0,0,0,82,83,1,0,0,0,83,7,1,0,0,0,84,85,5,3,0,0,85,87,3,14,7,0,86,88,
-		3,16,8,0,87,86,1,0,0,0,87,88,1,0,0,0,88,9,1,0,0,0,89,90,5,4,0,0,90,92,
-		3,14,7,0,91,93,3,16,8,0,92,91,1,0,0,0,92,93,1,0,0,0,93,11,1,0,0,0,94,95,
-		5,5,0,0,95,96,3,14,7,0,96,97,3,44,22,0,97,98,3,22,11,0,98,13,1,0,0,0,99,
-		101,3,44,22,0,100,102,3,44,22,0,101,100,1,0,0,0,101,102,1,0,0,0,102,15,
-		1,0,0,0,103,105,5,23,0,0,104,106,3,46,23,0,105,104,1,0,0,0,105,106,1,0,
-		0,0,106,116,1,0,0,0,107,113,3,18,9,0,108,109,3,46,23,0,109,110,3,18,9,
-		0,110,112,1,0,0,0,111,108,1,0,0,0,112,115,1,0,0,0,113,111,1,0,0,0,113,
-		114,1,0,0,0,114,117,1,0,0,0,115,113,1,0,0,0,116,107,1,0,0,0,116,117,1,
-		0,0,0,117,119,1,0,0,0,118,120,3,46,23,0,119,118,1,0,0,0,119,120,1,0,0,
-		0,120,121,1,0,0,0,121,122,5,24,0,0,122,17,1,0,0,0,123,127,3,20,10,0,124,
-		126,3,42,21,0,125,124,1,0,0,0,126,129,1,0,0,0,127,125,1,0,0,0,127,128,
-		1,0,0,0,128,19,1,0,0,0,129,127,1,0,0,0,130,131,7,0,0,0,131,21,1,0,0,0,
-		132,134,5,23,0,0,133,135,3,46,23,0,134,133,1,0,0,0,134,135,1,0,0,0,135,
-		145,1,0,0,0,136,142,3,24,12,0,137,138,3,46,23,0,138,139,3,24,12,0,139,
-		141,1,0,0,0,140,137,1,0,0,0,141,144,1,0,0,0,142,140,1,0,0,0,142,143,1,
-		0,0,0,143,146,1,0,0,0,144,142,1,0,0,0,145,136,1,0,0,0,145,146,1,0,0,0,
-		146,148,1,0,0,0,147,149,3,46,23,0,148,147,1,0,0,0,148,149,1,0,0,0,149,
-		150,1,0,0,0,150,151,5,24,0,0,151,23,1,0,0,0,152,155,3,18,9,0,153,155,3,
-		26,13,0,154,152,1,0,0,0,154,153,1,0,0,0,155,25,1,0,0,0,156,157,5,6,0,0,
-		157,159,5,23,0,0,158,160,3,46,23,0,159,158,1,0,0,0,159,160,1,0,0,0,160,
-		170,1,0,0,0,161,167,3,28,14,0,162,163,3,46,23,0,163,164,3,28,14,0,164,
-		166,1,0,0,0,165,162,1,0,0,0,166,169,1,0,0,0,167,165,1,0,0,0,167,168,1,
-		0,0,0,168,171,1,0,0,0,169,167,1,0,0,0,170,161,1,0,0,0,170,171,1,0,0,0,
-		171,173,1,0,0,0,172,174,3,46,23,0,173,172,1,0,0,0,173,174,1,0,0,0,174,
-		175,1,0,0,0,175,176,5,24,0,0,176,27,1,0,0,0,177,180,3,30,15,0,178,180,
-		3,32,16,0,179,177,1,0,0,0,179,178,1,0,0,0,180,29,1,0,0,0,181,182,5,7,0,
-		0,182,184,5,23,0,0,183,185,3,46,23,0,184,183,1,0,0,0,184,185,1,0,0,0,185,
-		195,1,0,0,0,186,192,3,32,16,0,187,188,3,46,23,0,188,189,3,32,16,0,189,
-		191,1,0,0,0,190,187,1,0,0,0,191,194,1,0,0,0,192,190,1,0,0,0,192,193,1,
-		0,0,0,193,196,1,0,0,0,194,192,1,0,0,0,195,186,1,0,0,0,195,196,1,0,0,0,
-		196,198,1,0,0,0,197,199,3,46,23,0,198,197,1,0,0,0,198,199,1,0,0,0,199,
-		200,1,0,0,0,200,201,5,24,0,0,201,31,1,0,0,0,202,203,5,8,0,0,203,204,3,
-		16,8,0,204,33,1,0,0,0,205,207,5,9,0,0,206,208,3,44,22,0,207,206,1,0,0,
-		0,208,209,1,0,0,0,209,207,1,0,0,0,209,210,1,0,0,0,210,35,1,0,0,0,211,214,
-		5,10,0,0,212,215,3,38,19,0,213,215,3,40,20,0,214,212,1,0,0,0,214,213,1,
-		0,0,0,215,37,1,0,0,0,216,217,5,11,0,0,217,218,5,13,0,0,218,222,3,44,22,
-		0,219,220,5,16,0,0,220,223,3,44,22,0,221,223,5,17,0,0,222,219,1,0,0,0,
-		222,221,1,0,0,0,222,223,1,0,0,0,223,224,1,0,0,0,224,225,5,14,0,0,225,226,
-		3,44,22,0,226,227,5,15,0,0,227,228,3,44,22,0,228,231,7,1,0,0,229,230,5,
-		20,0,0,230,232,3,44,22,0,231,229,1,0,0,0,231,232,1,0,0,0,232,39,1,0,0,
-		0,233,234,5,12,0,0,234,235,5,13,0,0,235,236,5,2,0,0,236,237,3,44,22,0,
-		237,238,5,4,0,0,238,239,3,44,22,0,239,240,5,15,0,0,240,241,3,44,22,0,241,
-		248,5,21,0,0,242,249,5,22,0,0,243,245,3,44,22,0,244,243,1,0,0,0,245,246,
-		1,0,0,0,246,244,1,0,0,0,246,247,1,0,0,0,247,249,1,0,0,0,248,242,1,0,0,
-		0,248,244,1,0,0,0,249,41,1,0,0,0,250,257,3,44,22,0,251,252,5,28,0,0,252,
-		253,5,25,0,0,253,254,3,44,22,0,254,255,5,26,0,0,255,257,1,0,0,0,256,250,
-		1,0,0,0,256,251,1,0,0,0,257,43,1,0,0,0,258,259,7,2,0,0,259,45,1,0,0,0,
-		260,262,7,3,0,0,261,260,1,0,0,0,262,263,1,0,0,0,263,261,1,0,0,0,263,264,
-		1,0,0,0,264,47,1,0,0,0,36,49,57,60,63,74,82,87,92,101,105,113,116,119,
-		127,134,142,145,148,154,159,167,170,173,179,184,192,195,198,209,214,222,
-		231,246,248,256,263
+		2,22,7,22,2,23,7,23,2,24,7,24,2,25,7,25,1,0,5,0,54,8,0,10,0,12,0,57,9,
+		0,1,0,1,0,1,1,3,1,62,8,1,1,1,1,1,1,1,1,1,3,1,68,8,1,1,2,1,2,5,2,72,8,2,
+		10,2,12,2,75,9,2,1,3,1,3,1,3,1,3,1,3,1,3,1,3,3,3,84,8,3,1,4,1,4,1,4,1,
+		5,1,5,1,5,3,5,92,8,5,1,6,1,6,1,6,3,6,97,8,6,1,7,1,7,1,7,3,7,102,8,7,1,
+		8,1,8,1,8,1,8,1,8,1,9,1,9,1,10,1,10,3,10,113,8,10,1,10,1,10,1,10,1,10,
+		5,10,119,8,10,10,10,12,10,122,9,10,3,10,124,8,10,1,10,3,10,127,8,10,1,
+		10,1,10,1,11,1,11,5,11,133,8,11,10,11,12,11,136,9,11,1,12,1,12,1,13,1,
+		13,3,13,142,8,13,1,13,1,13,1,13,1,13,5,13,148,8,13,10,13,12,13,151,9,13,
+		3,13,153,8,13,1,13,3,13,156,8,13,1,13,1,13,1,14,1,14,3,14,162,8,14,1,15,
+		1,15,1,15,3,15,167,8,15,1,15,1,15,1,15,1,15,5,15,173,8,15,10,15,12,15,
+		176,9,15,3,15,178,8,15,1,15,3,15,181,8,15,1,15,1,15,1,16,1,16,3,16,187,
+		8,16,1,17,1,17,1,17,3,17,192,8,17,1,17,1,17,1,17,1,17,5,17,198,8,17,10,
+		17,12,17,201,9,17,3,17,203,8,17,1,17,3,17,206,8,17,1,17,1,17,1,18,1,18,
+		1,18,1,19,1,19,4,19,215,8,19,11,19,12,19,216,1,20,1,20,1,20,3,20,222,8,
+		20,1,21,1,21,1,21,1,21,1,21,1,21,3,21,230,8,21,1,21,1,21,1,21,1,21,1,21,
+		1,21,1,21,3,21,239,8,21,1,22,1,22,1,22,1,22,1,22,1,22,1,22,1,22,1,22,1,
+		22,1,22,4,22,252,8,22,11,22,12,22,253,3,22,256,8,22,1,23,1,23,1,23,1,23,
+		1,23,1,23,1,23,1,23,1,23,1,23,1,23,1,23,1,23,1,23,1,23,1,23,1,23,1,23,
+		1,23,1,23,1,23,1,23,1,23,1,23,1,23,1,23,1,23,1,23,3,23,286,8,23,1,24,1,
+		24,1,25,4,25,291,8,25,11,25,12,25,292,1,25,0,0,26,0,2,4,6,8,10,12,14,16,
+		18,20,22,24,26,28,30,32,34,36,38,40,42,44,46,48,50,0,5,4,0,1,5,9,10,27,
+		27,32,32,2,0,27,27,32,32,2,0,2,2,29,29,1,0,18,19,2,0,1,22,29,30,332,0,
+		55,1,0,0,0,2,67,1,0,0,0,4,69,1,0,0,0,6,83,1,0,0,0,8,85,1,0,0,0,10,88,1,
+		0,0,0,12,93,1,0,0,0,14,98,1,0,0,0,16,103,1,0,0,0,18,108,1,0,0,0,20,110,
+		1,0,0,0,22,130,1,0,0,0,24,137,1,0,0,0,26,139,1,0,0,0,28,161,1,0,0,0,30,
+		163,1,0,0,0,32,186,1,0,0,0,34,188,1,0,0,0,36,209,1,0,0,0,38,212,1,0,0,
+		0,40,218,1,0,0,0,42,223,1,0,0,0,44,240,1,0,0,0,46,285,1,0,0,0,48,287,1,
+		0,0,0,50,290,1,0,0,0,52,54,3,2,1,0,53,52,1,0,0,0,54,57,1,0,0,0,55,53,1,
+		0,0,0,55,56,1,0,0,0,56,58,1,0,0,0,57,55,1,0,0,0,58,59,5,0,0,1,59,1,1,0,
+		0,0,60,62,3,6,3,0,61,60,1,0,0,0,61,62,1,0,0,0,62,63,1,0,0,0,63,68,3,50,
+		25,0,64,65,3,4,2,0,65,66,3,50,25,0,66,68,1,0,0,0,67,61,1,0,0,0,67,64,1,
+		0,0,0,68,3,1,0,0,0,69,73,8,0,0,0,70,72,8,1,0,0,71,70,1,0,0,0,72,75,1,0,
+		0,0,73,71,1,0,0,0,73,74,1,0,0,0,74,5,1,0,0,0,75,73,1,0,0,0,76,84,3,8,4,
+		0,77,84,3,10,5,0,78,84,3,12,6,0,79,84,3,14,7,0,80,84,3,16,8,0,81,84,3,
+		38,19,0,82,84,3,40,20,0,83,76,1,0,0,0,83,77,1,0,0,0,83,78,1,0,0,0,83,79,
+		1,0,0,0,83,80,1,0,0,0,83,81,1,0,0,0,83,82,1,0,0,0,84,7,1,0,0,0,85,86,5,
+		1,0,0,86,87,3,48,24,0,87,9,1,0,0,0,88,89,5,2,0,0,89,91,3,48,24,0,90,92,
+		3,20,10,0,91,90,1,0,0,0,91,92,1,0,0,0,92,11,1,0,0,0,93,94,5,3,0,0,94,96,
+		3,18,9,0,95,97,3,20,10,0,96,95,1,0,0,0,96,97,1,0,0,0,97,13,1,0,0,0,98,
+		99,5,4,0,0,99,101,3,18,9,0,100,102,3,20,10,0,101,100,1,0,0,0,101,102,1,
+		0,0,0,102,15,1,0,0,0,103,104,5,5,0,0,104,105,3,18,9,0,105,106,3,48,24,
+		0,106,107,3,26,13,0,107,17,1,0,0,0,108,109,3,48,24,0,109,19,1,0,0,0,110,
+		112,5,23,0,0,111,113,3,50,25,0,112,111,1,0,0,0,112,113,1,0,0,0,113,123,
+		1,0,0,0,114,120,3,22,11,0,115,116,3,50,25,0,116,117,3,22,11,0,117,119,
+		1,0,0,0,118,115,1,0,0,0,119,122,1,0,0,0,120,118,1,0,0,0,120,121,1,0,0,
+		0,121,124,1,0,0,0,122,120,1,0,0,0,123,114,1,0,0,0,123,124,1,0,0,0,124,
+		126,1,0,0,0,125,127,3,50,25,0,126,125,1,0,0,0,126,127,1,0,0,0,127,128,
+		1,0,0,0,128,129,5,24,0,0,129,21,1,0,0,0,130,134,3,24,12,0,131,133,3,46,
+		23,0,132,131,1,0,0,0,133,136,1,0,0,0,134,132,1,0,0,0,134,135,1,0,0,0,135,
+		23,1,0,0,0,136,134,1,0,0,0,137,138,7,2,0,0,138,25,1,0,0,0,139,141,5,23,
+		0,0,140,142,3,50,25,0,141,140,1,0,0,0,141,142,1,0,0,0,142,152,1,0,0,0,
+		143,149,3,28,14,0,144,145,3,50,25,0,145,146,3,28,14,0,146,148,1,0,0,0,
+		147,144,1,0,0,0,148,151,1,0,0,0,149,147,1,0,0,0,149,150,1,0,0,0,150,153,
+		1,0,0,0,151,149,1,0,0,0,152,143,1,0,0,0,152,153,1,0,0,0,153,155,1,0,0,
+		0,154,156,3,50,25,0,155,154,1,0,0,0,155,156,1,0,0,0,156,157,1,0,0,0,157,
+		158,5,24,0,0,158,27,1,0,0,0,159,162,3,22,11,0,160,162,3,30,15,0,161,159,
+		1,0,0,0,161,160,1,0,0,0,162,29,1,0,0,0,163,164,5,6,0,0,164,166,5,23,0,
+		0,165,167,3,50,25,0,166,165,1,0,0,0,166,167,1,0,0,0,167,177,1,0,0,0,168,
+		174,3,32,16,0,169,170,3,50,25,0,170,171,3,32,16,0,171,173,1,0,0,0,172,
+		169,1,0,0,0,173,176,1,0,0,0,174,172,1,0,0,0,174,175,1,0,0,0,175,178,1,
+		0,0,0,176,174,1,0,0,0,177,168,1,0,0,0,177,178,1,0,0,0,178,180,1,0,0,0,
+		179,181,3,50,25,0,180,179,1,0,0,0,180,181,1,0,0,0,181,182,1,0,0,0,182,
+		183,5,24,0,0,183,31,1,0,0,0,184,187,3,34,17,0,185,187,3,36,18,0,186,184,
+		1,0,0,0,186,185,1,0,0,0,187,33,1,0,0,0,188,189,5,7,0,0,189,191,5,23,0,
+		0,190,192,3,50,25,0,191,190,1,0,0,0,191,192,1,0,0,0,192,202,1,0,0,0,193,
+		199,3,36,18,0,194,195,3,50,25,0,195,196,3,36,18,0,196,198,1,0,0,0,197,
+		194,1,0,0,0,198,201,1,0,0,0,199,197,1,0,0,0,199,200,1,0,0,0,200,203,1,
+		0,0,0,201,199,1,0,0,0,202,193,1,0,0,0,202,203,1,0,0,0,203,205,1,0,0,0,
+		204,206,3,50,25,0,205,204,1,0,0,0,205,206,1,0,0,0,206,207,1,0,0,0,207,
+		208,5,24,0,0,208,35,1,0,0,0,209,210,5,8,0,0,210,211,3,20,10,0,211,37,1,
+		0,0,0,212,214,5,9,0,0,213,215,3,48,24,0,214,213,1,0,0,0,215,216,1,0,0,
+		0,216,214,1,0,0,0,216,217,1,0,0,0,217,39,1,0,0,0,218,221,5,10,0,0,219,
+		222,3,42,21,0,220,222,3,44,22,0,221,219,1,0,0,0,221,220,1,0,0,0,222,41,
+		1,0,0,0,223,224,5,11,0,0,224,225,5,13,0,0,225,229,3,48,24,0,226,227,5,
+		16,0,0,227,230,3,48,24,0,228,230,5,17,0,0,229,226,1,0,0,0,229,228,1,0,
+		0,0,229,230,1,0,0,0,230,231,1,0,0,0,231,232,5,14,0,0,232,233,3,48,24,0,
+		233,234,5,15,0,0,234,235,3,48,24,0,235,238,7,3,0,0,236,237,5,20,0,0,237,
+		239,3,48,24,0,238,236,1,0,0,0,238,239,1,0,0,0,239,43,1,0,0,0,240,241,5,
+		12,0,0,241,242,5,13,0,0,242,243,5,2,0,0,243,244,3,48,24,0,244,245,5,4,
+		0,0,245,246,3,48,24,0,246,247,5,15,0,0,247,248,3,48,24,0,248,255,5,21,
+		0,0,249,256,5,22,0,0,250,252,3,48,24,0,251,250,1,0,0,0,252,253,1,0,0,0,
+		253,251,1,0,0,0,253,254,1,0,0,0,254,256,1,0,0,0,255,249,1,0,0,0,255,251,
+		1,0,0,0,256,45,1,0,0,0,257,286,5,29,0,0,258,286,5,30,0,0,259,286,5,1,0,
+		0,260,286,5,2,0,0,261,286,5,3,0,0,262,286,5,4,0,0,263,286,5,5,0,0,264,
+		286,5,6,0,0,265,286,5,7,0,0,266,286,5,8,0,0,267,286,5,9,0,0,268,286,5,
+		10,0,0,269,286,5,11,0,0,270,286,5,12,0,0,271,286,5,13,0,0,272,286,5,14,
+		0,0,273,286,5,15,0,0,274,286,5,16,0,0,275,286,5,17,0,0,276,286,5,18,0,
+		0,277,286,5,19,0,0,278,286,5,20,0,0,279,286,5,21,0,0,280,286,5,22,0,0,
+		281,282,5,28,0,0,282,283,3,48,24,0,283,284,5,26,0,0,284,286,1,0,0,0,285,
+		257,1,0,0,0,285,258,1,0,0,0,285,259,1,0,0,0,285,260,1,0,0,0,285,261,1,
+		0,0,0,285,262,1,0,0,0,285,263,1,0,0,0,285,264,1,0,0,0,285,265,1,0,0,0,
+		285,266,1,0,0,0,285,267,1,0,0,0,285,268,1,0,0,0,285,269,1,0,0,0,285,270,
+		1,0,0,0,285,271,1,0,0,0,285,272,1,0,0,0,285,273,1,0,0,0,285,274,1,0,0,
+		0,285,275,1,0,0,0,285,276,1,0,0,0,285,277,1,0,0,0,285,278,1,0,0,0,285,
+		279,1,0,0,0,285,280,1,0,0,0,285,281,1,0,0,0,286,47,1,0,0,0,287,288,7,4,
+		0,0,288,49,1,0,0,0,289,291,7,1,0,0,290,289,1,0,0,0,291,292,1,0,0,0,292,
+		290,1,0,0,0,292,293,1,0,0,0,293,51,1,0,0,0,35,55,61,67,73,83,91,96,101,
+		112,120,123,126,134,141,149,152,155,161,166,174,177,180,186,191,199,202,
+		205,216,221,229,238,253,255,285,292
 	};
 
 	public static readonly ATN _ATN =

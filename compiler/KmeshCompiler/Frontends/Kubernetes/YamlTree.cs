@@ -119,7 +119,12 @@ internal static partial class YamlTree
             }
             catch (YamlException e)
             {
-                bag.Add(Codes.YamlSyntax, Loc(file, e.Start), CleanMessage(e.Message));
+                string message = CleanMessage(e.Message);
+                var at = Loc(file, e.Start);
+                // YamlDotNet points a tab error at the enclosing mapping; the tab itself is more useful.
+                if (message.Contains("tab", StringComparison.Ordinal) && FirstIndentTab(text, at.Line) is { } tab)
+                    at = new SourceLocation(file, tab.Line, tab.Column);
+                bag.Add(Codes.YamlSyntax, at, message);
                 yield break;
             }
             catch (Exception e) when (e is not OutOfMemoryException)
@@ -132,6 +137,23 @@ internal static partial class YamlTree
             if (done is not null) yield return done;
             if (!more) yield break;
         }
+    }
+
+    private static (int Line, int Column)? FirstIndentTab(string text, int fromLine)
+    {
+        int line = 1;
+        int start = 0;
+        while (start <= text.Length)
+        {
+            int end = text.IndexOf('\n', start);
+            if (end < 0) end = text.Length;
+            if (line >= fromLine)
+                for (int i = start; i < end && (text[i] == ' ' || text[i] == '\t'); i++)
+                    if (text[i] == '\t') return (line, i - start + 1);
+            start = end + 1;
+            line++;
+        }
+        return null;
     }
 
     private static (int, int) LineCol(byte[] bytes, int index)

@@ -125,7 +125,7 @@ internal static class KplSyntax
         }
     }
 
-    private static string ShowChar(string s)
+    internal static string ShowChar(string s)
     {
         if (s.Length == 1 && (char.IsControl(s[0]) || char.IsWhiteSpace(s[0])))
             return $"U+{(int)s[0]:X4}";
@@ -181,7 +181,7 @@ internal static class KplSyntax
         _ => KplLexer.DefaultVocabulary.GetLiteralName(t) ?? KplLexer.DefaultVocabulary.GetDisplayName(t),
     };
 
-    private static string Found(IToken? t)
+    internal static string Found(IToken? t)
     {
         if (t is null) return "nothing";
         return t.Type switch
