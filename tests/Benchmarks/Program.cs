@@ -11,6 +11,7 @@ public static class Program
             ["xds"] = XdsBench.Run,
             ["xds-read"] = XdsBench.ReadOnce,
             ["kernel"] = KernelBench.Run,
+            ["kpl"] = KplBench.Run,
         };
         if (args.Length == 0 || !areas.TryGetValue(args[0], out var run))
         {

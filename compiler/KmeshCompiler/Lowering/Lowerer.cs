@@ -98,7 +98,7 @@ public sealed partial class Lowerer
         if (!_world.Nodes.Any(n => n.Name == _node) && !_world.Workloads.Any(w => w.Node == _node))
         {
             var known = _world.Nodes.Select(n => n.Name).Concat(_world.Workloads.Select(w => w.Node)).Where(n => n.Length > 0).Distinct().Order(StringComparer.Ordinal).ToList();
-            _bag.Add(Codes.ImageNodeUnknown, SourceLocation.None, _node, known.Count == 0 ? "(none)" : string.Join(", ", known.Take(10)) + (known.Count > 10 ? ", ..." : ""));
+            _bag.Add(Codes.NodeNotInInputs, SourceLocation.None, _node, known.Count == 0 ? "(none)" : string.Join(", ", known.Take(10)) + (known.Count > 10 ? ", ..." : ""));
             return null;
         }
         var names = ImmutableSortedDictionary.CreateBuilder<(NameKind, uint), string>();
