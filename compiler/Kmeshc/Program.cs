@@ -17,6 +17,7 @@ public static class Program
         root.Subcommands.Add(LbCommand.Create());
         root.Subcommands.Add(CompileCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
+        root.Subcommands.Add(CountersCommand.Create());
         return Cli.Invoke(root, args, stdout, stderr);
     }
 }
