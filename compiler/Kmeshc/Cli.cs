@@ -96,8 +96,13 @@ public static class Cli
         var io = Current(r);
         var res = InputLoader.Load(inputs, Settings(r));
         exit = Ok;
+        // Errors always; warnings and infos belong to 'validate', so other commands summarise them.
+        bool verbose = r.GetValue(Verbose);
         foreach (var d in res.Diagnostics.Sorted())
-            if (d.Severity >= Severity.Warning || r.GetValue(Verbose)) io.Err.WriteLine(d.ToString());
+            if (d.Severity == Severity.Error || verbose) io.Err.WriteLine(d.ToString());
+        int warnings = res.Diagnostics.Count(Severity.Warning);
+        if (!verbose && warnings > 0)
+            io.Err.WriteLine($"kmeshc: the inputs have {warnings} warning(s); see them with 'kmeshc validate' or --verbose");
         if (res.EnvironmentError) { exit = Usage; return null; }
         if (failOnErrors && res.Diagnostics.HasErrors) { exit = Failed; return null; }
         return res;

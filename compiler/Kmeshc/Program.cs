@@ -15,6 +15,9 @@ public static class Program
         root.Subcommands.Add(ValidateCommand.Create());
         root.Subcommands.Add(CheckCommand.Create());
         root.Subcommands.Add(LbCommand.Create());
+        root.Subcommands.Add(SnapshotCommand.Create());
+        root.Subcommands.Add(FmtCommand.Create());
+        root.Subcommands.Add(TestCommand.Create());
         root.Subcommands.Add(CompileCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(CountersCommand.Create());

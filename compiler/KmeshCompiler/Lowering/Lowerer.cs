@@ -64,10 +64,10 @@ public sealed partial class Lowerer
         public uint Id { get; } = id;
         public uint[] RuleIds { get; set; } = [];
         public KmeshRange Rules { get; set; }
-        public bool CanOther { get; set; }
-        public Dictionary<uint, bool> PortMatch { get; } = new();
-        public bool Listed(uint? port) => port is { } p && PortMatch.TryGetValue(p, out var b) ? b : CanOther;
-        public bool CanAny => CanOther || PortMatch.Values.Any(b => b);
+        /// <summary>The ports a packet could match this policy on.</summary>
+        public PortClass Ports { get; set; } = PortClass.None();
+        public bool Listed(uint? port) => port is { } p ? Ports.Contains(p) : Ports.CoFinite;
+        public bool CanAny => !Ports.IsEmpty;
     }
 
     private Lowerer(World world, string node, DiagnosticBag bag, LoweringLimits limits)
@@ -98,7 +98,7 @@ public sealed partial class Lowerer
         if (!_world.Nodes.Any(n => n.Name == _node) && !_world.Workloads.Any(w => w.Node == _node))
         {
             var known = _world.Nodes.Select(n => n.Name).Concat(_world.Workloads.Select(w => w.Node)).Where(n => n.Length > 0).Distinct().Order(StringComparer.Ordinal).ToList();
-            _bag.Add(Codes.UnknownNode, SourceLocation.None, _node, known.Count == 0 ? "(none)" : string.Join(", ", known.Take(10)) + (known.Count > 10 ? ", ..." : ""));
+            _bag.Add(Codes.NodeNotInInputs, SourceLocation.None, _node, known.Count == 0 ? "(none)" : string.Join(", ", known.Take(10)) + (known.Count > 10 ? ", ..." : ""));
             return null;
         }
         var names = ImmutableSortedDictionary.CreateBuilder<(NameKind, uint), string>();
@@ -191,7 +191,7 @@ public sealed partial class Lowerer
                 {
                     maxSteps = Math.Max(maxSteps, steps[s]);
                     if (steps[s] > _limits.MaxStageSteps)
-                        _bag.Add(Codes.StageStepsOverBudget.Create(w.Location, w.Key, StageNames[s], steps[s], port?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(any other)", _limits.MaxStageSteps) with { Object = w.Key });
+                        _bag.Add(Codes.StageStepsOverBudget.Create(w.Location, obj: w.Key, w.Key, StageNames[s], steps[s], port?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(any other)", _limits.MaxStageSteps));
                 }
             }
             if (Layout.TailCalls > _limits.KernelTailCallLimit)
@@ -259,26 +259,35 @@ public sealed partial class Lowerer
     {
         var lp = new LPolicy(p, id);
         var ruleIds = new List<uint>();
-        var mentioned = new SortedSet<uint>();
+        var policyPorts = PortClass.None();
         foreach (var r in p.Rules)
         {
             var clauseIds = new List<uint>();
+            var rulePorts = PortClass.All();
             foreach (var c in r.Clauses)
             {
-                var matchIds = c.Matches.Select(m => LowerMatch(m).Id).ToList();
-                foreach (var m in c.Matches) { mentioned.UnionWith(_matchInfo[m].Ports); mentioned.UnionWith(_matchInfo[m].NotPorts); }
-                clauseIds.Add(Intern(_clauses, _clauseMembers, _clauseIndex, IdList.SortedSet(matchIds)));
+                var infos = c.Matches.Select(LowerMatch).ToList();
+                clauseIds.Add(Intern(_clauses, _clauseMembers, _clauseIndex, IdList.SortedSet(infos.Select(i => i.Id))));
                 _clausesRequested++;
+                var clausePorts = infos.Count == 0 ? PortClass.All() : PortClass.UnionAll(infos.Select(PortsOf).ToList());
+                rulePorts = PortClass.Intersect(rulePorts, clausePorts);
             }
             ruleIds.Add(Intern(_rules, _ruleMembers, _ruleIndex, IdList.SortedSet(clauseIds)));
             _rulesRequested++;
+            policyPorts = PortClass.Union(policyPorts, rulePorts);
         }
         lp.RuleIds = IdList.SortedSet(ruleIds);
         lp.Rules = ListOf(lp.RuleIds);
-        lp.CanOther = CanMatch(p, null);
-        foreach (var port in mentioned) lp.PortMatch[port] = CanMatch(p, port);
+        lp.Ports = policyPorts;
         return lp;
     }
+
+    /// <summary>The ports a match could match on: none if it never matches; its ports minus its
+    /// excluded ports; or every port but the excluded ones.</summary>
+    private static PortClass PortsOf(MatchInfo m) =>
+        m.Never ? PortClass.None()
+        : m.Ports.Length > 0 ? PortClass.Only(m.Ports.Except(m.NotPorts))
+        : PortClass.AllExcept(m.NotPorts);
 
     private static (uint, uint) Key(KmeshRange r) => (r.First, r.Count);
 
@@ -296,19 +305,6 @@ public sealed partial class Lowerer
             index[Key(range)] = id;
         }
         return id;
-    }
-
-    /// <summary>Whether some packet to <paramref name="port"/> (null: a port no match of the policy
-    /// names) could match the policy, judging ports and never-matching matches only.</summary>
-    private bool CanMatch(Policy p, uint? port) =>
-        p.Rules.Any(r => r.Clauses.All(c => c.Matches.IsEmpty || c.Matches.Any(m => MatchCan(_matchInfo[m], port))));
-
-    private static bool MatchCan(MatchInfo m, uint? port)
-    {
-        if (m.Never) return false;
-        if (m.Ports.Length > 0 && (port is null || System.Array.BinarySearch(m.Ports, port.Value) < 0)) return false;
-        if (port is { } pt && System.Array.BinarySearch(m.NotPorts, pt) >= 0) return false;
-        return true;
     }
 
     private MatchInfo LowerMatch(Match m)
@@ -378,8 +374,8 @@ public sealed partial class Lowerer
     /// when per-port lists would be too large.</summary>
     private (uint Default, List<(uint Port, uint Eval)> Ports) BuildEvals(Workload w, List<LPolicy> lps, uint flags)
     {
-        var other = lps.Where(p => p.CanOther).ToList();
-        var ports = new SortedSet<uint>(lps.SelectMany(p => p.PortMatch.Keys));
+        var other = lps.Where(p => p.Listed(null)).ToList();
+        var ports = new SortedSet<uint>(lps.SelectMany(p => p.Ports.Listed));
         var perPort = new List<(uint Port, List<LPolicy> List)>();
         long total = 0;
         long budget = _limits.PortIndexBase + (long)_limits.PortIndexFactor * lps.Count;

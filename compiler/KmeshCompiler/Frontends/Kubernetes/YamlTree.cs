@@ -1,0 +1,323 @@
+using System.Text.RegularExpressions;
+using KmeshCompiler.Diagnostics;
+using KmeshCompiler.Ir;
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
+
+namespace KmeshCompiler.Frontends.Kubernetes;
+
+/// <summary>A YAML node that remembers where it was written. Built from YamlDotNet's parser events
+/// (not its representation model, which recurses and would overflow the stack on hostile input).</summary>
+internal abstract class YNode(SourceLocation location)
+{
+    public SourceLocation Location { get; } = location;
+
+    /// <summary>How a user would name this node's type in a message ("a list", "the number 3").</summary>
+    public abstract string Describe();
+}
+
+internal sealed partial class YScalar(SourceLocation location, string value, bool plain) : YNode(location)
+{
+    public string Value { get; } = value;
+
+    /// <summary>Unquoted: subject to YAML's implicit typing (numbers, booleans, null).</summary>
+    public bool Plain { get; } = plain;
+
+    public bool IsNull => Plain && Value is "" or "~" or "null" or "Null" or "NULL";
+
+    public bool IsBool => Plain && Value is "true" or "True" or "TRUE" or "false" or "False" or "FALSE";
+
+    public bool IsNumber => Plain && Value.Length > 0 && (IntRegex().IsMatch(Value) || FloatRegex().IsMatch(Value));
+
+    /// <summary>A string in the Kubernetes sense: quoted, or plain and not null, bool or number.</summary>
+    public bool IsString => !Plain || (!IsNull && !IsBool && !IsNumber);
+
+    public override string Describe() =>
+        IsNull ? "null" : IsBool ? $"the boolean {Value}" : IsNumber ? $"the number {Value}" : $"the string '{Value}'";
+
+    [GeneratedRegex(@"^[-+]?([0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")]
+    private static partial Regex IntRegex();
+
+    [GeneratedRegex(@"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$")]
+    private static partial Regex FloatRegex();
+}
+
+internal sealed class YSeq(SourceLocation location) : YNode(location)
+{
+    public List<YNode> Items { get; } = new();
+
+    public override string Describe() => "a list";
+}
+
+internal sealed class YMap(SourceLocation location) : YNode(location)
+{
+    private readonly List<KeyValuePair<YScalar, YNode>> _entries = new();
+    private Dictionary<string, int>? _index; // built for large mappings only, so lookups stay O(1)
+
+    public IReadOnlyList<KeyValuePair<YScalar, YNode>> Entries => _entries;
+
+    public void Add(YScalar key, YNode value)
+    {
+        _entries.Add(new(key, value));
+        if (_index is not null) _index.TryAdd(key.Value, _entries.Count - 1);
+        else if (_entries.Count > 16)
+        {
+            _index = new(StringComparer.Ordinal);
+            for (int i = 0; i < _entries.Count; i++) _index.TryAdd(_entries[i].Key.Value, i);
+        }
+    }
+
+    private int Find(string key)
+    {
+        if (_index is not null) return _index.TryGetValue(key, out int i) ? i : -1;
+        for (int i = 0; i < _entries.Count; i++) if (_entries[i].Key.Value == key) return i;
+        return -1;
+    }
+
+    public YNode? this[string key] => Find(key) is var i && i >= 0 ? _entries[i].Value : null;
+
+    public YScalar? KeyNode(string key) => Find(key) is var i && i >= 0 ? _entries[i].Key : null;
+
+    public override string Describe() => "a mapping";
+}
+
+/// <summary>One YAML document of a source, or null content for an empty document.</summary>
+internal sealed record YDocument(SourceText Source, YNode? Root, SourceLocation Start);
+
+/// <summary>Reads a YAML stream into documents, reporting syntax errors, duplicate keys, excessive depth
+/// and alias bombs as located diagnostics. Never throws for any input.</summary>
+internal static partial class YamlTree
+{
+    public const int MaxDepth = 64;
+
+    /// <summary>Upper bound on nodes of one document counting alias expansions, so that
+    /// "billion laughs" documents are refused rather than walked.</summary>
+    public const long MaxExpandedNodes = 20_000_000;
+
+    public static IEnumerable<YDocument> Read(SourceText src, DiagnosticBag bag)
+    {
+        string file = src.DisplayPath;
+        string text;
+        try { text = new System.Text.UTF8Encoding(false, true).GetString(src.Bytes); }
+        catch (System.Text.DecoderFallbackException e)
+        {
+            var (line, col) = LineCol(src.Bytes, e.Index);
+            bag.Add(Codes.YamlSyntax, new SourceLocation(file, line, col), "the file is not UTF-8 text");
+            yield break;
+        }
+        if (text.Length > 0 && text[0] == '\uFEFF') text = text[1..];
+        var parser = new Parser(new StringReader(text));
+        var builder = new Builder(file, bag);
+        while (true)
+        {
+            bool more;
+            YDocument? done = null;
+            try
+            {
+                more = parser.MoveNext();
+                if (more) done = builder.Accept(parser.Current!, src);
+            }
+            catch (YamlException e)
+            {
+                string message = CleanMessage(e.Message);
+                var at = Loc(file, e.Start);
+                // YamlDotNet points a tab error at the enclosing mapping; the tab itself is more useful.
+                if (message.Contains("tab", StringComparison.Ordinal) && FirstIndentTab(text, at.Line) is { } tab)
+                    at = new SourceLocation(file, tab.Line, tab.Column);
+                bag.Add(Codes.YamlSyntax, at, message);
+                yield break;
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // YamlDotNet has thrown other exception types on malformed input; report them at the
+                // last position reached so the user still gets a location.
+                bag.Add(Codes.YamlSyntax, builder.LastLocation, e.Message);
+                yield break;
+            }
+            if (done is not null) yield return done;
+            if (!more) yield break;
+        }
+    }
+
+    private static (int Line, int Column)? FirstIndentTab(string text, int fromLine)
+    {
+        int line = 1;
+        int start = 0;
+        while (start <= text.Length)
+        {
+            int end = text.IndexOf('\n', start);
+            if (end < 0) end = text.Length;
+            if (line >= fromLine)
+                for (int i = start; i < end && (text[i] == ' ' || text[i] == '\t'); i++)
+                    if (text[i] == '\t') return (line, i - start + 1);
+            start = end + 1;
+            line++;
+        }
+        return null;
+    }
+
+    private static (int, int) LineCol(byte[] bytes, int index)
+    {
+        int line = 1, col = 1;
+        for (int i = 0; i < Math.Min(index, bytes.Length); i++)
+        {
+            if (bytes[i] == '\n') { line++; col = 1; }
+            else if ((bytes[i] & 0xC0) != 0x80) col++;
+        }
+        return (line, col);
+    }
+
+    internal static SourceLocation Loc(string file, Mark m) => new(file, (int)Math.Max(1, m.Line), (int)Math.Max(1, m.Column));
+
+    private static string CleanMessage(string m)
+    {
+        // "(Line: 3, Col: 5, Idx: 20) - (Line: 3, Col: 6, Idx: 21): While scanning ..." → the tail.
+        var match = PrefixRegex().Match(m);
+        string s = match.Success ? m[match.Length..] : m;
+        return s.Trim().TrimEnd('.');
+    }
+
+    [GeneratedRegex(@"^\(Line: \d+, Col: \d+, Idx: \d+\) - \(Line: \d+, Col: \d+, Idx: \d+\):\s*")]
+    private static partial Regex PrefixRegex();
+
+    private sealed class Builder(string file, DiagnosticBag bag)
+    {
+        private readonly Stack<(YNode Node, YScalar? PendingKey, long SizeAtStart, string? Anchor)> _stack = new();
+        private readonly Dictionary<string, (YNode Node, long Size)> _anchors = new(StringComparer.Ordinal);
+        private YNode? _root;
+        private SourceLocation _docStart;
+        private int _skipDepth; // > 0 while skipping a subtree that is too deep
+        private bool _docFailed;
+        private long _docSize; // nodes so far, counting every alias as the size of what it names
+
+        public SourceLocation LastLocation { get; private set; } = new(file, 1, 1);
+
+        public YDocument? Accept(ParsingEvent ev, SourceText src)
+        {
+            var loc = Loc(file, ev.Start);
+            LastLocation = loc;
+            switch (ev)
+            {
+                case DocumentStart:
+                    _stack.Clear(); _anchors.Clear();
+                    _root = null; _docStart = loc; _skipDepth = 0; _docFailed = false; _docSize = 0;
+                    return null;
+                case DocumentEnd:
+                    return new YDocument(src, _docFailed ? null : _root, _docStart);
+                case StreamStart or StreamEnd:
+                    return null;
+            }
+            if (_skipDepth > 0)
+            {
+                if (ev is MappingStart or SequenceStart) _skipDepth++;
+                else if (ev is MappingEnd or SequenceEnd) _skipDepth--;
+                return null;
+            }
+            switch (ev)
+            {
+                case Scalar s:
+                {
+                    var node = new YScalar(loc, s.Value, s.Style == ScalarStyle.Plain && s.Tag.IsEmpty);
+                    if (!s.Anchor.IsEmpty) _anchors[s.Anchor.Value] = (node, 1);
+                    Grow(1, loc);
+                    Add(node);
+                    break;
+                }
+                case AnchorAlias a:
+                {
+                    if (!_anchors.TryGetValue(a.Value.Value, out var target))
+                    {
+                        if (!_docFailed) bag.Add(Codes.UnresolvedAlias, loc, a.Value.Value);
+                        _docFailed = true;
+                        Add(new YScalar(loc, "", true));
+                        break;
+                    }
+                    Grow(target.Size, loc);
+                    Add(target.Node is YScalar ts ? new YScalar(loc, ts.Value, ts.Plain) : target.Node);
+                    break;
+                }
+                case MappingStart or SequenceStart:
+                {
+                    if (_stack.Count >= MaxDepth)
+                    {
+                        if (!_docFailed) bag.Add(Codes.YamlTooDeep, loc, MaxDepth);
+                        _docFailed = true;
+                        _skipDepth = 1;
+                        break;
+                    }
+                    YNode node = ev is MappingStart ? new YMap(loc) : new YSeq(loc);
+                    var anchor = ((NodeEvent)ev).Anchor;
+                    Grow(1, loc);
+                    _stack.Push((node, null, _docSize - 1, anchor.IsEmpty ? null : anchor.Value));
+                    break;
+                }
+                case MappingEnd or SequenceEnd:
+                {
+                    var (node, _, sizeAtStart, anchor) = _stack.Pop();
+                    if (anchor is not null) _anchors[anchor] = (node, _docSize - sizeAtStart);
+                    Add(node);
+                    break;
+                }
+            }
+            return null;
+        }
+
+        private void Grow(long n, SourceLocation loc)
+        {
+            _docSize += n;
+            if (_docSize > MaxExpandedNodes && !_docFailed)
+            {
+                bag.Add(Codes.DocumentTooLarge, loc, MaxExpandedNodes);
+                _docFailed = true;
+            }
+        }
+
+        private void Add(YNode node)
+        {
+            if (_stack.Count == 0)
+            {
+                _root ??= node;
+                return;
+            }
+            var (parent, pendingKey, sizeAtStart, anchor) = _stack.Pop();
+            if (parent is YSeq seq)
+            {
+                if (!_docFailed) seq.Items.Add(node);
+                _stack.Push((parent, null, sizeAtStart, anchor));
+                return;
+            }
+            var map = (YMap)parent;
+            if (pendingKey is null)
+            {
+                if (node is YScalar key) pendingKey = key;
+                else
+                {
+                    if (!_docFailed) bag.Add(Codes.ComplexKey, node.Location, node.Describe());
+                    _docFailed = true;
+                    pendingKey = new YScalar(node.Location, "?", false);
+                }
+                _stack.Push((parent, pendingKey, sizeAtStart, anchor));
+                return;
+            }
+            if (!_docFailed)
+            {
+                if (pendingKey.Value == "<<" && pendingKey.Plain && Merge(map, node)) { }
+                else if (map.KeyNode(pendingKey.Value) is { } first)
+                    bag.Add(Codes.DuplicateKey, pendingKey.Location, pendingKey.Value, first.Location.Line);
+                else map.Add(pendingKey, node);
+            }
+            _stack.Push((parent, null, sizeAtStart, anchor));
+        }
+
+        /// <summary>YAML merge keys ("&lt;&lt;: *base"): explicit keys win over merged ones.</summary>
+        private static bool Merge(YMap into, YNode from)
+        {
+            var sources = from is YSeq s ? s.Items : [from];
+            if (!sources.All(x => x is YMap)) return false;
+            foreach (var m in sources.Cast<YMap>())
+                foreach (var e in m.Entries)
+                    if (into.KeyNode(e.Key.Value) is null) into.Add(e.Key, e.Value);
+            return true;
+        }
+    }
+}
