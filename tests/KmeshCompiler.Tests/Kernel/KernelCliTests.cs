@@ -71,3 +71,49 @@ public sealed class KernelCliTests
         Assert.Contains("does not exist", missing.Err);
     }
 }
+
+/// <summary>`kmeshc check --engine kernel` on the bookinfo example: same JSON verdict as the reference.</summary>
+public sealed class KernelCheckCliTests
+{
+    private static readonly string[] Pods = ["10.244.1.12", "10.244.2.7", "10.244.1.15", "10.244.2.9", "10.244.3.4", "10.244.3.6", "10.244.2.31", "10.244.1.3"];
+
+    private static JsonElement Check(string engine, string dst, string src, int port)
+    {
+        var r = CliRunner.Run("check", "examples/bookinfo", "--dst", dst, "--src", src, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--engine", engine, "--format", "json");
+        Assert.True(r.Exit == 0, $"{engine} {src} -> {dst}:{port}: exit {r.Exit}: {r.Err}");
+        return JsonDocument.Parse(r.Out).RootElement.Clone();
+    }
+
+    [KernelFact]
+    public void Kernel_engine_agrees_with_the_reference_on_the_bookinfo_example()
+    {
+        int denied = 0, cases = 0;
+        foreach (var dst in Pods.Take(3))
+            foreach (var src in Pods.Append("192.0.2.1"))
+                foreach (int port in new[] { 9080, 15008 })
+                {
+                    var want = Check("reference", dst, src, port);
+                    var got = Check("kernel", dst, src, port);
+                    Assert.Equal("kernel", got.GetProperty("engine").GetString());
+                    foreach (var field in new[] { "decision", "reason", "policy" })
+                        Assert.True(want.GetProperty(field).ToString() == got.GetProperty(field).ToString(),
+                            $"{src} -> {dst}:{port}: {field} reference '{want.GetProperty(field)}', kernel '{got.GetProperty(field)}'");
+                    var wantDry = want.GetProperty("dryRun").EnumerateArray().Where(d => d.GetProperty("matched").GetBoolean()).Select(d => d.GetProperty("policy").GetString()).Order();
+                    var gotDry = got.GetProperty("dryRun").EnumerateArray().Where(d => d.GetProperty("matched").GetBoolean()).Select(d => d.GetProperty("policy").GetString()).Order();
+                    Assert.Equal(wantDry, gotDry);
+                    cases++;
+                    if (got.GetProperty("decision").GetString() == "deny") denied++;
+                }
+        Assert.True(denied > 0 && denied < cases, $"{denied} of {cases} denied: both verdicts must occur");
+    }
+
+    [KernelFact]
+    public void Kernel_engine_refuses_what_the_kernel_cannot_know()
+    {
+        var r = CliRunner.Run("check", "examples/bookinfo", "--dst", "10.244.2.9", "--port", "9080", "--engine", "kernel", "--plaintext");
+        Assert.Equal(2, r.Exit);
+        var notLocal = CliRunner.Run("check", "examples/bookinfo", "--dst", "10.99.0.1", "--port", "9080", "--engine", "kernel");
+        Assert.Equal(1, notLocal.Exit);
+        Assert.Contains("no workload's address", notLocal.Err);
+    }
+}
