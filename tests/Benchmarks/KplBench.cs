@@ -107,21 +107,3 @@ public static class KplBench
         }
     }
 }
-
-/// <summary>Runs one benchmark by name: <c>dotnet run --project tests/Benchmarks -c Release -- NAME [options]</c>.
-/// Every public static class named *Bench with <c>int Run(string[])</c> is a benchmark.</summary>
-public static class Program
-{
-    public static int Main(string[] args)
-    {
-        var benches = typeof(Program).Assembly.GetTypes()
-            .Where(t => t.Name.EndsWith("Bench", StringComparison.Ordinal) && t.GetMethod("Run", [typeof(string[])]) is not null)
-            .ToDictionary(t => t.Name[..^"Bench".Length].ToLowerInvariant(), StringComparer.Ordinal);
-        if (args.Length == 0 || !benches.TryGetValue(args[0].ToLowerInvariant(), out var type))
-        {
-            Console.Error.WriteLine($"usage: Benchmarks NAME [options]; NAME is one of: {string.Join(", ", benches.Keys.Order(StringComparer.Ordinal))}");
-            return 2;
-        }
-        return (int)type.GetMethod("Run", [typeof(string[])])!.Invoke(null, [args[1..]])!;
-    }
-}

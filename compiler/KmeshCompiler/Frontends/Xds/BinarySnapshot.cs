@@ -19,16 +19,17 @@ internal static class BinarySnapshot
         while (pos < bytes.Length)
         {
             index++;
-            var at = new SourceLocation(src.DisplayPath, 0, 0, $"response {index} at byte {pos}");
+            int start = pos;
+            SourceLocation At() => new(src.DisplayPath, 0, 0, $"response {index} at byte {start}");
             if (!TryReadVarint(bytes, pos, out ulong size, out int used))
             {
-                bag.Add(Codes.XdsBadFrame, at, "the length prefix is cut short or longer than 10 bytes");
+                bag.Add(Codes.XdsBadFrame, At(), "the length prefix is cut short or longer than 10 bytes");
                 return;
             }
             long remaining = bytes.Length - pos - used;
             if (size > (ulong)remaining)
             {
-                bag.Add(Codes.XdsBadFrame, at, $"the length prefix says {size} bytes but only {remaining} remain");
+                bag.Add(Codes.XdsBadFrame, At(), $"the length prefix says {size} bytes but only {remaining} remain");
                 return;
             }
             var msg = new ReadOnlySpan<byte>(bytes, pos + used, (int)size);
@@ -37,11 +38,11 @@ internal static class BinarySnapshot
             try
             {
                 if (IsStateOfTheWorld(msg)) Apply(Disc.DiscoveryResponse.Parser.ParseFrom(msg), index, reader);
-                else Apply(Disc.DeltaDiscoveryResponse.Parser.ParseFrom(msg), index, reader, at, bag);
+                else Apply(Disc.DeltaDiscoveryResponse.Parser.ParseFrom(msg), index, reader, At(), bag);
             }
             catch (InvalidProtocolBufferException e)
             {
-                bag.Add(Codes.XdsBadResponse, at, e.Message);
+                bag.Add(Codes.XdsBadResponse, At(), e.Message);
                 return;
             }
         }

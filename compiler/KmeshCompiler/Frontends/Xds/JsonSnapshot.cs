@@ -37,10 +37,11 @@ internal static class JsonSnapshot
         }
         using (doc)
         {
+            var positions = new ResourcePositions(src.Bytes);
             var root = doc.RootElement;
             var file = new SourceLocation(src.DisplayPath, 1, 1);
             var namings = new HashSet<string>(StringComparer.Ordinal);
-            if (root.ValueKind == JsonValueKind.Object) Response(root, 1, reader, bag, file, namings);
+            if (root.ValueKind == JsonValueKind.Object) Response(root, 1, reader, bag, file, namings, positions);
             else if (root.ValueKind == JsonValueKind.Array)
             {
                 int i = 0;
@@ -49,14 +50,14 @@ internal static class JsonSnapshot
                     i++;
                     if (r.ValueKind != JsonValueKind.Object)
                         bag.Add(Codes.XdsBadJsonShape, file with { Resource = $"response {i}" }, $"element {i} of the array is {Kind(r)}, not a response object");
-                    else Response(r, i, reader, bag, file, namings);
+                    else Response(r, i, reader, bag, file, namings, positions);
                 }
             }
             else bag.Add(Codes.XdsBadJsonShape, file, $"the document is {Kind(root)}");
         }
     }
 
-    private static void Response(JsonElement r, int index, ResourceReader reader, DiagnosticBag bag, SourceLocation file, HashSet<string> namings)
+    private static void Response(JsonElement r, int index, ResourceReader reader, DiagnosticBag bag, SourceLocation file, HashSet<string> namings, ResourcePositions positions)
     {
         var at = file with { Resource = $"response {index}" };
         string typeUrl = Str(r, "typeUrl", "type_url");
@@ -79,6 +80,8 @@ internal static class JsonSnapshot
             int i = 0;
             foreach (var e in list.EnumerateArray())
             {
+                var (line, col) = positions.Of(index, i);
+                reader.At(line, col);
                 string pos = ResourceReader.Position(index, i++);
                 if (e.ValueKind != JsonValueKind.Object)
                 {
@@ -93,6 +96,7 @@ internal static class JsonSnapshot
             }
         }
         else if (sotw && !delta) reader.State.Reset(TypeUrls.Classify(typeUrl));
+        reader.At(0, 0);
         if (Get(r, "removedResources", "removed_resources") is { } removed)
         {
             if (removed.ValueKind != JsonValueKind.Array)
@@ -195,4 +199,57 @@ internal static class JsonSnapshot
         int nl = m.IndexOf('\n');
         return nl < 0 ? m : m[..nl];
     }
+}
+
+/// <summary>Line and column of every entry of every response's "resources" array, found by one pass
+/// of a forward-only reader (JsonElement keeps no positions). Columns count bytes.</summary>
+internal sealed class ResourcePositions
+{
+    private readonly Dictionary<(int Response, int Index), (int Line, int Column)> _at = new();
+
+    public ResourcePositions(byte[] json)
+    {
+        var lineStarts = new List<int> { 0 };
+        for (int i = 0; i < json.Length; i++) if (json[i] == (byte)'\n') lineStarts.Add(i + 1);
+        var r = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, MaxDepth = JsonSnapshot.MaxDepth });
+        int responseDepth = -1, response = 0, index = -1;
+        bool resourcesNext = false, inResources = false;
+        try
+        {
+            while (r.Read())
+            {
+                int depth = r.CurrentDepth;
+                if (responseDepth < 0) responseDepth = r.TokenType == JsonTokenType.StartArray ? 1 : 0;
+                switch (r.TokenType)
+                {
+                    case JsonTokenType.StartObject when depth == responseDepth:
+                        response++; index = -1; inResources = false;
+                        break;
+                    case JsonTokenType.PropertyName when depth == responseDepth + 1:
+                        resourcesNext = r.ValueTextEquals("resources"u8);
+                        break;
+                    case JsonTokenType.StartArray when depth == responseDepth + 1:
+                        inResources = resourcesNext;
+                        break;
+                    case JsonTokenType.EndArray when depth == responseDepth + 1:
+                        inResources = false;
+                        break;
+                    case JsonTokenType.StartObject or JsonTokenType.StartArray or JsonTokenType.String or JsonTokenType.Number
+                        or JsonTokenType.True or JsonTokenType.False or JsonTokenType.Null when inResources && depth == responseDepth + 2:
+                        index++;
+                        long at = r.TokenStartIndex;
+                        int line = lineStarts.BinarySearch((int)at);
+                        if (line < 0) line = ~line - 1;
+                        _at[(response, index)] = (line + 1, (int)(at - lineStarts[line]) + 1);
+                        break;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // The document parsed already; a reader that disagrees just leaves positions unknown.
+        }
+    }
+
+    public (int Line, int Column) Of(int response, int index) => _at.GetValueOrDefault((response, index));
 }

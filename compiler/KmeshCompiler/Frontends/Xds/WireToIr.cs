@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using Google.Protobuf;
 using Google.Protobuf.Collections;
 using KmeshCompiler.Diagnostics;
@@ -153,7 +154,7 @@ internal static class WireToIr
                 var wc = wr.Clauses[c];
                 var matches = ImmutableArray.CreateBuilder<Match>(wc.Matches.Count);
                 for (int m = 0; m < wc.Matches.Count; m++)
-                    matches.Add(Match(wc.Matches[m], $"rules[{r}].clauses[{c}].matches[{m}]", loc, bag));
+                    matches.Add(Match(wc.Matches[m], new MatchPath(r, c, m), loc, bag));
                 clauses.Add(new Clause(matches.MoveToImmutable(), loc));
             }
             rules.Add(new Rule(clauses.MoveToImmutable(), loc));
@@ -161,22 +162,36 @@ internal static class WireToIr
         return new Policy(a.Name, a.Namespace, (PolicyScope)(int)a.Scope, (PolicyAction)(int)a.Action, a.DryRun, rules.MoveToImmutable(), loc);
     }
 
-    private static Match Match(Sec.Match m, string path, SourceLocation loc, DiagnosticBag bag) => new(
-        Strings(m.Namespaces, path + ".namespaces", loc, bag),
-        Strings(m.NotNamespaces, path + ".not_namespaces", loc, bag),
-        Strings(m.Principals, path + ".principals", loc, bag),
-        Strings(m.NotPrincipals, path + ".not_principals", loc, bag),
-        Prefixes(m.SourceIps, path + ".source_ips", loc, bag),
-        Prefixes(m.NotSourceIps, path + ".not_source_ips", loc, bag),
-        Prefixes(m.DestinationIps, path + ".destination_ips", loc, bag),
-        Prefixes(m.NotDestinationIps, path + ".not_destination_ips", loc, bag),
-        [.. m.DestinationPorts],
-        [.. m.NotDestinationPorts],
+    /// <summary>Where a match sits, spelled out only when a diagnostic needs it.</summary>
+    internal readonly record struct MatchPath(int Rule, int Clause, int Match)
+    {
+        public string Field(string name) => $"rules[{Rule}].clauses[{Clause}].matches[{Match}].{name}";
+    }
+
+    private static Match Match(Sec.Match m, MatchPath path, SourceLocation loc, DiagnosticBag bag) => new(
+        Strings(m.Namespaces, path, "namespaces", loc, bag),
+        Strings(m.NotNamespaces, path, "not_namespaces", loc, bag),
+        Strings(m.Principals, path, "principals", loc, bag),
+        Strings(m.NotPrincipals, path, "not_principals", loc, bag),
+        Prefixes(m.SourceIps, path, "source_ips", loc, bag),
+        Prefixes(m.NotSourceIps, path, "not_source_ips", loc, bag),
+        Prefixes(m.DestinationIps, path, "destination_ips", loc, bag),
+        Prefixes(m.NotDestinationIps, path, "not_destination_ips", loc, bag),
+        Uints(m.DestinationPorts),
+        Uints(m.NotDestinationPorts),
         Accounts(m.ServiceAccounts),
         Accounts(m.NotServiceAccounts),
         loc);
 
-    private static ImmutableArray<StringMatch> Strings(RepeatedField<Sec.StringMatch> list, string path, SourceLocation loc, DiagnosticBag bag)
+    private static ImmutableArray<uint> Uints(RepeatedField<uint> list)
+    {
+        if (list.Count == 0) return [];
+        var a = new uint[list.Count];
+        list.CopyTo(a, 0);
+        return ImmutableCollectionsMarshal.AsImmutableArray(a);
+    }
+
+    private static ImmutableArray<StringMatch> Strings(RepeatedField<Sec.StringMatch> list, MatchPath path, string field, SourceLocation loc, DiagnosticBag bag)
     {
         if (list.Count == 0) return [];
         var b = ImmutableArray.CreateBuilder<StringMatch>(list.Count);
@@ -188,13 +203,13 @@ internal static class WireToIr
                 case Sec.StringMatch.MatchTypeOneofCase.Prefix: b.Add(new StringMatch(StringMatchKind.Prefix, s.Prefix)); break;
                 case Sec.StringMatch.MatchTypeOneofCase.Suffix: b.Add(new StringMatch(StringMatchKind.Suffix, s.Suffix)); break;
                 case Sec.StringMatch.MatchTypeOneofCase.Presence: b.Add(new StringMatch(StringMatchKind.Presence, "")); break;
-                default: bag.Add(Codes.XdsEmptyStringMatch, loc, path); break;
+                default: bag.Add(Codes.XdsEmptyStringMatch, loc, path.Field(field)); break;
             }
         }
         return b.ToImmutable();
     }
 
-    private static ImmutableArray<IpPrefix> Prefixes(RepeatedField<Sec.Address> list, string path, SourceLocation loc, DiagnosticBag bag)
+    private static ImmutableArray<IpPrefix> Prefixes(RepeatedField<Sec.Address> list, MatchPath path, string field, SourceLocation loc, DiagnosticBag bag)
     {
         if (list.Count == 0) return [];
         var b = ImmutableArray.CreateBuilder<IpPrefix>(list.Count);
@@ -202,13 +217,13 @@ internal static class WireToIr
         {
             if (a.Address_.Length is not (4 or 16))
             {
-                bag.Add(Codes.XdsBadMatchAddress, loc, path, $"{a.Address_.Length} address bytes (an address has 4 or 16)");
+                bag.Add(Codes.XdsBadMatchAddress, loc, path.Field(field), $"{a.Address_.Length} address bytes (an address has 4 or 16)");
                 continue;
             }
             var addr = IpAddr.FromBytes(a.Address_.Span);
             if (a.Length > (uint)addr.Bits)
             {
-                bag.Add(Codes.XdsBadMatchAddress, loc, path, $"prefix length {a.Length}, longer than an {(addr.IsV6 ? "IPv6" : "IPv4")} address");
+                bag.Add(Codes.XdsBadMatchAddress, loc, path.Field(field), $"prefix length {a.Length}, longer than an {(addr.IsV6 ? "IPv6" : "IPv4")} address");
                 continue;
             }
             b.Add(new IpPrefix(addr, (int)a.Length));

@@ -28,7 +28,12 @@ internal sealed class ResourceReader(SourceText source, SnapshotState state, Dia
 {
     public SnapshotState State => state;
 
-    public SourceLocation Location(string resource) => new(source.DisplayPath, 0, 0, resource);
+    private (int Line, int Column) _position;
+
+    /// <summary>Where the resource being read starts (JSON), or (0, 0) when positions are unknown (binary).</summary>
+    public void At(int line, int column) => _position = (line, column);
+
+    public SourceLocation Location(string resource) => new(source.DisplayPath, _position.Line, _position.Column, resource);
 
     /// <summary>Binary: the Any's type URL and value bytes.</summary>
     public void Add(string typeUrl, ByteString value, string name)
