@@ -249,4 +249,32 @@ public class KplDiagnosticsTests
     [InlineData("apiVersion: v1\nkind: Namespace\n", InputKind.Kubernetes)]
     public void Stdin_is_recognised_by_content(string text, InputKind kind) =>
         Assert.Equal(kind, InputKinds.Classify(new SourceText("-", Encoding.UTF8.GetBytes(text))));
+
+    [Fact]
+    public void Random_token_soup_never_throws()
+    {
+        string[] words =
+        [
+            "namespace", "node", "workload", "service", "policy", "rule", "clause", "match", "world", "expect",
+            "connection", "lb", "from", "to", "port", "identity", "plaintext", "allowed", "denied", "by", "reaches",
+            "nothing", "{", "}", "{}", "\n", "\n", "\n", ";", "a/b", "ns/p", "allow", "deny", "80", "10.0.0.1",
+            "ports", "scope", "dry-run", "serves", "\"s\"", "prefix(", ")", "prefix(x)", "# c\n", "\"", "x", "addresses",
+        ];
+        var rng = new Random(5);
+        for (int i = 0; i < 3000; i++)
+        {
+            var parts = Enumerable.Range(0, rng.Next(1, 40)).Select(_ => words[rng.Next(words.Length)]);
+            string text = string.Join(" ", parts);
+            var bag = new DiagnosticBag();
+            try
+            {
+                var doc = KplFrontend.Parse(text, "soup.kpl", bag);
+                KplPrinter.Print(doc);
+            }
+            catch (Exception e)
+            {
+                throw new Xunit.Sdk.XunitException($"input {System.Text.Json.JsonSerializer.Serialize(text)} threw {e}");
+            }
+        }
+    }
 }

@@ -212,7 +212,7 @@ internal sealed class KplBinder
         if (actionText == "deny") action = PolicyAction.Deny;
         else if (actionText != "allow")
             Report(Codes.KplBadValue, Loc(c.action.Start), $"'{actionText}' is not a policy action; write 'allow' or 'deny' after the policy name (AUDIT and CUSTOM are not enforced at L4)");
-        var body = c.policyBody();
+        if (c.policyBody() is not { } body) return null;
         var members = body.policyMember();
         var f = new FieldSet(this, "a policy", PolicyFields, null, members.Where(m => m.field() is not null).Select(m => m.field()));
         var scope = f.Has("scope") ? f.Enum("scope", KplNames.Scopes, PolicyScope.Namespace) : PolicyScope.Namespace;
@@ -283,7 +283,7 @@ internal sealed class KplBinder
             f.Refs("service-accounts", ParseServiceAccount), f.Refs("not-service-accounts", ParseServiceAccount),
             Loc(md.Start));
         Leading(md.Start, path, false);
-        Trailing(md.body().Start, path);
+        Trailing(md.body()?.Start, path);
         Trailing(md.Stop, path);
         f.Comments(this, path, md.body());
         return m;
@@ -297,14 +297,15 @@ internal sealed class KplBinder
 
     private string? BindExpect(KplParser.ExpectDeclContext c)
     {
-        if (c.connectionExpect() is { } ce)
+        // After a syntax error, parts of an expectation may be missing: it was reported, skip it.
+        if (c.connectionExpect() is { } ce && ce.src is not null && ce.dst is not null && ce.port is not null && ce.verdict is not null)
         {
             uint port = Number(ValOf(ce.port), "port") ?? 0;
             _expectations.Add(new ConnectionExpectation(
                 Text(ce.src), ce.identity is null ? null : Text(ce.identity), ce.PLAINTEXT() is not null,
                 Text(ce.dst), port, ce.verdict?.Type == KplLexer.ALLOWED, ce.policy is null ? null : Text(ce.policy), Loc(c.Start)));
         }
-        else if (c.lbExpect() is { } le)
+        else if (c.lbExpect() is { } le && le.node is not null && le.service is not null && le.port is not null)
         {
             uint port = Number(ValOf(le.port), "port") ?? 0;
             _expectations.Add(new LbExpectation(Text(le.node), Text(le.service), port,
@@ -448,8 +449,10 @@ internal sealed class KplBinder
         }
     }
 
-    private (string Ns, string Name) QName(KplParser.QnameContext q)
+    private (string Ns, string Name) QName(KplParser.QnameContext? q)
     {
+        // A missing name was reported by the parser.
+        if (q?.text() is null) return ("", "");
         string first = Text(q.text());
         int slash = first.IndexOf('/');
         if (slash < 0)
