@@ -22,11 +22,22 @@ public static class Cli
     public static readonly Option<string> TrustDomain = new("--trust-domain") { Description = "Trust domain of workload identities.", DefaultValueFactory = _ => "cluster.local" };
     public static readonly Option<bool> EnableDryRun = new("--enable-dry-run") { Description = "Honour the istio.io/dry-run annotation (policies are kept, counted, never enforced) instead of excluding such policies." };
 
-    public static Argument<string[]> Inputs() => new("INPUT")
+    public static Argument<string[]> Inputs()
     {
-        Description = "Files or directories (Kubernetes YAML/JSON, xDS snapshots, .kpl), or - for stdin.",
-        Arity = ArgumentArity.OneOrMore,
-    };
+        var arg = new Argument<string[]>("INPUT")
+        {
+            Description = "Files or directories (Kubernetes YAML/JSON, xDS snapshots, .kpl), or - for stdin.",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        // An unknown option would otherwise be taken for a file name.
+        arg.Validators.Add(result =>
+        {
+            foreach (var t in result.Tokens)
+                if (t.Value.Length > 1 && t.Value[0] == '-')
+                    result.AddError($"unknown option '{t.Value}'");
+        });
+        return arg;
+    }
 
     public static void AddInputOptions(Command c)
     {
@@ -85,8 +96,13 @@ public static class Cli
         var io = Current(r);
         var res = InputLoader.Load(inputs, Settings(r));
         exit = Ok;
+        // Errors always; warnings and infos belong to 'validate', so other commands summarise them.
+        bool verbose = r.GetValue(Verbose);
         foreach (var d in res.Diagnostics.Sorted())
-            if (d.Severity >= Severity.Warning || r.GetValue(Verbose)) io.Err.WriteLine(d.ToString());
+            if (d.Severity == Severity.Error || verbose) io.Err.WriteLine(d.ToString());
+        int warnings = res.Diagnostics.Count(Severity.Warning);
+        if (!verbose && warnings > 0)
+            io.Err.WriteLine($"kmeshc: the inputs have {warnings} warning(s); see them with 'kmeshc validate' or --verbose");
         if (res.EnvironmentError) { exit = Usage; return null; }
         if (failOnErrors && res.Diagnostics.HasErrors) { exit = Failed; return null; }
         return res;

@@ -15,6 +15,12 @@ public static class Program
         root.Subcommands.Add(ValidateCommand.Create());
         root.Subcommands.Add(CheckCommand.Create());
         root.Subcommands.Add(LbCommand.Create());
+        root.Subcommands.Add(SnapshotCommand.Create());
+        root.Subcommands.Add(FmtCommand.Create());
+        root.Subcommands.Add(TestCommand.Create());
+        root.Subcommands.Add(CompileCommand.Create());
+        root.Subcommands.Add(InspectCommand.Create());
+        root.Subcommands.Add(CountersCommand.Create());
         return Cli.Invoke(root, args, stdout, stderr);
     }
 }

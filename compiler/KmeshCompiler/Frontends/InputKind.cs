@@ -17,11 +17,13 @@ public static class InputKinds
         {
             case ".yaml" or ".yml": return InputKind.Kubernetes;
             case ".kpl": return InputKind.Kpl;
-            case ".pb" or ".bin" or ".snapshot": return InputKind.XdsBinary;
         }
         var head = src.Bytes.AsSpan(0, Math.Min(src.Bytes.Length, 64 * 1024));
         if (LooksBinary(head)) return InputKind.XdsBinary;
         string text = System.Text.Encoding.UTF8.GetString(head).TrimStart('\uFEFF', ' ', '\t', '\r', '\n');
+        // A snapshot extension holds either form: text that opens a JSON value is proto JSON.
+        if (ext is ".pb" or ".bin" or ".snapshot")
+            return text.StartsWith('{') || text.StartsWith('[') ? InputKind.XdsJson : InputKind.XdsBinary;
         if (text.StartsWith('{') || text.StartsWith('['))
         {
             if (text.Contains("\"type.googleapis.com/", StringComparison.Ordinal) ||

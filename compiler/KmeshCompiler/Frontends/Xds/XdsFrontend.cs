@@ -1,13 +1,104 @@
+using Google.Protobuf;
 using KmeshCompiler.Diagnostics;
 using KmeshCompiler.Ir;
+using Sec = KmeshCompiler.Frontends.Xds.Wire.Security;
+using Wl = KmeshCompiler.Frontends.Xds.Wire.Workload;
 
 namespace KmeshCompiler.Frontends.Xds;
 
-/// <summary>xDS snapshot (binary or proto JSON) → IR (xds.md).</summary>
+/// <summary>xDS snapshot (binary or proto JSON) → IR (xds.md, docs/xds.md). The format is told by
+/// <see cref="InputKinds.Classify"/>; the responses are applied in order to a
+/// <see cref="SnapshotState"/>, and the final state becomes the world. Nothing here throws for bad
+/// input: every problem is a diagnostic naming the message, JSON position or resource.</summary>
 public static class XdsFrontend
 {
     public static World Read(SourceText source, FrontendSettings settings, DiagnosticBag bag)
     {
-        throw new NotImplementedException("xDS front end");
+        _ = settings; // the wire carries everything istiod decided; no setting changes how it reads
+        var state = new SnapshotState();
+        var reader = new ResourceReader(source, state, bag);
+        if (InputKinds.Classify(source) == InputKind.XdsJson) JsonSnapshot.Read(source, reader, bag);
+        else BinarySnapshot.Read(source, reader, bag);
+        return state.ToWorld(bag);
     }
+}
+
+/// <summary>Decodes one resource (already unwrapped from its envelope) and puts it into the state.</summary>
+internal sealed class ResourceReader(SourceText source, SnapshotState state, DiagnosticBag bag)
+{
+    public SnapshotState State => state;
+
+    private (int Line, int Column) _position;
+
+    /// <summary>Where the resource being read starts (JSON), or (0, 0) when positions are unknown (binary).</summary>
+    public void At(int line, int column) => _position = (line, column);
+
+    public SourceLocation Location(string resource) => new(source.DisplayPath, _position.Line, _position.Column, resource);
+
+    /// <summary>Binary: the Any's type URL and value bytes.</summary>
+    public void Add(string typeUrl, ByteString value, string name)
+    {
+        var type = TypeUrls.Classify(typeUrl);
+        if (type == ResourceType.Unknown) { Unknown(typeUrl, name); return; }
+        IMessage msg;
+        try
+        {
+            msg = type switch
+            {
+                ResourceType.Address => Wl.Address.Parser.ParseFrom(value),
+                ResourceType.Workload => Wl.Workload.Parser.ParseFrom(value),
+                _ => Sec.Authorization.Parser.ParseFrom(value),
+            };
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            bag.Add(Codes.XdsUndecodable, Location(name), TypeUrls.MessageName(typeUrl), e.Message);
+            return;
+        }
+        Add(msg, name);
+    }
+
+    public void Unknown(string typeUrl, string name)
+    {
+        // Named one by one: a single warning per type would hide which resources were skipped.
+        bag.Add(Codes.XdsUnknownType, Location(name), typeUrl.Length == 0 ? "(no type URL)" : typeUrl, TypeUrls.Known);
+    }
+
+    /// <summary>A decoded message. <paramref name="name"/> is the Resource name, or a position when the
+    /// resource came bare (state of the world); the content's own key is then used instead.</summary>
+    public void Add(IMessage msg, string name)
+    {
+        switch (msg)
+        {
+            case Wl.Address { TypeCase: Wl.Address.TypeOneofCase.Workload } a: AddWorkload(a.Workload, name); break;
+            case Wl.Address { TypeCase: Wl.Address.TypeOneofCase.Service } a:
+                {
+                    var s = a.Service;
+                    string n = IsPosition(name) && s.Hostname.Length > 0 ? $"{s.Namespace}/{s.Hostname}" : name;
+                    if (WireToIr.Service(s, Location(n), bag) is { } svc) state.Put(svc);
+                    break;
+                }
+            case Wl.Address:
+                bag.Add(Codes.XdsMissingName, Location(name), "an Address holds neither a workload nor a service");
+                break;
+            case Wl.Workload w: AddWorkload(w, name); break;
+            case Sec.Authorization p:
+                {
+                    string n = IsPosition(name) && p.Name.Length > 0 ? $"{p.Namespace}/{p.Name}" : name;
+                    if (WireToIr.Policy(p, Location(n), bag) is { } pol) state.Put(pol);
+                    break;
+                }
+        }
+    }
+
+    private void AddWorkload(Wl.Workload w, string name)
+    {
+        string n = IsPosition(name) && w.Uid.Length > 0 ? w.Uid : name;
+        if (WireToIr.Workload(w, IsPosition(name) ? "" : name, Location(n), bag) is { } wl) state.Put(wl);
+    }
+
+    /// <summary>Positions stand in for names of bare resources: "response 2, resources[5]".</summary>
+    public static string Position(int response, int index) => $"response {response}, resources[{index}]";
+
+    private static bool IsPosition(string name) => name.StartsWith("response ", StringComparison.Ordinal) && name.EndsWith(']');
 }

@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using System.Globalization;
+using KmeshCompiler.Diagnostics;
+using KmeshCompiler.Frontends;
+using KmeshCompiler.Frontends.Xds;
+using KmeshCompiler.Ir;
+
+namespace KmeshCompiler.Benchmarks;
+
+/// <summary><c>xds [--workloads N] [--services N] [--policies N] [--runs N] [--seed N]</c>: reading a
+/// binary xDS snapshot into the IR. A seeded world is generated and written as a snapshot (and as
+/// proto JSON), then each run reads it in a fresh child process (<c>xds-read FILE</c>) so the peak
+/// working set belongs to that one read. Prints the median and every run.</summary>
+public static class XdsBench
+{
+    public static int Run(string[] args)
+    {
+        int workloads = Arg(args, "--workloads", 100_000), services = Arg(args, "--services", 10_000);
+        int policies = Arg(args, "--policies", 20_000), runs = Arg(args, "--runs", 5), seed = Arg(args, "--seed", 1);
+        string dir = Path.Combine(Path.GetTempPath(), $"kmesh-xds-bench-{seed}-{workloads}-{services}-{policies}");
+        Directory.CreateDirectory(dir);
+        string yaml = Path.Combine(dir, "world.yaml");
+        string bin = Path.Combine(dir, "world.pb");
+        string json = Path.Combine(dir, "world.snapshot.json");
+        var sw = Stopwatch.StartNew();
+        File.WriteAllText(yaml, Yaml(new Random(seed), workloads, services, policies));
+        // The snapshot is the YAML world's own: the same IR, read from the other front end.
+        var loaded = InputLoader.Load([yaml], FrontendSettings.Default);
+        if (loaded.HasErrors)
+        {
+            foreach (var d in loaded.Diagnostics.Items.Where(d => d.Severity == Severity.Error).Take(10)) Console.Error.WriteLine(d);
+            return 1;
+        }
+        var world = loaded.World;
+        File.WriteAllBytes(bin, SnapshotWriter.Write(world, SnapshotFormat.Binary));
+        File.WriteAllBytes(json, SnapshotWriter.Write(world, SnapshotFormat.Json));
+        Console.WriteLine($"generated {world.Workloads.Length} workloads, {world.Services.Length} services, {world.Policies.Length} policies " +
+                          $"({world.Workloads.Count(w => !w.AuthorizationPolicies.IsEmpty)} with selector policies; seed {seed}) in {sw.ElapsedMilliseconds} ms");
+        foreach (var f in new[] { yaml, bin, json }) Console.WriteLine($"  {f}: {new FileInfo(f).Length:N0} bytes");
+        var medians = new Dictionary<string, double>();
+        foreach (var file in new[] { bin, json, yaml })
+        {
+            var results = new List<(double Ms, double Cpu, long Peak)>();
+            for (int i = 0; i < runs; i++)
+            {
+                var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
+                psi.ArgumentList.Add("xds-read");
+                psi.ArgumentList.Add(file);
+                using var p = Process.Start(psi)!;
+                string output = p.StandardOutput.ReadToEnd();
+                p.WaitForExit();
+                if (p.ExitCode != 0) { Console.Error.WriteLine(output); return 1; }
+                var parts = output.Trim().Split(' ');
+                results.Add((double.Parse(parts[0], CultureInfo.InvariantCulture), double.Parse(parts[1], CultureInfo.InvariantCulture), long.Parse(parts[2], CultureInfo.InvariantCulture)));
+            }
+            medians[file] = Median(results, r => r.Cpu);
+            Console.WriteLine($"read {Path.GetFileName(file)}: median wall {Median(results, r => r.Ms):F0} ms, cpu {Median(results, r => r.Cpu):F0} ms, " +
+                              $"peak working set {Median(results, r => r.Peak) / (1024 * 1024):F0} MiB " +
+                              $"(runs, wall/cpu/peak: {string.Join(", ", results.Select(r => $"{r.Ms:F0}/{r.Cpu:F0} ms/{r.Peak / (1024 * 1024)} MiB"))})");
+        }
+        Console.WriteLine($"binary snapshot vs YAML (median cpu): {medians[yaml] / medians[bin]:F1}x faster");
+        return 0;
+    }
+
+    private static double Median<T>(List<T> xs, Func<T, double> f)
+    {
+        var s = xs.Select(f).Order().ToList();
+        return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
+    }
+
+    /// <summary>One timed read in this process (file to IR, as every command does it): prints
+    /// "wallMs cpuMs peakWorkingSetBytes". CPU time is printed because wall time on a shared
+    /// machine measures the neighbours too.</summary>
+    public static int ReadOnce(string[] args)
+    {
+        using var self = Process.GetCurrentProcess();
+        var cpu0 = self.TotalProcessorTime;
+        var sw = Stopwatch.StartNew();
+        var res = InputLoader.Load([args[0]], FrontendSettings.Default);
+        sw.Stop();
+        self.Refresh();
+        var cpu = self.TotalProcessorTime - cpu0;
+        var w = res.World;
+        if (res.HasErrors || w.Workloads.IsEmpty)
+        {
+            foreach (var d in res.Diagnostics.Items.Take(10)) Console.WriteLine(d);
+            return 1;
+        }
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{sw.Elapsed.TotalMilliseconds:F1} {cpu.TotalMilliseconds:F1} {self.PeakWorkingSet64}"));
+        GC.KeepAlive(w);
+        return 0;
+    }
+
+    private static int Arg(string[] args, string name, int dflt)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : dflt;
+    }
+
+    /// <summary>A cluster-shaped Kubernetes world: 200 namespaces, 2,000 nodes in 3 regions, services of
+    /// about ten pods each (one label each), a tenth of the policies namespace-wide and the rest
+    /// selecting one service's pods, rules mixing principals, namespace prefixes, IP blocks and ports.</summary>
+    public static string Yaml(Random rng, int nWorkloads, int nServices, int nPolicies)
+    {
+        var sb = new System.Text.StringBuilder(nWorkloads * 700);
+        string Ns(int i) => $"ns-{i % 200}";
+        for (int i = 0; i < 200; i++)
+            sb.Append("---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: ").Append(Ns(i)).Append('\n');
+        for (int i = 0; i < 2000; i++)
+        {
+            sb.Append("---\napiVersion: v1\nkind: Node\nmetadata:\n  name: node-").Append(i).Append("\n  labels:\n")
+              .Append("    topology.kubernetes.io/region: region-").Append(i % 3).Append('\n')
+              .Append("    topology.kubernetes.io/zone: zone-").Append(i % 9).Append('\n');
+            if (i % 4 == 0) sb.Append("    topology.istio.io/subzone: sub-").Append(i % 7).Append('\n');
+        }
+        for (int i = 0; i < nServices; i++)
+        {
+            sb.Append("---\napiVersion: v1\nkind: Service\nmetadata:\n  name: svc-").Append(i).Append("\n  namespace: ").Append(Ns(i))
+              .Append("\nspec:\n  selector:\n    app: svc-").Append(i)
+              .Append("\n  clusterIP: 10.96.").Append(i / 256).Append('.').Append(i % 256)
+              .Append("\n  ports:\n    - name: http\n      port: 80\n      targetPort: 8080\n    - name: https\n      port: 443\n      targetPort: 8443\n");
+        }
+        for (int i = 0; i < nWorkloads; i++)
+        {
+            int svc = i % nServices;
+            sb.Append("---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: pod-").Append(i).Append("\n  namespace: ").Append(Ns(svc))
+              .Append("\n  labels:\n    app: svc-").Append(svc)
+              .Append("\nspec:\n  serviceAccountName: sa-").Append(i % 50).Append("\n  nodeName: node-").Append(rng.Next(2000))
+              .Append("\n  containers:\n    - name: app\n      ports:\n        - containerPort: 8080\nstatus:\n  podIP: 10.")
+              .Append(i >> 16).Append('.').Append((i >> 8) & 255).Append('.').Append(i & 255)
+              .Append("\n  conditions:\n    - type: Ready\n      status: \"").Append(i % 20 == 0 ? "False" : "True").Append("\"\n");
+        }
+        for (int i = 0; i < nPolicies; i++)
+        {
+            sb.Append("---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: pol-").Append(i)
+              .Append("\n  namespace: ").Append(Ns(i)).Append("\nspec:\n");
+            // A service of the policy's own namespace: svc ≡ i (mod 200).
+            if (i % 10 != 0) sb.Append("  selector:\n    matchLabels:\n      app: svc-").Append((rng.Next(nServices / 200) * 200 + i % 200) % nServices).Append('\n');
+            sb.Append("  action: ").Append(i % 4 == 0 ? "DENY" : "ALLOW").Append("\n  rules:\n");
+            for (int r = 1 + rng.Next(3); r > 0; r--)
+            {
+                sb.Append("    - from:\n        - source:\n            principals: [\"cluster.local/ns/").Append(Ns(rng.Next(200))).Append("/sa/sa-").Append(rng.Next(50)).Append("\"]\n")
+                  .Append("        - source:\n            namespaces: [\"ns-1*\"]\n            notIpBlocks: [\"").Append(rng.Next(1, 224)).Append('.').Append(rng.Next(256)).Append(".0.0/16\"]\n")
+                  .Append("      to:\n        - operation:\n            ports: [\"8080\", \"8443\"]\n            notPorts: [\"").Append(rng.Next(1, 65536)).Append("\"]\n");
+            }
+        }
+        return sb.ToString();
+    }
+}
