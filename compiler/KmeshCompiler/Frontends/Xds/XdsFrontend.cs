@@ -15,10 +15,17 @@ public static class XdsFrontend
     public static World Read(SourceText source, FrontendSettings settings, DiagnosticBag bag)
     {
         _ = settings; // the wire carries everything istiod decided; no setting changes how it reads
+        return Read(source, bag, referenceDecoder: false);
+    }
+
+    /// <summary><paramref name="referenceDecoder"/>: binary resources go through the generated
+    /// Google.Protobuf parsers rather than <see cref="DirectDecoder"/> (the tests' reference).</summary>
+    internal static World Read(SourceText source, DiagnosticBag bag, bool referenceDecoder)
+    {
         var state = new SnapshotState();
         var reader = new ResourceReader(source, state, bag);
         if (InputKinds.Classify(source) == InputKind.XdsJson) JsonSnapshot.Read(source, reader, bag);
-        else BinarySnapshot.Read(source, reader, bag);
+        else BinarySnapshot.Read(source, reader, bag, referenceDecoder);
         return state.ToWorld(bag);
     }
 }
@@ -50,12 +57,33 @@ internal sealed class ResourceReader(SourceText source, SnapshotState state, Dia
                 _ => Sec.Authorization.Parser.ParseFrom(value),
             };
         }
-        catch (InvalidProtocolBufferException e)
+        catch (Exception e) when (e is InvalidProtocolBufferException or InvalidOperationException)
         {
+            // Google.Protobuf 3.25 throws InvalidOperationException for some truncated wrappers.
             bag.Add(Codes.XdsUndecodable, Location(name), TypeUrls.MessageName(typeUrl), e.Message);
             return;
         }
         Add(msg, name);
+    }
+
+    /// <summary>Binary, decoded straight into the IR by <see cref="DirectDecoder"/>.</summary>
+    public void AddDirect(string typeUrl, ReadOnlySpan<byte> value, string name, bool namedByPosition)
+    {
+        var type = TypeUrls.Classify(typeUrl);
+        if (type == ResourceType.Unknown) { Unknown(typeUrl, name); return; }
+        try
+        {
+            switch (type)
+            {
+                case ResourceType.Address: DirectDecoder.Address(value, name, namedByPosition, this, bag); break;
+                case ResourceType.Workload: DirectDecoder.Workload(value, name, namedByPosition, this, bag); break;
+                default: DirectDecoder.Authorization(value, name, namedByPosition, this, bag); break;
+            }
+        }
+        catch (WireException e)
+        {
+            bag.Add(Codes.XdsUndecodable, Location(name), TypeUrls.MessageName(typeUrl), e.Message);
+        }
     }
 
     public void Unknown(string typeUrl, string name)
