@@ -25,13 +25,13 @@ internal static class BinarySnapshot
             SourceLocation At() => new(src.DisplayPath, 0, 0, $"response {index} at byte {start}");
             if (!TryReadVarint(bytes, pos, out ulong size, out int used))
             {
-                bag.Add(Codes.XdsBadFrame, At(), "the length prefix is cut short or longer than 10 bytes");
+                bag.Report(Codes.XdsBadFrame, At(), "the length prefix is cut short or longer than 10 bytes");
                 return;
             }
             long remaining = bytes.Length - pos - used;
             if (size > (ulong)remaining)
             {
-                bag.Add(Codes.XdsBadFrame, At(), $"the length prefix says {size} bytes but only {remaining} remain");
+                bag.Report(Codes.XdsBadFrame, At(), $"the length prefix says {size} bytes but only {remaining} remain");
                 return;
             }
             var msg = new ReadOnlySpan<byte>(bytes, pos + used, (int)size);
@@ -47,7 +47,7 @@ internal static class BinarySnapshot
                 }
                 catch (WireException e)
                 {
-                    bag.Add(Codes.XdsBadResponse, At(), e.Message);
+                    bag.Report(Codes.XdsBadResponse, At(), e.Message);
                     return;
                 }
                 env.Apply(msg, sotw, index, reader, At(), bag);
@@ -60,7 +60,7 @@ internal static class BinarySnapshot
             }
             catch (Exception e) when (e is InvalidProtocolBufferException or InvalidOperationException)
             {
-                bag.Add(Codes.XdsBadResponse, At(), e.Message);
+                bag.Report(Codes.XdsBadResponse, At(), e.Message);
                 return;
             }
         }

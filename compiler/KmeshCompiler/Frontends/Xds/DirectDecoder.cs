@@ -60,7 +60,7 @@ internal static class DirectDecoder
             string n = namedByPosition && s.Hostname.Length > 0 ? $"{s.Namespace}/{s.Hostname}" : name;
             if (ToService(s, reader.Location(n), bag) is { } svc) reader.State.Put(svc);
         }
-        else bag.Add(Codes.XdsMissingName, reader.Location(name), "an Address holds neither a workload nor a service");
+        else bag.Report(Codes.XdsMissingName, reader.Location(name), "an Address holds neither a workload nor a service");
     }
 
     /// <summary>Decodes a bare istio.workload.Workload.</summary>
@@ -236,18 +236,18 @@ internal static class DirectDecoder
         string uid = w.Uid.Length > 0 ? w.Uid : fallbackUid;
         if (uid.Length == 0)
         {
-            bag.Add(Codes.XdsMissingName, loc, "a workload needs a uid (field 20) or a resource name");
+            bag.Report(Codes.XdsMissingName, loc, "a workload needs a uid (field 20) or a resource name");
             return null;
         }
         if (w.BadAddressLength >= 0)
         {
-            bag.Add(Codes.XdsBadWorkloadAddress, loc, $"workload '{uid}'", w.BadAddressLength);
+            bag.Report(Codes.XdsBadWorkloadAddress, loc, $"workload '{uid}'", w.BadAddressLength);
             return null;
         }
         var health = (WorkloadHealth)w.Status;
         if (w.Status is not (0 or 1))
         {
-            bag.Add(Codes.XdsUnknownEnumDefaulted, loc, "status", w.Status, "HEALTHY");
+            bag.Report(Codes.XdsUnknownEnumDefaulted, loc, "status", w.Status, "HEALTHY");
             health = WorkloadHealth.Healthy;
         }
         var services = new WorkloadServicePorts[w.ServiceKeys.Count];
@@ -264,12 +264,12 @@ internal static class DirectDecoder
     {
         if (s.Hostname.Length == 0)
         {
-            bag.Add(Codes.XdsMissingName, loc, "a service needs a hostname (field 3): it is named namespace/hostname");
+            bag.Report(Codes.XdsMissingName, loc, "a service needs a hostname (field 3): it is named namespace/hostname");
             return null;
         }
         if (s.BadAddressLength >= 0)
         {
-            bag.Add(Codes.XdsBadWorkloadAddress, loc, $"service '{s.Namespace}/{s.Hostname}'", s.BadAddressLength);
+            bag.Report(Codes.XdsBadWorkloadAddress, loc, $"service '{s.Namespace}/{s.Hostname}'", s.BadAddressLength);
             return null;
         }
         var lb = LoadBalancing.Default;
@@ -279,20 +279,20 @@ internal static class DirectDecoder
             for (int i = 0; i < prefs.Length; i++)
             {
                 int p = s.Prefs[i];
-                if (p == 0) { bag.Add(Codes.XdsUnspecifiedScope, loc); return null; }
-                if (p is < 0 or > 6) { bag.Add(Codes.XdsUnknownEnum, loc, "load_balancing.routing_preference", p); return null; }
+                if (p == 0) { bag.Report(Codes.XdsUnspecifiedScope, loc); return null; }
+                if (p is < 0 or > 6) { bag.Report(Codes.XdsUnknownEnum, loc, "load_balancing.routing_preference", p, EnumNames.Scopes); return null; }
                 prefs[i] = (LbScope)p;
             }
             var mode = (LbMode)s.Mode;
             if (s.Mode is < 0 or > 3)
             {
-                bag.Add(Codes.XdsUnknownEnumDefaulted, loc, "load_balancing.mode", s.Mode, "UNSPECIFIED_MODE");
+                bag.Report(Codes.XdsUnknownEnumDefaulted, loc, "load_balancing.mode", s.Mode, "UNSPECIFIED_MODE");
                 mode = LbMode.Unspecified;
             }
             var hp = (HealthPolicy)s.Health;
             if (s.Health is not (0 or 1))
             {
-                bag.Add(Codes.XdsUnknownEnumDefaulted, loc, "load_balancing.health_policy", s.Health, "ONLY_HEALTHY");
+                bag.Report(Codes.XdsUnknownEnumDefaulted, loc, "load_balancing.health_policy", s.Health, "ONLY_HEALTHY");
                 hp = HealthPolicy.OnlyHealthy;
             }
             lb = new LoadBalancing(ImmutableCollectionsMarshal.AsImmutableArray(prefs), mode, hp);
@@ -312,7 +312,7 @@ internal static class DirectDecoder
             var proto = (AppProtocol)p.AppProtocol;
             if (p.AppProtocol is < 0 or > 5)
             {
-                bag.Add(Codes.XdsUnknownEnumDefaulted, loc, "port.app_protocol", p.AppProtocol, "UNKNOWN");
+                bag.Report(Codes.XdsUnknownEnumDefaulted, loc, "port.app_protocol", p.AppProtocol, "UNKNOWN");
                 proto = AppProtocol.Unknown;
             }
             a[i] = new ServicePort(p.ServicePort, p.TargetPort, proto);
@@ -358,9 +358,9 @@ internal static class DirectDecoder
         var local = new DiagnosticBag();
         var irRules = new Rule[ruleSpans.Count];
         for (int i = 0; i < irRules.Length; i++) irRules[i] = ToRule(bytes[ruleSpans[i]], i, loc, local);
-        if (pname.Length == 0) { bag.Add(Codes.XdsMissingName, loc, "an Authorization needs a name (field 1): it is named namespace/name"); return; }
-        if (scope is < 0 or > 2) { bag.Add(Codes.XdsUnknownEnum, loc, "scope", scope); return; }
-        if (action is not (0 or 1)) { bag.Add(Codes.XdsUnknownEnum, loc, "action", action); return; }
+        if (pname.Length == 0) { bag.Report(Codes.XdsMissingName, loc, "an Authorization needs a name (field 1): it is named namespace/name"); return; }
+        if (scope is < 0 or > 2) { bag.Report(Codes.XdsUnknownEnum, loc, "scope", scope, EnumNames.PolicyScopes); return; }
+        if (action is not (0 or 1)) { bag.Report(Codes.XdsUnknownEnum, loc, "action", action, EnumNames.Actions); return; }
         bag.AddRange(local.Items);
         reader.State.Put(new Policy(pname, ns, (PolicyScope)scope, (PolicyAction)action, dryRun, ImmutableCollectionsMarshal.AsImmutableArray(irRules), loc));
     }
@@ -406,7 +406,7 @@ internal static class DirectDecoder
                         var list = strings[f - 1] ??= [];
                         var s = ReadStringMatch(r.Bytes());
                         if (s is not null) list.Add(s);
-                        else bag.Add(Codes.XdsEmptyStringMatch, loc, path.Field(StringFields[f - 1]));
+                        else bag.Report(Codes.XdsEmptyStringMatch, loc, path.Field(StringFields[f - 1]));
                         break;
                     }
                 case ( >= 5 and <= 8, 2):
@@ -422,9 +422,9 @@ internal static class DirectDecoder
                             else a.Skip(af, aw);
                         }
                         if (addr.Length is not (4 or 16))
-                            bag.Add(Codes.XdsBadMatchAddress, loc, path.Field(AddressFields[f - 5]), $"{addr.Length} address bytes (an address has 4 or 16)");
+                            bag.Report(Codes.XdsBadMatchAddress, loc, path.Field(AddressFields[f - 5]), $"{addr.Length} address bytes (an address has 4 or 16)");
                         else if (len > (uint)(addr.Length * 8))
-                            bag.Add(Codes.XdsBadMatchAddress, loc, path.Field(AddressFields[f - 5]), $"prefix length {len}, longer than an {(addr.Length == 16 ? "IPv6" : "IPv4")} address");
+                            bag.Report(Codes.XdsBadMatchAddress, loc, path.Field(AddressFields[f - 5]), $"prefix length {len}, longer than an {(addr.Length == 16 ? "IPv6" : "IPv4")} address");
                         else list.Add(new IpPrefix(IpAddr.FromBytes(addr), (int)len));
                         break;
                     }

@@ -60,7 +60,7 @@ internal sealed class ResourceReader(SourceText source, SnapshotState state, Dia
         catch (Exception e) when (e is InvalidProtocolBufferException or InvalidOperationException)
         {
             // Google.Protobuf 3.25 throws InvalidOperationException for some truncated wrappers.
-            bag.Add(Codes.XdsUndecodable, Location(name), TypeUrls.MessageName(typeUrl), e.Message);
+            bag.Report(Codes.XdsUndecodable, Location(name), TypeUrls.MessageName(typeUrl), e.Message);
             return;
         }
         Add(msg, name);
@@ -82,14 +82,14 @@ internal sealed class ResourceReader(SourceText source, SnapshotState state, Dia
         }
         catch (WireException e)
         {
-            bag.Add(Codes.XdsUndecodable, Location(name), TypeUrls.MessageName(typeUrl), e.Message);
+            bag.Report(Codes.XdsUndecodable, Location(name), TypeUrls.MessageName(typeUrl), e.Message);
         }
     }
 
     public void Unknown(string typeUrl, string name)
     {
         // Named one by one: a single warning per type would hide which resources were skipped.
-        bag.Add(Codes.XdsUnknownType, Location(name), typeUrl.Length == 0 ? "(no type URL)" : typeUrl, TypeUrls.Known);
+        bag.Report(Codes.XdsUnknownType, Location(name), typeUrl.Length == 0 ? "(no type URL)" : typeUrl, TypeUrls.Known);
     }
 
     /// <summary>A decoded message. <paramref name="name"/> is the Resource name, or a position when the
@@ -107,7 +107,7 @@ internal sealed class ResourceReader(SourceText source, SnapshotState state, Dia
                     break;
                 }
             case Wl.Address:
-                bag.Add(Codes.XdsMissingName, Location(name), "an Address holds neither a workload nor a service");
+                bag.Report(Codes.XdsMissingName, Location(name), "an Address holds neither a workload nor a service");
                 break;
             case Wl.Workload w: AddWorkload(w, name); break;
             case Sec.Authorization p:
