@@ -59,7 +59,7 @@ internal static class JsonSnapshot
 
     private static void Response(JsonElement r, int index, ResourceReader reader, DiagnosticBag bag, SourceLocation file, HashSet<string> namings, ResourcePositions positions)
     {
-        var at = file with { Resource = $"response {index}" };
+        var at = new SourceLocation(file.File, 0, 0, $"response {index}");
         string typeUrl = Str(r, "typeUrl", "type_url");
         bool delta = Has(r, "removedResources", "removed_resources") || Has(r, "systemVersionInfo", "system_version_info");
         bool sotw = Has(r, "versionInfo", "version_info") || Has(r, "canary");
