@@ -17,6 +17,10 @@ public static class Program
         root.Subcommands.Add(LbCommand.Create());
         root.Subcommands.Add(SnapshotCommand.Create());
         root.Subcommands.Add(FmtCommand.Create());
+        root.Subcommands.Add(TestCommand.Create());
+        root.Subcommands.Add(CompileCommand.Create());
+        root.Subcommands.Add(InspectCommand.Create());
+        root.Subcommands.Add(CountersCommand.Create());
         return Cli.Invoke(root, args, stdout, stderr);
     }
 }

@@ -8,7 +8,7 @@ namespace KmeshCompiler.Frontends.Kubernetes;
 /// (semantics.md §2): which policies count, scope, rule → clauses (to, from, one per when), the three L7
 /// outcomes, value conversion. Selector attachment needs the whole world and happens in
 /// <see cref="WorldBuilder"/>.</summary>
-internal sealed class PolicyParser(ObjectReader r, FrontendSettings settings, Meta meta)
+internal sealed partial class PolicyParser(ObjectReader r, FrontendSettings settings, Meta meta)
 {
     public const string DryRunAnnotation = "istio.io/dry-run";
 
@@ -354,7 +354,7 @@ internal sealed class PolicyParser(ObjectReader r, FrontendSettings settings, Me
         {
             if (!key.StartsWith(b, StringComparison.Ordinal)) continue;
             string rest = key[b.Length..];
-            if (rest.Length > 2 && rest[0] == '[' && rest[^1] == ']' && !rest[1..^1].Contains(']')) return true;
+            if (BracketsRegex().IsMatch(rest)) return true;
             if (rest.Length == 0 || rest[0] == '[')
             {
                 r.Report(Codes.WhenBadBracket, at, key);
@@ -373,6 +373,10 @@ internal sealed class PolicyParser(ObjectReader r, FrontendSettings settings, Me
         r.Report(Codes.WhenUnknownKey, at, key, near is null ? "" : $" (did you mean '{near}'?)");
         return false;
     }
+
+    /// <summary>One or more non-empty bracketed names: [x-user] or [nested][key].</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(\[[^\[\]]+\])+$")]
+    private static partial System.Text.RegularExpressions.Regex BracketsRegex();
 
     // ---- value conversion ----
 

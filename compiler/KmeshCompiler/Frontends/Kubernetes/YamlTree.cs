@@ -106,6 +106,12 @@ internal static partial class YamlTree
             yield break;
         }
         if (text.Length > 0 && text[0] == '\uFEFF') text = text[1..];
+        if (DeepFlow(text) is { } deep)
+        {
+            // YamlDotNet's scanner is quadratic in flow nesting, so refuse before it starts.
+            bag.Add(Codes.YamlTooDeep, new SourceLocation(file, deep.Line, deep.Column), MaxDepth);
+            yield break;
+        }
         var parser = new Parser(new StringReader(text));
         var builder = new Builder(file, bag);
         while (true)
@@ -119,7 +125,12 @@ internal static partial class YamlTree
             }
             catch (YamlException e)
             {
-                bag.Add(Codes.YamlSyntax, Loc(file, e.Start), CleanMessage(e.Message));
+                string message = CleanMessage(e.Message);
+                var at = Loc(file, e.Start);
+                // YamlDotNet points a tab error at the enclosing mapping; the tab itself is more useful.
+                if (message.Contains("tab", StringComparison.Ordinal) && FirstIndentTab(text, at.Line) is { } tab)
+                    at = new SourceLocation(file, tab.Line, tab.Column);
+                bag.Add(Codes.YamlSyntax, at, message);
                 yield break;
             }
             catch (Exception e) when (e is not OutOfMemoryException)
@@ -132,6 +143,75 @@ internal static partial class YamlTree
             if (done is not null) yield return done;
             if (!more) yield break;
         }
+    }
+
+    /// <summary>Finds where flow collections ([ and {) nest deeper than <see cref="MaxDepth"/>. A bracket
+    /// counts only where a YAML token can start (after a line start, ':', ',', '-', '?', '[' or '{'),
+    /// so brackets inside plain scalars, quoted strings and comments are ignored.</summary>
+    internal static (int Line, int Column)? DeepFlow(string text)
+    {
+        int depth = 0, line = 1, lineStart = 0;
+        bool tokenStart = true;
+        for (int i = 0; i < text.Length; i++)
+        {
+            char c = text[i];
+            switch (c)
+            {
+                case '\n':
+                    line++; lineStart = i + 1; tokenStart = true;
+                    continue;
+                case ' ' or '\t' or '\r':
+                    continue;
+                case '#' when tokenStart || text[i - 1] is ' ' or '\t':
+                    while (i + 1 < text.Length && text[i + 1] != '\n') i++;
+                    continue;
+                case '[' or '{' when tokenStart:
+                    if (++depth > MaxDepth) return (line, i - lineStart + 1);
+                    continue;
+                case ']' or '}':
+                    if (depth > 0) depth--;
+                    tokenStart = false;
+                    continue;
+                case ':' or ',' or '-' or '?':
+                    tokenStart = true;
+                    continue;
+                case '"' when tokenStart:
+                    for (i++; i < text.Length && text[i] != '"'; i++)
+                    {
+                        if (text[i] == '\\') i++;
+                        else if (text[i] == '\n') { line++; lineStart = i + 1; }
+                    }
+                    tokenStart = false;
+                    continue;
+                case '\'' when tokenStart:
+                    for (i++; i < text.Length && text[i] != '\''; i++)
+                        if (text[i] == '\n') { line++; lineStart = i + 1; }
+                    tokenStart = false;
+                    continue;
+                default:
+                    if (c == '-' && i == lineStart && text.AsSpan(i).StartsWith("---")) depth = 0;
+                    tokenStart = false;
+                    continue;
+            }
+        }
+        return null;
+    }
+
+    private static (int Line, int Column)? FirstIndentTab(string text, int fromLine)
+    {
+        int line = 1;
+        int start = 0;
+        while (start <= text.Length)
+        {
+            int end = text.IndexOf('\n', start);
+            if (end < 0) end = text.Length;
+            if (line >= fromLine)
+                for (int i = start; i < end && (text[i] == ' ' || text[i] == '\t'); i++)
+                    if (text[i] == '\t') return (line, i - start + 1);
+            start = end + 1;
+            line++;
+        }
+        return null;
     }
 
     private static (int, int) LineCol(byte[] bytes, int index)

@@ -16,6 +16,8 @@ internal sealed class KplBinder
     private readonly string _file;
     private readonly DiagnosticBag _bag;
     private readonly CommonTokenStream _tokens;
+    private readonly string _source;
+    private readonly bool _hasComments;
     private readonly KplComments _comments = new();
     private readonly HashSet<int> _usedComments = new();
 
@@ -33,6 +35,8 @@ internal sealed class KplBinder
         _file = tree.File;
         _bag = bag;
         _tokens = tree.Tokens;
+        _source = tree.Source;
+        for (int i = 0; i < _tokens.Size && !_hasComments; i++) _hasComments = _tokens.Get(i).Type == KplLexer.COMMENT;
     }
 
     public static KplDocument Bind(KplTree tree, DiagnosticBag bag)
@@ -48,10 +52,15 @@ internal sealed class KplBinder
 
     private void BindFile(KplParser.FileContext root)
     {
-        var statements = root.statement();
-        for (int i = 0; i < statements.Length; i++)
+        bool first = true;
+        foreach (var line in root.line())
         {
-            var s = statements[i];
+            if (line.junk() is { } junk)
+            {
+                Junk(junk);
+                continue;
+            }
+            if (line.statement() is not { } s) continue;
             string? path = s.GetChild(0) switch
             {
                 KplParser.NamespaceDeclContext c => BindNamespace(c),
@@ -65,11 +74,13 @@ internal sealed class KplBinder
             };
             if (path is not null)
             {
-                Leading(s.Start, path, header: i == 0);
+                bool blankAbove = Leading(s.Start, path, header: first);
+                if (blankAbove && path.StartsWith("expect[", StringComparison.Ordinal)) _comments.BlankBefore.Add(path);
                 Trailing(s.Stop, path);
             }
+            first = false;
         }
-        if (_tokens.Size > 0) Leading(_tokens.Get(_tokens.Size - 1), "eof", header: statements.Length == 0);
+        if (_tokens.Size > 0) Leading(_tokens.Get(_tokens.Size - 1), "eof", header: first);
         for (int i = 0; i < _tokens.Size; i++)
         {
             var t = _tokens.Get(i);
@@ -77,12 +88,24 @@ internal sealed class KplBinder
         }
     }
 
+    private int _errors;
+    private HashSet<SourceLocation>? _syntaxErrors;
+
+    /// <summary>Adds a diagnostic unless this file has already had too many (bounded output for
+    /// inputs that are not .kpl at all).</summary>
+    private void Report(DiagnosticDescriptor d, SourceLocation loc, params object?[] args)
+    {
+        _errors++;
+        if (_errors <= KplSyntax.MaxErrors) _bag.Add(d, loc, args);
+        else if (_errors == KplSyntax.MaxErrors + 1) _bag.Add(Codes.KplTooManyErrors, loc, KplSyntax.MaxErrors);
+    }
+
     private string? Unique(string kind, string key, IToken at)
     {
         string k = kind + ":" + key;
         if (_seen.TryGetValue(k, out int line))
         {
-            _bag.Add(Codes.KplDuplicate, Loc(at), kind, key, line);
+            Report(Codes.KplDuplicate, Loc(at), kind, key, line);
             return null;
         }
         _seen[k] = at.Line;
@@ -127,7 +150,7 @@ internal sealed class KplBinder
         var services = ImmutableArray.CreateBuilder<WorkloadServicePorts>();
         foreach (var line in f.All("serves"))
         {
-            if (line.Values.Length == 0) { _bag.Add(Codes.KplArity, Loc(line.Name), "serves", "a service key (namespace/hostname) and its ports", "nothing"); continue; }
+            if (line.Values.Length == 0) { Report(Codes.KplArity, Loc(line.Name), "serves", "a service key (namespace/hostname) and its ports", "nothing"); continue; }
             var ports = ImmutableArray.CreateBuilder<ServicePort>();
             foreach (var v in line.Values.Skip(1)) if (ParseServicePort(v) is { } p) ports.Add(p);
             services.Add(new WorkloadServicePorts(Plain(line.Values[0]), ports.ToImmutable()));
@@ -156,7 +179,7 @@ internal sealed class KplBinder
         if (f.Get("load-balancing") is { } lbLine)
         {
             if (lbLine.Values.Length == 0)
-                _bag.Add(Codes.KplArity, Loc(lbLine.Name), "load-balancing", "a mode (unspecified, strict, failover, passthrough) and scopes", "nothing");
+                Report(Codes.KplArity, Loc(lbLine.Name), "load-balancing", "a mode (unspecified, strict, failover, passthrough) and scopes", "nothing");
             else
             {
                 var mode = EnumValue(lbLine.Values[0], KplNames.Modes, "load-balancing mode", LbMode.Unspecified);
@@ -186,7 +209,7 @@ internal sealed class KplBinder
         PolicyAction action = PolicyAction.Allow;
         if (actionText == "deny") action = PolicyAction.Deny;
         else if (actionText != "allow")
-            _bag.Add(Codes.KplBadValue, Loc(c.action.Start), $"'{actionText}' is not a policy action; write 'allow' or 'deny' after the policy name (AUDIT and CUSTOM are not enforced at L4)");
+            Report(Codes.KplBadValue, Loc(c.action.Start), $"'{actionText}' is not a policy action; write 'allow' or 'deny' after the policy name (AUDIT and CUSTOM are not enforced at L4)");
         var body = c.policyBody();
         var members = body.policyMember();
         var f = new FieldSet(this, "a policy", PolicyFields, null, members.Where(m => m.field() is not null).Select(m => m.field()));
@@ -287,7 +310,7 @@ internal sealed class KplBinder
         }
         else return null;
         if (c.connectionExpect()?.identity is { } id && !Identity.TryParse(Text(id), out _))
-            _bag.Add(Codes.KplBadValue, Loc(id.Start), $"'{Text(id)}' is not an identity; write TRUST_DOMAIN/ns/NAMESPACE/sa/ACCOUNT");
+            Report(Codes.KplBadValue, Loc(id.Start), $"'{Text(id)}' is not an identity; write TRUST_DOMAIN/ns/NAMESPACE/sa/ACCOUNT");
         return $"expect[{_expectations.Count - 1}]";
     }
 
@@ -305,7 +328,7 @@ internal sealed class KplBinder
     private sealed class FieldSet
     {
         private readonly KplBinder _b;
-        private readonly Dictionary<string, List<FieldLine>> _lines = new(StringComparer.Ordinal);
+        // Blocks have a handful of fields: a list beats a dictionary here.
         private readonly List<FieldLine> _order = new();
 
         public FieldSet(KplBinder b, string what, string[] known, string? repeatable, IEnumerable<KplParser.FieldContext> fields)
@@ -313,36 +336,35 @@ internal sealed class KplBinder
             _b = b;
             foreach (var fc in fields)
             {
-                if (fc.key is null) continue;
-                var nameTok = fc.key.Start;
-                string key = nameTok.Text;
-                var values = fc.value().Select(b.Value).ToArray();
+                if (fc.key is null || fc.key.TokenIndex < 0) continue;
+                var nameTok = fc.key;
+                string key = b.Raw(nameTok);
+                var values = b.Values(fc);
                 if (!known.Contains(key))
                 {
                     string hint = KplNames.Nearest(key, known) is { } near ? $" (did you mean '{near}'?)" : "";
-                    b._bag.Add(Codes.KplUnknownField, Loc(b._file, nameTok), key, what, hint, string.Join(", ", known));
+                    b.Report(Codes.KplUnknownField, Loc(b._file, nameTok), key, what, hint, string.Join(", ", known));
                     continue;
                 }
                 var line = new FieldLine(key, nameTok, values, fc);
-                if (_lines.TryGetValue(key, out var prev))
+                if (key != repeatable && Get(key) is { } prev)
                 {
-                    if (key != repeatable)
-                    {
-                        b._bag.Add(Codes.KplDuplicateField, Loc(b._file, nameTok), key, what.Split(' ')[^1], prev[0].Name.Line);
-                        continue;
-                    }
-                    prev.Add(line);
+                    b.Report(Codes.KplDuplicateField, Loc(b._file, nameTok), key, what.Split(' ')[^1], prev.Name.Line);
+                    continue;
                 }
-                else _lines[key] = [line];
                 _order.Add(line);
             }
         }
 
-        public bool Has(string key) => _lines.ContainsKey(key);
+        public bool Has(string key) => Get(key) is not null;
 
-        public FieldLine? Get(string key) => _lines.TryGetValue(key, out var l) ? l[0] : null;
+        public FieldLine? Get(string key)
+        {
+            foreach (var l in _order) if (l.Key == key) return l;
+            return null;
+        }
 
-        public IEnumerable<FieldLine> All(string key) => _lines.TryGetValue(key, out var l) ? l : [];
+        public IEnumerable<FieldLine> All(string key) => _order.Where(l => l.Key == key);
 
         /// <summary>A field with exactly one value, as a plain string; "" when absent.</summary>
         public string One(string key)
@@ -350,7 +372,7 @@ internal sealed class KplBinder
             if (Get(key) is not { } line) return "";
             if (line.Values.Length != 1)
             {
-                _b._bag.Add(Codes.KplArity, Loc(_b._file, line.Name), key, "one value", line.Values.Length == 0 ? "none" : $"{line.Values.Length} (quote a value that holds spaces)");
+                _b.Report(Codes.KplArity, Loc(_b._file, line.Name), key, "one value", line.Values.Length == 0 ? "none" : $"{line.Values.Length} (quote a value that holds spaces)");
                 return line.Values.Length == 0 ? "" : _b.Plain(line.Values[0]);
             }
             return _b.Plain(line.Values[0]);
@@ -361,7 +383,7 @@ internal sealed class KplBinder
             if (Get(key) is not { } line) return fallback;
             if (line.Values.Length != 1)
             {
-                _b._bag.Add(Codes.KplArity, Loc(_b._file, line.Name), key, "one value", line.Values.Length.ToString(CultureInfo.InvariantCulture));
+                _b.Report(Codes.KplArity, Loc(_b._file, line.Name), key, "one value", line.Values.Length.ToString(CultureInfo.InvariantCulture));
                 return fallback;
             }
             return parse(line.Values[0]) ?? fallback;
@@ -389,6 +411,7 @@ internal sealed class KplBinder
         /// <summary>Attaches the comments of each field line and of the block's closing brace.</summary>
         public void Comments(KplBinder b, string path, KplParser.BodyContext? body)
         {
+            if (!b._hasComments) return;
             foreach (var line in _order)
             {
                 string p = line.Key == "serves" && line.Values.Length > 0 ? $"{path}/serves:{b.Plain(line.Values[0])}" : $"{path}/{line.Key}";
@@ -406,23 +429,55 @@ internal sealed class KplBinder
     // ---------------------------------------------------------------------------------------------
     // Values
 
+    /// <summary>A line that cannot start a statement: one diagnostic for it, then the next line.</summary>
+    private void Junk(KplParser.JunkContext junk)
+    {
+        var t = junk.Start;
+        // The parser may already have reported this spot while recovering from an error.
+        _syntaxErrors ??= _bag.Items.Where(d => d.Code is "KM6001" or "KM6002" or "KM6003" && d.Location.File == _file).Select(d => d.Location).ToHashSet();
+        if (_syntaxErrors.Contains(Loc(t))) return;
+        switch (t.Type)
+        {
+            case KplLexer.UNTERMINATED: Report(Codes.KplUnterminatedString, Loc(t)); break;
+            case KplLexer.BAD: Report(Codes.KplBadCharacter, Loc(t), KplSyntax.ShowChar(Raw(t))); break;
+            default:
+                Report(Codes.KplSyntax, Loc(t), "a statement ('namespace', 'node', 'workload', 'service', 'policy', 'world' or 'expect')", KplSyntax.Found(t));
+                break;
+        }
+    }
+
     private (string Ns, string Name) QName(KplParser.QnameContext q)
     {
-        string first = Text(q.first);
-        if (q.second is not null) return (first, Text(q.second));
+        string first = Text(q.text());
         int slash = first.IndexOf('/');
         if (slash < 0)
         {
-            _bag.Add(Codes.KplBadValue, Loc(q.Start), $"'{first}' needs a namespace: write namespace/name");
+            Report(Codes.KplBadValue, Loc(q.Start), $"'{first}' needs a namespace: write namespace/name");
             return ("", first);
         }
         return (first[..slash], first[(slash + 1)..]);
     }
 
-    private Val Value(KplParser.ValueContext v)
+    /// <summary>A field's values: its children after the name, tokens or explicit string matches.</summary>
+    private Val[] Values(KplParser.FieldContext f)
     {
-        if (v.fn is not null) return new Val(Text(v.arg), v.fn.Text, v.fn);
-        return new Val(Text(v.text()), null, v.Start);
+        int n = f.ChildCount - 1;
+        if (n <= 0) return [];
+        var vals = new Val[n];
+        int k = 0;
+        for (int i = 1; i <= n; i++)
+        {
+            switch (f.GetChild(i))
+            {
+                case KplParser.CallContext c when c.fn is not null:
+                    vals[k++] = new Val(Text(c.arg), Raw(c.fn)[..^1], c.fn);
+                    break;
+                case Antlr4.Runtime.Tree.ITerminalNode t when t.Symbol.TokenIndex >= 0:
+                    vals[k++] = new Val(TokenText(t.Symbol), null, t.Symbol);
+                    break;
+            }
+        }
+        return k == n ? vals : vals[..k];
     }
 
     private Val ValOf(KplParser.TextContext t) => new(Text(t), null, t.Start);
@@ -435,7 +490,7 @@ internal sealed class KplBinder
 
     private T? Bad<T>(Val v, string message)
     {
-        _bag.Add(Codes.KplBadValue, Loc(v.Token), message);
+        Report(Codes.KplBadValue, Loc(v.Token), message);
         return default;
     }
 
@@ -444,7 +499,7 @@ internal sealed class KplBinder
     private T? Parse<T>(Val v, TryParser<T> parser) where T : struct
     {
         if (parser(Plain(v), out var x, out var err)) return x;
-        _bag.Add(Codes.KplBadValue, Loc(v.Token), err);
+        Report(Codes.KplBadValue, Loc(v.Token), err);
         return null;
     }
 
@@ -453,11 +508,11 @@ internal sealed class KplBinder
     private NetworkAddress? ParseNetworkAddress(Val v)
     {
         string s = Plain(v);
-        int at = s.LastIndexOf('@');
+        int at = s.IndexOf('@');
         string addr = at < 0 ? s : s[..at];
         string net = at < 0 ? "" : s[(at + 1)..];
         if (IpAddr.TryParse(addr, out var a, out var err)) return new NetworkAddress(net, a);
-        _bag.Add(Codes.KplBadValue, Loc(v.Token), err + " (a service address is ADDRESS or ADDRESS@NETWORK)");
+        Report(Codes.KplBadValue, Loc(v.Token), err + " (a service address is ADDRESS or ADDRESS@NETWORK)");
         return null;
     }
 
@@ -465,7 +520,7 @@ internal sealed class KplBinder
     {
         string s = Plain(v);
         if (s.Length > 0 && s.Length <= 10 && s.All(char.IsAsciiDigit) && uint.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var n)) return n;
-        _bag.Add(Codes.KplBadValue, Loc(v.Token), $"'{Short(s)}' is not a valid {what}: write a decimal number");
+        Report(Codes.KplBadValue, Loc(v.Token), $"'{Short(s)}' is not a valid {what}: write a decimal number");
         return null;
     }
 
@@ -478,7 +533,7 @@ internal sealed class KplBinder
         {
             if (!KplNames.TryValue(KplNames.Protocols, s[(slash + 1)..], out proto))
             {
-                _bag.Add(Codes.KplBadValue, Loc(v.Token), $"'{Short(s[(slash + 1)..])}' is not an app protocol; use one of: {string.Join(", ", KplNames.Protocols.Select(p => p.Name))}");
+                Report(Codes.KplBadValue, Loc(v.Token), $"'{Short(s[(slash + 1)..])}' is not an app protocol; use one of: {string.Join(", ", KplNames.Protocols.Select(p => p.Name))}");
                 return null;
             }
             s = s[..slash];
@@ -499,7 +554,7 @@ internal sealed class KplBinder
             case "suffix": return new StringMatch(StringMatchKind.Suffix, v.Text);
             case "presence": return new StringMatch(StringMatchKind.Presence, v.Text);
             default:
-                _bag.Add(Codes.KplBadValue, Loc(v.Token), $"'{v.Fn}' is not a string match; use exact(...), prefix(...), suffix(...) or presence(...)");
+                Report(Codes.KplBadValue, Loc(v.Token), $"'{v.Fn}' is not a string match; use exact(...), prefix(...), suffix(...) or presence(...)");
                 return null;
         }
     }
@@ -510,7 +565,7 @@ internal sealed class KplBinder
         int slash = s.IndexOf('/');
         if (slash < 0)
         {
-            _bag.Add(Codes.KplBadValue, Loc(v.Token), $"'{Short(s)}' needs its namespace: write namespace/serviceaccount");
+            Report(Codes.KplBadValue, Loc(v.Token), $"'{Short(s)}' needs its namespace: write namespace/serviceaccount");
             return null;
         }
         return new ServiceAccountMatch(s[..slash], s[(slash + 1)..]);
@@ -520,19 +575,19 @@ internal sealed class KplBinder
     {
         string s = Plain(v);
         if (KplNames.TryValue(table, s, out var x)) return x;
-        _bag.Add(Codes.KplBadValue, Loc(v.Token), $"'{Short(s)}' is not a {what}; use one of: {string.Join(", ", table.Select(t => t.Name))}");
+        Report(Codes.KplBadValue, Loc(v.Token), $"'{Short(s)}' is not a {what}; use one of: {string.Join(", ", table.Select(t => t.Name))}");
         return fallback;
     }
 
     private static string Short(string s) => s.Length > 40 ? s[..40] + "..." : s;
 
     /// <summary>The value of a word or quoted string, with escapes resolved.</summary>
-    private string Text(KplParser.TextContext? t)
+    private string Text(KplParser.TextContext? t) => t is null ? "" : TokenText(t.Start);
+
+    private string TokenText(IToken tok)
     {
-        if (t is null) return "";
-        var tok = t.Start;
-        if (tok.Type != KplLexer.STRING) return tok.Text ?? "";
-        string s = tok.Text;
+        if (tok.Type != KplLexer.STRING) return Raw(tok);
+        string s = Raw(tok);
         var body = s.AsSpan(1, s.Length - 2);
         if (body.IndexOf('\\') < 0) return body.ToString();
         var sb = new StringBuilder(body.Length);
@@ -553,7 +608,7 @@ internal sealed class KplBinder
                     i += 4;
                     break;
                 default:
-                    _bag.Add(Codes.KplBadEscape, new SourceLocation(_file, tok.Line, tok.Column + 2 + i - 1), "\\" + e);
+                    Report(Codes.KplBadEscape, new SourceLocation(_file, tok.Line, tok.Column + 2 + i - 1), "\\" + e);
                     sb.Append(e);
                     break;
             }
@@ -566,32 +621,44 @@ internal sealed class KplBinder
 
     private SourceLocation Loc(IToken t) => Loc(_file, t);
 
+    /// <summary>A token's text, cut from the source (ANTLR's own Text builds it char by char).</summary>
+    private string Raw(IToken t) =>
+        t.StopIndex >= t.StartIndex && t.StartIndex >= 0 ? _source.Substring(t.StartIndex, t.StopIndex - t.StartIndex + 1) : "";
+
     private static SourceLocation Loc(string file, IToken t) => new(file, t.Line, t.Column + 1);
 
     /// <summary>Own-line comments just above <paramref name="start"/>. For the first statement, the
     /// comments above a blank line are the file's header.</summary>
-    private void Leading(IToken? start, string path, bool header)
+    private bool Leading(IToken? start, string path, bool header)
     {
-        if (start is null || start.TokenIndex < 0) return;
+        if (start is null || start.TokenIndex < 0) return false;
+        // Without comments only the blank lines between expectations matter.
+        if (!_hasComments && !path.StartsWith("expect[", StringComparison.Ordinal)) return false;
         var found = new List<(int Index, bool BlankBelow)>();
         int newlines = 0;
         bool blank = false;
         for (int i = start.TokenIndex - 1; i >= 0; i--)
         {
             var t = _tokens.Get(i);
-            if (t.Type == KplLexer.NL) { if (++newlines >= 2) blank = true; continue; }
+            if (t.Type == KplLexer.NL)
+            {
+                newlines += Math.Max(1, Raw(t).Count(c => c == '\n'));
+                if (newlines >= 2) blank = true;
+                continue;
+            }
             if (t.Type != KplLexer.COMMENT || _usedComments.Contains(i)) break;
             var prev = i > 0 ? _tokens.Get(i - 1) : null;
             if (prev is not null && prev.Type != KplLexer.NL && prev.Line == t.Line) break;
             found.Add((i, blank));
             newlines = 0;
         }
-        if (found.Count == 0) return;
+        bool blankAbove = newlines >= 2;
+        if (found.Count == 0) return blankAbove;
         found.Reverse();
         foreach (var (i, blankBelow) in found)
         {
             _usedComments.Add(i);
-            string text = _tokens.Get(i).Text.TrimEnd();
+            string text = Raw(_tokens.Get(i)).TrimEnd();
             if (header && blankBelow) _comments.Header.Add(text);
             else
             {
@@ -599,16 +666,17 @@ internal sealed class KplBinder
                 l.Add(text);
             }
         }
+        return blankAbove;
     }
 
     private void Trailing(IToken? last, string path)
     {
-        if (last is null || last.TokenIndex < 0 || last.TokenIndex + 1 >= _tokens.Size) return;
+        if (!_hasComments || last is null || last.TokenIndex < 0 || last.TokenIndex + 1 >= _tokens.Size) return;
         var t = _tokens.Get(last.TokenIndex + 1);
         if (t.Type == KplLexer.COMMENT && t.Line == last.Line && !_usedComments.Contains(t.TokenIndex) && !_comments.Trailing.ContainsKey(path))
         {
             _usedComments.Add(t.TokenIndex);
-            _comments.Trailing[path] = t.Text.TrimEnd();
+            _comments.Trailing[path] = Raw(t).TrimEnd();
         }
     }
 }

@@ -49,7 +49,10 @@ public static class KplPrinter
         p.Section();
 
         for (int i = 0; i < doc.Expectations.Length; i++)
+        {
+            if (i > 0 && doc.Comments.BlankBefore.Contains($"expect[{i}]")) p.Blank();
             p.Line($"expect[{i}]", Expectation(doc.Expectations[i]));
+        }
         p.Section();
         p.Comments("eof");
         return p.ToString();
@@ -60,8 +63,7 @@ public static class KplPrinter
         if (value.Length > 0) fields.Add((name, KplNames.Quote(value)));
     }
 
-    private static string QName(string ns, string name) =>
-        ns.Contains('/') ? $"{KplNames.Quote(ns)} {KplNames.Quote(name)}" : KplNames.Quote($"{ns}/{name}");
+    private static string QName(string ns, string name) => KplNames.Quote($"{ns}/{name}");
 
     private static string Join<T>(IEnumerable<T> xs, Func<T, string> f) => string.Join(' ', xs.Select(f));
 
@@ -164,7 +166,7 @@ public static class KplPrinter
         p.Block(path, "match", f, alwaysBraces: true, extraTrailing);
     }
 
-    internal static string Expectation(KplExpectation e) => e switch
+    public static string Expectation(KplExpectation e) => e switch
     {
         ConnectionExpectation c => "expect connection from " + KplNames.Quote(c.Source)
             + (c.Identity is not null ? " identity " + KplNames.Quote(c.Identity) : c.Plaintext ? " plaintext" : "")

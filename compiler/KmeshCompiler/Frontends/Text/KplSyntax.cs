@@ -10,7 +10,7 @@ namespace KmeshCompiler.Frontends.Text;
 
 /// <summary>A parsed .kpl file: the tree, the token stream (comments live on its hidden channel) and
 /// whether parsing stopped early.</summary>
-internal sealed record KplTree(string File, KplParser.FileContext? Root, CommonTokenStream Tokens, bool Complete);
+internal sealed record KplTree(string File, string Source, KplParser.FileContext? Root, CommonTokenStream Tokens, bool Complete);
 
 /// <summary>Text → parse tree. Decodes strictly as UTF-8, parses with SLL prediction first and falls
 /// back to full LL only when SLL fails, and turns ANTLR's errors into located KM6xxx diagnostics
@@ -24,14 +24,16 @@ internal static class KplSyntax
     {
         string file = source.DisplayPath;
         string? text = Decode(source, file, bag);
-        if (text is null) return new KplTree(file, null, new CommonTokenStream(new KplLexer(CharStreams.fromString(""))), false);
+        if (text is null) return new KplTree(file, "", null, new CommonTokenStream(new KplLexer(new AntlrInputStream(""))), false);
         return Parse(text, file, bag);
     }
 
     public static KplTree Parse(string text, string file, DiagnosticBag bag)
     {
         // A final newline ends the last statement, so the grammar needs no special case for EOF.
-        var lexer = new KplLexer(CharStreams.fromString(text.EndsWith('\n') ? text : text + "\n"));
+        if (!text.EndsWith('\n')) text += "\n";
+        // UTF-16 indices, so the binder can cut token text straight out of the source string.
+        var lexer = new KplLexer(new AntlrInputStream(text));
         lexer.RemoveErrorListeners();
         var tokens = new CommonTokenStream(lexer);
         var parser = new KplParser(tokens) { BuildParseTree = true };
@@ -42,7 +44,7 @@ internal static class KplSyntax
         parser.ErrorHandler = new BailErrorStrategy();
         try
         {
-            return new KplTree(file, parser.file(), tokens, true);
+            return new KplTree(file, text, parser.file(), tokens, true);
         }
         catch (ParseCanceledException)
         {
@@ -57,12 +59,12 @@ internal static class KplSyntax
         parser.AddErrorListener(listener);
         try
         {
-            return new KplTree(file, parser.file(), tokens, listener.Count == 0);
+            return new KplTree(file, text, parser.file(), tokens, listener.Count == 0);
         }
         catch (TooManyErrors)
         {
             bag.Add(Codes.KplTooManyErrors, listener.LastLocation, MaxErrors);
-            return new KplTree(file, null, tokens, false);
+            return new KplTree(file, text, null, tokens, false);
         }
     }
 
@@ -125,7 +127,7 @@ internal static class KplSyntax
         }
     }
 
-    private static string ShowChar(string s)
+    internal static string ShowChar(string s)
     {
         if (s.Length == 1 && (char.IsControl(s[0]) || char.IsWhiteSpace(s[0])))
             return $"U+{(int)s[0]:X4}";
@@ -156,12 +158,6 @@ internal static class KplSyntax
             types.Remove(KplLexer.WORD);
             types.Remove(KplLexer.NODE);
         }
-        if (types.Contains(KplLexer.NL) || types.Contains(KplLexer.SEMI))
-        {
-            types.Remove(KplLexer.NL);
-            types.Remove(KplLexer.SEMI);
-            types.Add(KplLexer.NL);
-        }
         foreach (var t in types.OrderBy(t => t == TokenConstants.EOF ? int.MaxValue : t == KplLexer.NL ? int.MaxValue - 1 : t))
             parts.Add(TokenName(t));
         return parts.Count switch
@@ -181,7 +177,7 @@ internal static class KplSyntax
         _ => KplLexer.DefaultVocabulary.GetLiteralName(t) ?? KplLexer.DefaultVocabulary.GetDisplayName(t),
     };
 
-    private static string Found(IToken? t)
+    internal static string Found(IToken? t)
     {
         if (t is null) return "nothing";
         return t.Type switch

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Locality-aware service choice at connect time (semantics.md §4, docs/kernel.md).
+ *
+ * A connect to a service address:port found in km_services is rewritten to one endpoint slot of
+ * the service's priority table: UNSPECIFIED and STRICT use priority 0 (UNSPECIFIED puts every
+ * endpoint there), FAILOVER the first non-empty priority, PASSTHROUGH is never rewritten. The
+ * slot is chosen uniformly at random (weights are expanded into repeated slots by the compiler) and
+ * the port becomes the endpoint's target port. With no endpoint the connect keeps its original
+ * destination, as Kmesh does, and KMESH_LB_OUT_NO_ENDPOINT counts it. The programs always return 1:
+ * load balancing never refuses a connect.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "kmesh_maps.h"
+
+KM_MAP(km_services, BPF_MAP_TYPE_HASH, struct kmesh_svc_key, struct kmesh_service, KMESH_MAX_SERVICES);
+KM_MAP(km_endpoints, BPF_MAP_TYPE_HASH, struct kmesh_endpoint_key, __u32, KMESH_MAX_ENDPOINTS);
+KM_MAP(km_backends, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_backend, KMESH_MAX_BACKENDS);
+KM_MAP(km_lb_stats, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, __u64, KMESH_MAX_LB_OUTCOMES);
+
+static __always_inline void count(__u32 outcome)
+{
+	__u64 *c = bpf_map_lookup_elem(&km_lb_stats, &outcome);
+	if (c)
+		*c += 1;
+}
+
+/* The backend for a service key, or 0 when the connect is left alone (already counted). */
+static __always_inline struct kmesh_backend *choose(struct kmesh_svc_key *key)
+{
+	struct kmesh_service *svc = bpf_map_lookup_elem(&km_services, key);
+	if (!svc)
+		return 0; /* not a service address: not ours, not counted */
+	if (svc->mode == KMESH_LB_PASSTHROUGH) {
+		count(KMESH_LB_OUT_PASSTHROUGH);
+		return 0;
+	}
+	__u32 prio = KMESH_PRIORITIES;
+	if (svc->mode == KMESH_LB_FAILOVER) {
+#pragma unroll
+		for (__u32 p = 0; p < KMESH_PRIORITIES; p++) {
+			if (svc->counts[p]) {
+				prio = p;
+				break;
+			}
+		}
+	} else if (svc->counts[0]) {
+		prio = 0;
+	}
+	if (prio >= KMESH_PRIORITIES) {
+		count(KMESH_LB_OUT_NO_ENDPOINT);
+		return 0;
+	}
+	struct kmesh_endpoint_key ek = {
+		.service_id = svc->service_id,
+		.priority = prio,
+		.index = bpf_get_prandom_u32() % svc->counts[prio],
+	};
+	__u32 *backend_id = bpf_map_lookup_elem(&km_endpoints, &ek);
+	if (!backend_id) {
+		count(KMESH_LB_OUT_ERROR);
+		return 0;
+	}
+	struct kmesh_backend *b = bpf_map_lookup_elem(&km_backends, backend_id);
+	if (!b || b->v6 != key->v6) {
+		count(KMESH_LB_OUT_ERROR);
+		return 0;
+	}
+	count(KMESH_LB_OUT_REWRITTEN);
+	return b;
+}
+
+SEC("cgroup/connect4")
+int kmesh_connect4(struct bpf_sock_addr *ctx)
+{
+	struct kmesh_svc_key key = {};
+	__u32 ip = ctx->user_ip4;
+	__builtin_memcpy(key.addr, &ip, 4);
+	key.port = bpf_ntohs((__u16)ctx->user_port);
+	struct kmesh_backend *b = choose(&key);
+	if (b) {
+		__u32 addr;
+		__builtin_memcpy(&addr, b->addr, 4);
+		ctx->user_ip4 = addr;
+		ctx->user_port = bpf_htons((__u16)b->port);
+	}
+	return 1;
+}
+
+SEC("cgroup/connect6")
+int kmesh_connect6(struct bpf_sock_addr *ctx)
+{
+	struct kmesh_svc_key key = { .v6 = 1 };
+	__u32 w[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3] };
+	__builtin_memcpy(key.addr, w, 16);
+	key.port = bpf_ntohs((__u16)ctx->user_port);
+	struct kmesh_backend *b = choose(&key);
+	if (b) {
+		__u32 a[4];
+		__builtin_memcpy(a, b->addr, 16);
+		ctx->user_ip6[0] = a[0];
+		ctx->user_ip6[1] = a[1];
+		ctx->user_ip6[2] = a[2];
+		ctx->user_ip6[3] = a[3];
+		ctx->user_port = bpf_htons((__u16)b->port);
+	}
+	return 1;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * kmesh_tables.h - the table layouts shared by the BPF programs and the compiler.
+ *
+ * This header is the ABI between an image (written by `kmeshc compile`) and the programs in bpf/.
+ * The C# mirror is compiler/KmeshCompiler/Lowering/Layout*.cs; its ABI hash is the SHA-256 of this
+ * file's bytes with CR removed (`tr -d '\r' < kmesh_tables.h | sha256sum`), so ANY edit here
+ * changes the hash and a test fails until the mirror is updated. docs/dataplane-layout.md explains
+ * the design; this file is the law for sizes and meanings.
+ *
+ * Conventions:
+ *   - Addresses are 16 bytes in network byte order. IPv4 uses addr[0..3] and zeroes the rest; the
+ *     family is always carried separately (v6 = 0 or 1), so an IPv4 entry never equals or contains
+ *     an IPv6 address, IPv4-mapped ones included.
+ *   - Ports are host-order __u32 (0..65535).
+ *   - Ids are dense array indices starting at 0, except set ids where 0 means "no test".
+ *   - A range {first, count} indexes km_lists, a flat array of __u32 ids.
+ *   - Every struct is padded explicitly to a multiple of 8 bytes; no implicit padding anywhere.
+ */
+#ifndef KMESH_TABLES_H
+#define KMESH_TABLES_H
+
+#ifdef __KMESH_USERSPACE_TYPES
+#include <stdint.h>
+typedef uint8_t __u8;
+typedef uint32_t __u32;
+typedef uint64_t __u64;
+#else
+#include <linux/types.h>
+#endif
+
+#define KMESH_ABI_VERSION 1
+
+/* ---------------------------------------------------------------------------------------------
+ * Map names (BPF object names are at most 15 characters) and capacities (max_entries).
+ * The compiler refuses an image that does not fit (KM7xxx); nothing is ever half loaded.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Authorization (XDP). */
+#define KMESH_MAP_WORKLOADS    "km_workloads"   /* HASH    kmesh_ip_key      -> kmesh_workload   */
+#define KMESH_MAP_PORT_INDEX   "km_port_index"  /* HASH    kmesh_port_key    -> __u32 eval id    */
+#define KMESH_MAP_EVALS        "km_evals"       /* ARRAY   eval id           -> kmesh_eval       */
+#define KMESH_MAP_LISTS        "km_lists"       /* ARRAY   list slot         -> __u32 id         */
+#define KMESH_MAP_POLICIES     "km_policies"    /* ARRAY   policy id         -> kmesh_policy     */
+#define KMESH_MAP_RULES        "km_rules"       /* ARRAY   rule id           -> kmesh_range      */
+#define KMESH_MAP_CLAUSES      "km_clauses"     /* ARRAY   clause id         -> kmesh_range      */
+#define KMESH_MAP_MATCHES      "km_matches"     /* ARRAY   match id          -> kmesh_match      */
+#define KMESH_MAP_ADDR_SETS    "km_addr_sets"   /* LPM     kmesh_addr_set_key -> __u32 set id    */
+#define KMESH_MAP_PORT_SETS    "km_port_sets"   /* HASH    kmesh_port_key    -> __u32 set id     */
+/* Load balancing (cgroup/connect4, connect6). */
+#define KMESH_MAP_SERVICES     "km_services"    /* HASH    kmesh_svc_key     -> kmesh_service    */
+#define KMESH_MAP_ENDPOINTS    "km_endpoints"   /* HASH    kmesh_endpoint_key -> __u32 backend id */
+#define KMESH_MAP_BACKENDS     "km_backends"    /* ARRAY   backend id        -> kmesh_backend    */
+/* Image identity. */
+#define KMESH_MAP_META         "km_meta"        /* ARRAY   0                 -> kmesh_meta       */
+/* Runtime only (never in an image). */
+#define KMESH_MAP_PROGS        "km_progs"       /* PROG_ARRAY  stage index   -> program          */
+#define KMESH_MAP_SCRATCH      "km_scratch"     /* PERCPU_ARRAY 0            -> kmesh_scratch    */
+#define KMESH_MAP_POLICY_STATS "km_policy_stat" /* PERCPU_ARRAY policy id    -> kmesh_policy_stats */
+#define KMESH_MAP_VERDICT_STATS "km_verdict_st" /* PERCPU_ARRAY verdict      -> __u64            */
+#define KMESH_MAP_LB_STATS     "km_lb_stats"    /* PERCPU_ARRAY lb outcome   -> __u64            */
+
+#define KMESH_MAX_WORKLOAD_ADDRS   65536   /* local workload addresses on the node       */
+#define KMESH_MAX_PORT_INDEX       65536   /* (workload, port) -> eval entries           */
+#define KMESH_MAX_EVALS            65536
+#define KMESH_MAX_LISTS          1048576
+#define KMESH_MAX_POLICIES         65536
+#define KMESH_MAX_RULES            65536   /* power of two: ids are masked with (MAX-1)  */
+#define KMESH_MAX_CLAUSES          65536   /* power of two: ids are masked with (MAX-1)  */
+#define KMESH_MAX_MATCHES          65536   /* power of two: ids are masked with (MAX-1)  */
+#define KMESH_MAX_ADDR_SET_ENTRIES 262144
+#define KMESH_MAX_PORT_SET_ENTRIES 65536
+#define KMESH_MAX_SERVICES         65536   /* (VIP, service port) entries                */
+#define KMESH_MAX_ENDPOINTS        262144
+#define KMESH_MAX_BACKENDS         65536
+#define KMESH_MAX_META             1
+#define KMESH_MAX_PROGS            8
+#define KMESH_MAX_VERDICTS         8
+#define KMESH_MAX_LB_OUTCOMES      8
+
+/* ---------------------------------------------------------------------------------------------
+ * Budgets. Evaluation runs bottom-up in four stages, each stage one pass over its rows:
+ *   entry (XDP) -> MATCH -> CLAUSE -> RULE -> POLICY
+ * so every evaluated packet takes exactly KMESH_TAIL_CALLS tail calls, whatever the number of
+ * policies. Within a stage the program walks the eval's list for that stage; for CLAUSE, RULE and
+ * POLICY each listed row also walks its member range. The work of a stage is counted in steps:
+ *   MATCH  steps = match_count
+ *   CLAUSE steps = clause_count + sum of the listed clauses' match counts
+ *   RULE   steps = rule_count   + sum of the listed rules' clause counts
+ *   POLICY steps = policy_count + sum of the listed policies' rule counts
+ * The compiler refuses an eval whose steps in any stage exceed KMESH_MAX_STAGE_STEPS, so a stage
+ * written as one bpf_loop(KMESH_MAX_STAGE_STEPS, ...) that advances (row, member) per step always
+ * finishes. A stage that runs out of steps anyway fails closed (XDP_DROP, KMESH_VERDICT_ERROR).
+ * ------------------------------------------------------------------------------------------- */
+#define KMESH_TAIL_CALLS           4
+#define KMESH_KERNEL_TAIL_CALL_LIMIT 33
+#define KMESH_MAX_STAGE_STEPS      65536
+
+/* Stage programs in km_progs. */
+#define KMESH_STAGE_MATCH   0
+#define KMESH_STAGE_CLAUSE  1
+#define KMESH_STAGE_RULE    2
+#define KMESH_STAGE_POLICY  3
+
+/* ---------------------------------------------------------------------------------------------
+ * Keys shared by several maps.
+ * ------------------------------------------------------------------------------------------- */
+
+/* km_workloads key: a local workload address. */
+struct kmesh_ip_key {
+	__u8  addr[16];
+	__u32 v6;            /* 0 = IPv4 (addr[0..3]), 1 = IPv6 */
+};                           /* 20 bytes */
+
+/* km_port_index key (id = workload id) and km_port_sets key (id = port set id). */
+struct kmesh_port_key {
+	__u32 id;
+	__u32 port;
+};                           /* 8 bytes */
+
+/* ---------------------------------------------------------------------------------------------
+ * Authorization.
+ * ------------------------------------------------------------------------------------------- */
+
+/* km_workloads value. A destination address that is not in km_workloads is not a local
+ * workload: the packet passes untouched and is not counted as a verdict. */
+struct kmesh_workload {
+	__u32 workload_id;   /* key of km_port_index; index of the workload in the image's names */
+	__u32 eval_id;       /* eval for ports that have no km_port_index entry */
+};                           /* 8 bytes */
+
+/* km_evals value: what one (workload, port class) evaluates. Ranges index km_lists:
+ * matches -> match ids, clauses -> clause ids, rules -> rule ids, policies -> policy ids.
+ * The policy list is in decision order: enforced and dry-run DENY policies first, then ALLOW,
+ * each by name. It holds only the policies that can match a packet to a port of this class;
+ * KMESH_EVAL_HAS_ALLOW says whether the workload has any enforced ALLOW policy at all (listed or
+ * not), which decides between "no allow policies" and "none allowed". */
+#define KMESH_EVAL_HAS_ALLOW 0x1u
+struct kmesh_eval {
+	__u32 flags;
+	__u32 match_first;
+	__u32 match_count;
+	__u32 clause_first;
+	__u32 clause_count;
+	__u32 rule_first;
+	__u32 rule_count;
+	__u32 policy_first;
+	__u32 policy_count;
+	__u32 pad;
+};                           /* 40 bytes */
+
+/* km_lists value is a bare __u32 id. */
+
+/* A {first, count} range into km_lists. km_rules: the rule's clause ids; km_clauses: the
+ * clause's match ids. */
+struct kmesh_range {
+	__u32 first;
+	__u32 count;
+};                           /* 8 bytes */
+
+/* km_policies value. Policy ids index km_policy_stat and the image's policy names; a policy row
+ * is never shared between two policies (counters are per policy). */
+#define KMESH_ACTION_ALLOW 0u
+#define KMESH_ACTION_DENY  1u
+#define KMESH_POLICY_DRY_RUN 0x1u      /* counted (dry_run_matched), never enforced */
+struct kmesh_policy {
+	__u32 rules_first;   /* range in km_lists of rule ids */
+	__u32 rules_count;
+	__u32 action;        /* KMESH_ACTION_* */
+	__u32 flags;         /* KMESH_POLICY_* */
+};                           /* 16 bytes */
+
+/* km_matches value. Each test is one lookup; a set id of 0 means "no test" (passes).
+ *   src_set      source address must be in the set       (sourceIps)
+ *   not_src_set  source address must not be in the set   (notSourceIps)
+ *   dst_set      destination address must be in the set  (destinationIps)
+ *   not_dst_set  destination address must not be in it  (notDestinationIps)
+ *   port_set     destination port must be in the set     (ports)
+ *   not_port_set destination port must not be in the set (notPorts)
+ *   id_set       identity test, lowered to source addresses at compile time: every identity field
+ *                of the match (namespaces, principals, serviceAccounts and their negations) is
+ *                folded into ONE address set. Without KMESH_MATCH_ID_NEGATE the test passes when
+ *                the source address is in id_set (the world addresses whose identity passes;
+ *                an address of no workload has no identity and fails). With KMESH_MATCH_ID_NEGATE
+ *                it passes when the source is NOT in id_set (the world addresses whose identity
+ *                fails; an address of no workload passes).
+ * KMESH_MATCH_NEVER: the match never matches (an empty match, or one no packet can satisfy).
+ * The empty-list meanings are ABI: a clause with count 0 always matches; a rule with count 0
+ * always matches; a policy with rules_count 0 never matches; a KMESH_MATCH_NEVER match never does. */
+#define KMESH_MATCH_NEVER     0x1u
+#define KMESH_MATCH_ID_NEGATE 0x2u
+struct kmesh_match {
+	__u32 flags;
+	__u32 src_set;
+	__u32 not_src_set;
+	__u32 dst_set;
+	__u32 not_dst_set;
+	__u32 port_set;
+	__u32 not_port_set;
+	__u32 id_set;
+};                           /* 32 bytes */
+
+/* km_addr_sets key (BPF_MAP_TYPE_LPM_TRIE, BPF_F_NO_PREALLOC). One trie holds every address set.
+ * set_fam = set_id << 1 | v6, so the two families of a set never overlap. prefixlen counts the
+ * 32 bits of set_fam plus the address prefix: a lookup uses prefixlen = 32 + 32 (IPv4) or
+ * 32 + 128 (IPv6) with the packet's address. Value: the set id (for dumps). */
+#define KMESH_SET_FAM(set_id, v6) (((set_id) << 1) | (v6))
+struct kmesh_addr_set_key {
+	__u32 prefixlen;
+	__u32 set_fam;
+	__u8  addr[16];
+};                           /* 24 bytes */
+
+/* km_port_sets: key kmesh_port_key {port set id, port}, value the set id. */
+
+/* ---------------------------------------------------------------------------------------------
+ * Runtime state (not in images).
+ * ------------------------------------------------------------------------------------------- */
+
+/* Verdict counters (km_verdict_st index). */
+#define KMESH_VERDICT_ALLOW_POLICY     0   /* an enforced ALLOW matched                     */
+#define KMESH_VERDICT_ALLOW_NO_ALLOW   1   /* no enforced ALLOW policy on the workload      */
+#define KMESH_VERDICT_DENY_POLICY      2   /* an enforced DENY matched                      */
+#define KMESH_VERDICT_DENY_NONE_ALLOW  3   /* ALLOW policies exist, none matched            */
+#define KMESH_VERDICT_ERROR            4   /* missing row or step budget exceeded: dropped  */
+#define KMESH_VERDICT_UNPARSED         5   /* a SYN the entry could not parse: see bpf docs */
+
+/* km_policy_stat value (per CPU). */
+struct kmesh_policy_stats {
+	__u64 matched;          /* enforced policy matched                          */
+	__u64 denied;           /* the SYN was dropped because of this DENY policy  */
+	__u64 dry_run_matched;  /* dry-run policy matched (never enforced)          */
+};                              /* 24 bytes */
+
+/* km_scratch value: state handed from stage to stage (per CPU, one entry). The result bits are
+ * indexed by global id (masked with MAX-1); a stage only reads bits the previous stage of the same
+ * packet wrote, because an eval lists every row its listed rows refer to. */
+struct kmesh_scratch {
+	__u8  src[16];
+	__u8  dst[16];
+	__u32 v6;
+	__u32 port;
+	__u32 workload_id;
+	__u32 eval_id;
+	__u32 verdict;          /* KMESH_VERDICT_* */
+	__u32 policy_id;        /* deciding policy, when there is one */
+	__u64 match_bits[KMESH_MAX_MATCHES / 64];
+	__u64 clause_bits[KMESH_MAX_CLAUSES / 64];
+	__u64 rule_bits[KMESH_MAX_RULES / 64];
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Load balancing.
+ * ------------------------------------------------------------------------------------------- */
+
+#define KMESH_PRIORITIES 12          /* 6 scopes with NETWORK first: ranks 0..11         */
+#define KMESH_MAX_WEIGHT 16          /* an endpoint appears min(capacity, 16) times      */
+
+#define KMESH_LB_UNSPECIFIED 0u      /* one bucket (priority 0) holds every endpoint     */
+#define KMESH_LB_STRICT      1u      /* priority 0 only; empty -> leave the connection   */
+#define KMESH_LB_FAILOVER    2u      /* first non-empty priority                         */
+#define KMESH_LB_PASSTHROUGH 3u      /* never rewritten                                  */
+
+/* km_services key: a service address (VIP) and service port. */
+struct kmesh_svc_key {
+	__u8  addr[16];
+	__u32 v6;
+	__u32 port;
+};                           /* 24 bytes */
+
+/* km_services value. counts[p] is the number of endpoint slots at priority p (weights already
+ * expanded); a connect picks a slot uniformly at random within the chosen priority. The endpoints
+ * of a service id all have the family of the VIP that leads to it. */
+struct kmesh_service {
+	__u32 service_id;    /* (service, port, family); key of km_endpoints */
+	__u32 mode;          /* KMESH_LB_* */
+	__u32 counts[KMESH_PRIORITIES];
+};                           /* 56 bytes */
+
+struct kmesh_endpoint_key {
+	__u32 service_id;
+	__u32 priority;
+	__u32 index;         /* 0 .. counts[priority]-1 */
+};                           /* 12 bytes */
+
+/* km_backends value: where a slot leads; port is the workload's target port. */
+struct kmesh_backend {
+	__u8  addr[16];
+	__u32 v6;
+	__u32 port;
+};                           /* 24 bytes */
+
+/* LB outcome counters (km_lb_stats index). */
+#define KMESH_LB_OUT_REWRITTEN    0
+#define KMESH_LB_OUT_NO_ENDPOINT  1   /* STRICT/FAILOVER with nothing selectable: untouched */
+#define KMESH_LB_OUT_PASSTHROUGH  2
+#define KMESH_LB_OUT_ERROR        3
+
+/* km_meta value: which image the maps hold. */
+struct kmesh_meta {
+	__u8  abi_hash[32];
+	__u8  content_hash[32];
+	__u32 format_version;
+	__u32 abi_version;
+};                           /* 72 bytes */
+
+#endif /* KMESH_TABLES_H */

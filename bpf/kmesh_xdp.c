@@ -1,0 +1,610 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Authorization at XDP (dataplane.md, docs/dataplane-layout.md, docs/kernel.md).
+ *
+ * kmesh_xdp parses the packet; a TCP SYN (SYN set, ACK clear) to a local workload address is
+ * evaluated bottom-up in four stages chained by tail calls through km_progs:
+ *   entry -> MATCH -> CLAUSE -> RULE -> POLICY
+ * so a packet takes exactly KMESH_TAIL_CALLS tail calls whatever the number of policies. Each stage
+ * is one bpf_loop over the eval's list for that level, bounded by KMESH_MAX_STAGE_STEPS (the
+ * compiler refuses evals that need more). Every path that cannot finish the evaluation of a SYN to a
+ * local workload drops it (fail closed) and counts KMESH_VERDICT_ERROR or KMESH_VERDICT_UNPARSED.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "kmesh_maps.h"
+
+KM_MAP(km_workloads, BPF_MAP_TYPE_HASH, struct kmesh_ip_key, struct kmesh_workload, KMESH_MAX_WORKLOAD_ADDRS);
+KM_MAP(km_port_index, BPF_MAP_TYPE_HASH, struct kmesh_port_key, __u32, KMESH_MAX_PORT_INDEX);
+KM_MAP(km_evals, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_eval, KMESH_MAX_EVALS);
+KM_MAP(km_lists, BPF_MAP_TYPE_ARRAY, __u32, __u32, KMESH_MAX_LISTS);
+KM_MAP(km_policies, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_policy, KMESH_MAX_POLICIES);
+KM_MAP(km_rules, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_range, KMESH_MAX_RULES);
+KM_MAP(km_clauses, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_range, KMESH_MAX_CLAUSES);
+KM_MAP(km_matches, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_match, KMESH_MAX_MATCHES);
+KM_MAP_FLAGS(km_addr_sets, BPF_MAP_TYPE_LPM_TRIE, struct kmesh_addr_set_key, __u32, KMESH_MAX_ADDR_SET_ENTRIES, BPF_F_NO_PREALLOC);
+KM_MAP(km_port_sets, BPF_MAP_TYPE_HASH, struct kmesh_port_key, __u32, KMESH_MAX_PORT_SET_ENTRIES);
+KM_MAP(km_meta, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_meta, KMESH_MAX_META);
+KM_MAP(km_scratch, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct kmesh_scratch, 1);
+KM_MAP(km_policy_stat, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct kmesh_policy_stats, KMESH_MAX_POLICIES);
+KM_MAP(km_verdict_st, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, __u64, KMESH_MAX_VERDICTS);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, KMESH_MAX_PROGS);
+	__type(key, __u32);
+	__type(value, __u32);
+} km_progs SEC(".maps");
+
+/* How far the entry follows an IPv6 extension-header chain (docs/kernel.md). */
+#define KM_MAX_IPV6_EXT 8
+
+static __always_inline void count_verdict(__u32 verdict)
+{
+	__u64 *c = bpf_map_lookup_elem(&km_verdict_st, &verdict);
+	if (c)
+		*c += 1; /* per CPU: no atomics needed */
+}
+
+static __always_inline int fail(struct kmesh_scratch *s, __u32 verdict)
+{
+	if (s)
+		s->verdict = verdict;
+	count_verdict(verdict);
+	return XDP_DROP;
+}
+
+/* The verdict when no policy can match: nothing enforced to allow, or allow policies none of which
+ * is listed for this port. */
+static __always_inline int decide_without_policies(struct kmesh_scratch *s, struct kmesh_eval *e)
+{
+	if (e->flags & KMESH_EVAL_HAS_ALLOW) {
+		s->verdict = KMESH_VERDICT_DENY_NONE_ALLOW;
+		count_verdict(KMESH_VERDICT_DENY_NONE_ALLOW);
+		return XDP_DROP;
+	}
+	s->verdict = KMESH_VERDICT_ALLOW_NO_ALLOW;
+	count_verdict(KMESH_VERDICT_ALLOW_NO_ALLOW);
+	return XDP_PASS;
+}
+
+/* Hands over to the first stage from `next` on that has rows to evaluate. A stage whose list is
+ * empty writes no bits and the next stage reads none (an eval lists every row its rows refer to),
+ * so skipping it changes nothing but the time; an empty policy list is decided here. The tail calls
+ * taken stay at most KMESH_TAIL_CALLS. */
+static __always_inline int advance(struct xdp_md *ctx, struct kmesh_scratch *s, struct kmesh_eval *e, __u32 next)
+{
+	if (e->policy_count == 0)
+		return decide_without_policies(s, e);
+	if (next <= KMESH_STAGE_MATCH && e->match_count)
+		bpf_tail_call(ctx, &km_progs, KMESH_STAGE_MATCH);
+	else if (next <= KMESH_STAGE_CLAUSE && e->clause_count)
+		bpf_tail_call(ctx, &km_progs, KMESH_STAGE_CLAUSE);
+	else if (next <= KMESH_STAGE_RULE && e->rule_count)
+		bpf_tail_call(ctx, &km_progs, KMESH_STAGE_RULE);
+	else
+		bpf_tail_call(ctx, &km_progs, KMESH_STAGE_POLICY);
+	return fail(s, KMESH_VERDICT_ERROR); /* the stage program is missing */
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Entry: parse, find the workload, hand over to the first stage with work.
+ * ---------------------------------------------------------------------------------------------- */
+
+/* 1: a SYN was found; 0: not a TCP SYN (pass); -1: cannot tell (drop when local). */
+struct parsed {
+	struct kmesh_ip_key dst;
+	__u8 src[16];
+	__u32 port;
+	int state;
+};
+
+static __always_inline int parse_tcp(void *l4, void *end, struct parsed *p)
+{
+	struct tcphdr *tcp = l4;
+	if ((void *)(tcp + 1) > end)
+		return -1;
+	if (!tcp->syn || tcp->ack)
+		return 0;
+	p->port = bpf_ntohs(tcp->dest);
+	return 1;
+}
+
+static __always_inline int parse_ipv4(struct iphdr *ip, void *end, struct parsed *p)
+{
+	if ((void *)(ip + 1) > end)
+		return -1;
+	__builtin_memcpy(p->dst.addr, &ip->daddr, 4);
+	__builtin_memcpy(p->src, &ip->saddr, 4);
+	p->dst.v6 = 0;
+	if (ip->version != 4 || ip->ihl < 5)
+		return -1;
+	if (ip->protocol != IPPROTO_TCP)
+		return 0;
+	/* A later fragment carries no TCP header: the first fragment was already judged. */
+	if (ip->frag_off & bpf_htons(0x1fff))
+		return 0;
+	return parse_tcp((void *)ip + ip->ihl * 4, end, p);
+}
+
+static __always_inline int parse_ipv6(struct ipv6hdr *ip6, void *end, struct parsed *p)
+{
+	if ((void *)(ip6 + 1) > end)
+		return -1;
+	__builtin_memcpy(p->dst.addr, &ip6->daddr, 16);
+	__builtin_memcpy(p->src, &ip6->saddr, 16);
+	p->dst.v6 = 1;
+	__u8 next = ip6->nexthdr;
+	void *cur = ip6 + 1;
+#pragma unroll
+	for (int i = 0; i <= KM_MAX_IPV6_EXT; i++) { /* the headers, then the upper layer */
+		switch (next) {
+		case IPPROTO_TCP:
+			return parse_tcp(cur, end, p);
+		case IPPROTO_HOPOPTS:
+		case IPPROTO_ROUTING:
+		case IPPROTO_DSTOPTS: {
+			__u8 *h = cur;
+			if ((void *)(h + 2) > end)
+				return -1;
+			next = h[0];
+			cur += (h[1] + 1) * 8;
+			break;
+		}
+		case IPPROTO_FRAGMENT: {
+			__u8 *h = cur;
+			if ((void *)(h + 8) > end)
+				return -1;
+			if (((h[2] << 8) | h[3]) & 0xfff8)
+				return 0; /* a later fragment: no TCP header */
+			next = h[0];
+			cur += 8;
+			break;
+		}
+		case IPPROTO_AH: {
+			__u8 *h = cur;
+			if ((void *)(h + 2) > end)
+				return -1;
+			next = h[0];
+			cur += (h[1] + 2) * 4;
+			break;
+		}
+		case IPPROTO_ESP:
+			return -1; /* encrypted: cannot tell whether it is a SYN */
+		default:
+			return 0; /* another upper layer (UDP, ICMPv6, no next header...) */
+		}
+	}
+	return -1; /* chain longer than KM_MAX_IPV6_EXT */
+}
+
+SEC("xdp")
+int kmesh_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct parsed p = {};
+
+	if ((void *)(eth + 1) > end)
+		return XDP_PASS;
+	if (eth->h_proto == bpf_htons(ETH_P_IP))
+		p.state = parse_ipv4((void *)(eth + 1), end, &p);
+	else if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+		p.state = parse_ipv6((void *)(eth + 1), end, &p);
+	else
+		return XDP_PASS;
+	if (p.state == 0)
+		return XDP_PASS;
+
+	/* Only traffic to local workloads is ours; a header we could not read passes when it is not
+	 * (its destination was read first) and is dropped when it is. */
+	struct kmesh_workload *w = bpf_map_lookup_elem(&km_workloads, &p.dst);
+	if (!w)
+		return XDP_PASS;
+	if (p.state < 0) {
+		count_verdict(KMESH_VERDICT_UNPARSED);
+		return XDP_DROP;
+	}
+
+	__u32 zero = 0;
+	struct kmesh_scratch *s = bpf_map_lookup_elem(&km_scratch, &zero);
+	if (!s)
+		return fail(s, KMESH_VERDICT_ERROR);
+	__builtin_memcpy(s->src, p.src, 16);
+	__builtin_memcpy(s->dst, p.dst.addr, 16);
+	s->v6 = p.dst.v6;
+	s->port = p.port;
+	s->workload_id = w->workload_id;
+	s->verdict = KMESH_VERDICT_ERROR;
+	s->policy_id = 0xffffffff;
+	struct kmesh_port_key pk = { .id = w->workload_id, .port = p.port };
+	__u32 *eval = bpf_map_lookup_elem(&km_port_index, &pk);
+	s->eval_id = eval ? *eval : w->eval_id;
+	__u32 eid = s->eval_id;
+	struct kmesh_eval *e = bpf_map_lookup_elem(&km_evals, &eid);
+	if (!e)
+		return fail(s, KMESH_VERDICT_ERROR);
+	return advance(ctx, s, e, KMESH_STAGE_MATCH);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Helpers shared by the stages.
+ * ---------------------------------------------------------------------------------------------- */
+
+static __always_inline struct kmesh_scratch *scratch(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&km_scratch, &zero);
+}
+
+static __always_inline struct kmesh_eval *current_eval(struct kmesh_scratch *s)
+{
+	__u32 id = s->eval_id;
+	return bpf_map_lookup_elem(&km_evals, &id);
+}
+
+static __always_inline int list_at(__u32 slot, __u32 *out)
+{
+	__u32 *v = bpf_map_lookup_elem(&km_lists, &slot);
+	if (!v)
+		return -1;
+	*out = *v;
+	return 0;
+}
+
+#define BIT_WORD(id, max) (((id) & ((max)-1)) >> 6)
+#define BIT_MASK(id) (1ULL << ((id)&63))
+
+static __always_inline void set_bit(__u64 *bits, __u32 words, __u32 id, int on)
+{
+	__u32 w = (id >> 6) & (words - 1);
+	if (on)
+		bits[w] |= BIT_MASK(id);
+	else
+		bits[w] &= ~BIT_MASK(id);
+}
+
+static __always_inline int test_bit(__u64 *bits, __u32 words, __u32 id)
+{
+	__u32 w = (id >> 6) & (words - 1);
+	return (bits[w] & BIT_MASK(id)) != 0;
+}
+
+#define WORDS (KMESH_MAX_MATCHES / 64)
+_Static_assert(KMESH_MAX_MATCHES == KMESH_MAX_CLAUSES && KMESH_MAX_CLAUSES == KMESH_MAX_RULES,
+	       "the stages share one bit-array size");
+
+static __always_inline int in_addr_set(__u32 set, const __u8 *addr, __u32 v6)
+{
+	struct kmesh_addr_set_key k = {};
+	k.prefixlen = 32 + (v6 ? 128 : 32);
+	k.set_fam = KMESH_SET_FAM(set, v6);
+	__builtin_memcpy(k.addr, addr, 16);
+	return bpf_map_lookup_elem(&km_addr_sets, &k) != 0;
+}
+
+static __always_inline int in_port_set(__u32 set, __u32 port)
+{
+	struct kmesh_port_key k = { .id = set, .port = port };
+	return bpf_map_lookup_elem(&km_port_sets, &k) != 0;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * MATCH: every match of the eval, one per step.
+ * ---------------------------------------------------------------------------------------------- */
+
+struct match_loop {
+	__u32 first;
+	__u32 count;
+	int error;
+};
+
+static __always_inline int match_holds(struct kmesh_match *m, struct kmesh_scratch *s)
+{
+	if (m->flags & KMESH_MATCH_NEVER)
+		return 0;
+	if (m->port_set && !in_port_set(m->port_set, s->port))
+		return 0;
+	if (m->not_port_set && in_port_set(m->not_port_set, s->port))
+		return 0;
+	if (m->src_set && !in_addr_set(m->src_set, s->src, s->v6))
+		return 0;
+	if (m->not_src_set && in_addr_set(m->not_src_set, s->src, s->v6))
+		return 0;
+	if (m->dst_set && !in_addr_set(m->dst_set, s->dst, s->v6))
+		return 0;
+	if (m->not_dst_set && in_addr_set(m->not_dst_set, s->dst, s->v6))
+		return 0;
+	if (m->id_set) {
+		int in = in_addr_set(m->id_set, s->src, s->v6);
+		if (m->flags & KMESH_MATCH_ID_NEGATE ? in : !in)
+			return 0;
+	}
+	return 1;
+}
+
+static long match_step(__u64 i, void *arg)
+{
+	struct match_loop *l = arg;
+	if (i >= l->count)
+		return 1;
+	struct kmesh_scratch *s = scratch();
+	__u32 id;
+	if (!s || list_at(l->first + (__u32)i, &id) < 0) {
+		l->error = 1;
+		return 1;
+	}
+	struct kmesh_match *m = bpf_map_lookup_elem(&km_matches, &id);
+	if (!m) {
+		l->error = 1;
+		return 1;
+	}
+	set_bit(s->match_bits, WORDS, id, match_holds(m, s));
+	return 0;
+}
+
+SEC("xdp")
+int kmesh_stage_match(struct xdp_md *ctx)
+{
+	struct kmesh_scratch *s = scratch();
+	if (!s)
+		return fail(s, KMESH_VERDICT_ERROR);
+	struct kmesh_eval *e = current_eval(s);
+	if (!e || e->match_count > KMESH_MAX_STAGE_STEPS)
+		return fail(s, KMESH_VERDICT_ERROR);
+	struct match_loop l = { .first = e->match_first, .count = e->match_count };
+	if (l.count && bpf_loop(l.count, match_step, &l, 0) < 0)
+		return fail(s, KMESH_VERDICT_ERROR);
+	if (l.error)
+		return fail(s, KMESH_VERDICT_ERROR);
+	return advance(ctx, s, e, KMESH_STAGE_CLAUSE);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * CLAUSE and RULE: a row is the OR (clause) or AND (rule) of its members' bits. One step handles
+ * one member, or one row with no member; a row decided early skips its remaining members.
+ * ---------------------------------------------------------------------------------------------- */
+
+struct group_loop {
+	__u32 list_first; /* the eval's list of row ids */
+	__u32 list_count;
+	__u32 row;        /* position in that list */
+	__u32 row_id;
+	__u32 member;     /* position in the row's range; 0 = row not started */
+	__u32 m_first;
+	__u32 m_count;
+	int is_and;       /* RULE: AND of clauses; CLAUSE: OR of matches */
+	int error;
+};
+
+static __always_inline long group_step(struct group_loop *l, void *rows)
+{
+	if (l->row >= l->list_count)
+		return 1;
+	struct kmesh_scratch *s = scratch();
+	if (!s) {
+		l->error = 1;
+		return 1;
+	}
+	if (l->member == 0) {
+		if (list_at(l->list_first + l->row, &l->row_id) < 0) {
+			l->error = 1;
+			return 1;
+		}
+		struct kmesh_range *r = bpf_map_lookup_elem(rows, &l->row_id);
+		if (!r) {
+			l->error = 1;
+			return 1;
+		}
+		l->m_first = r->first;
+		l->m_count = r->count;
+		if (l->m_count == 0) {
+			/* An empty clause and an empty rule both always match (semantics §3). */
+			set_bit(l->is_and ? s->rule_bits : s->clause_bits, WORDS, l->row_id, 1);
+			l->row++;
+			return 0;
+		}
+	}
+	__u32 member_id;
+	if (list_at(l->m_first + l->member, &member_id) < 0) {
+		l->error = 1;
+		return 1;
+	}
+	int bit = test_bit(l->is_and ? s->clause_bits : s->match_bits, WORDS, member_id);
+	l->member++;
+	/* OR decided by a true member, AND by a false one; otherwise by the last member. */
+	int decided = l->is_and ? !bit : bit;
+	if (decided || l->member >= l->m_count) {
+		set_bit(l->is_and ? s->rule_bits : s->clause_bits, WORDS, l->row_id, bit);
+		l->row++;
+		l->member = 0;
+	}
+	return 0;
+}
+
+static long clause_step(__u64 i, void *arg)
+{
+	return group_step(arg, &km_clauses);
+}
+
+static long rule_step(__u64 i, void *arg)
+{
+	return group_step(arg, &km_rules);
+}
+
+static __always_inline int run_group(struct group_loop *l)
+{
+	if (l->list_count == 0)
+		return 0;
+	bpf_loop(KMESH_MAX_STAGE_STEPS, l->is_and ? (void *)rule_step : (void *)clause_step, l, 0);
+	return l->error || l->row < l->list_count ? -1 : 0;
+}
+
+SEC("xdp")
+int kmesh_stage_clause(struct xdp_md *ctx)
+{
+	struct kmesh_scratch *s = scratch();
+	if (!s)
+		return fail(s, KMESH_VERDICT_ERROR);
+	struct kmesh_eval *e = current_eval(s);
+	if (!e)
+		return fail(s, KMESH_VERDICT_ERROR);
+	struct group_loop l = { .list_first = e->clause_first, .list_count = e->clause_count };
+	if (run_group(&l) < 0)
+		return fail(s, KMESH_VERDICT_ERROR);
+	return advance(ctx, s, e, KMESH_STAGE_RULE);
+}
+
+SEC("xdp")
+int kmesh_stage_rule(struct xdp_md *ctx)
+{
+	struct kmesh_scratch *s = scratch();
+	if (!s)
+		return fail(s, KMESH_VERDICT_ERROR);
+	struct kmesh_eval *e = current_eval(s);
+	if (!e)
+		return fail(s, KMESH_VERDICT_ERROR);
+	struct group_loop l = { .list_first = e->rule_first, .list_count = e->rule_count, .is_and = 1 };
+	if (run_group(&l) < 0)
+		return fail(s, KMESH_VERDICT_ERROR);
+	return advance(ctx, s, e, KMESH_STAGE_POLICY);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * POLICY: the eval's policies in decision order (DENY first, then ALLOW, by name). A policy matches
+ * when any rule bit is set; every policy is counted; the first matched enforced DENY decides,
+ * else the first matched enforced ALLOW.
+ * ---------------------------------------------------------------------------------------------- */
+
+struct policy_loop {
+	__u32 list_first;
+	__u32 list_count;
+	__u32 row;
+	__u32 member;
+	__u32 policy_id;
+	__u32 r_first;
+	__u32 r_count;
+	__u32 action;
+	__u32 flags;
+	__u32 deny_id;    /* first matched enforced DENY, or ~0 */
+	__u32 allow_id;   /* first matched enforced ALLOW, or ~0 */
+	int error;
+};
+
+static __always_inline void policy_matched(struct policy_loop *l)
+{
+	struct kmesh_policy_stats *st = bpf_map_lookup_elem(&km_policy_stat, &l->policy_id);
+	if (l->flags & KMESH_POLICY_DRY_RUN) {
+		if (st)
+			st->dry_run_matched++;
+		return;
+	}
+	if (st)
+		st->matched++;
+	if (l->action == KMESH_ACTION_DENY) {
+		if (l->deny_id == 0xffffffff)
+			l->deny_id = l->policy_id;
+	} else if (l->allow_id == 0xffffffff) {
+		l->allow_id = l->policy_id;
+	}
+}
+
+static long policy_step(__u64 i, void *arg)
+{
+	struct policy_loop *l = arg;
+	if (l->row >= l->list_count)
+		return 1;
+	struct kmesh_scratch *s = scratch();
+	if (!s) {
+		l->error = 1;
+		return 1;
+	}
+	if (l->member == 0) {
+		if (list_at(l->list_first + l->row, &l->policy_id) < 0) {
+			l->error = 1;
+			return 1;
+		}
+		struct kmesh_policy *p = bpf_map_lookup_elem(&km_policies, &l->policy_id);
+		if (!p) {
+			l->error = 1;
+			return 1;
+		}
+		l->r_first = p->rules_first;
+		l->r_count = p->rules_count;
+		l->action = p->action;
+		l->flags = p->flags;
+		if (l->r_count == 0) {
+			l->row++; /* a policy without rules never matches */
+			return 0;
+		}
+	}
+	__u32 rule_id;
+	if (list_at(l->r_first + l->member, &rule_id) < 0) {
+		l->error = 1;
+		return 1;
+	}
+	int bit = test_bit(s->rule_bits, WORDS, rule_id);
+	l->member++;
+	if (bit || l->member >= l->r_count) {
+		if (bit)
+			policy_matched(l);
+		l->row++;
+		l->member = 0;
+	}
+	return 0;
+}
+
+SEC("xdp")
+int kmesh_stage_policy(struct xdp_md *ctx)
+{
+	struct kmesh_scratch *s = scratch();
+	if (!s)
+		return fail(s, KMESH_VERDICT_ERROR);
+	struct kmesh_eval *e = current_eval(s);
+	if (!e)
+		return fail(s, KMESH_VERDICT_ERROR);
+	struct policy_loop l = {
+		.list_first = e->policy_first,
+		.list_count = e->policy_count,
+		.deny_id = 0xffffffff,
+		.allow_id = 0xffffffff,
+	};
+	__u32 has_allow = e->flags & KMESH_EVAL_HAS_ALLOW;
+	if (l.list_count) {
+		bpf_loop(KMESH_MAX_STAGE_STEPS, policy_step, &l, 0);
+		if (l.error || l.row < l.list_count)
+			return fail(s, KMESH_VERDICT_ERROR);
+	}
+	if (l.deny_id != 0xffffffff) {
+		struct kmesh_policy_stats *st = bpf_map_lookup_elem(&km_policy_stat, &l.deny_id);
+		if (st)
+			st->denied++;
+		s->policy_id = l.deny_id;
+		s->verdict = KMESH_VERDICT_DENY_POLICY;
+		count_verdict(KMESH_VERDICT_DENY_POLICY);
+		return XDP_DROP;
+	}
+	if (!has_allow) {
+		s->verdict = KMESH_VERDICT_ALLOW_NO_ALLOW;
+		count_verdict(KMESH_VERDICT_ALLOW_NO_ALLOW);
+		return XDP_PASS;
+	}
+	if (l.allow_id != 0xffffffff) {
+		s->policy_id = l.allow_id;
+		s->verdict = KMESH_VERDICT_ALLOW_POLICY;
+		count_verdict(KMESH_VERDICT_ALLOW_POLICY);
+		return XDP_PASS;
+	}
+	s->verdict = KMESH_VERDICT_DENY_NONE_ALLOW;
+	count_verdict(KMESH_VERDICT_DENY_NONE_ALLOW);
+	return XDP_DROP;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,167 @@
+using System.Collections.Immutable;
+using KmeshCompiler.Ir;
+using KmeshCompiler.Lowering;
+
+namespace KmeshCompiler.Image;
+
+public enum KernelAction { NotEvaluated, Pass, Drop }
+
+/// <summary>What the XDP programs do with a SYN. Verdict is a KMESH_VERDICT_* code (meaningless when
+/// not evaluated); Policy is the deciding policy id when there is one. PolicyMatched lists every
+/// policy whose matched/dry_run_matched counter the packet increments.</summary>
+public sealed record KernelVerdict(KernelAction Action, uint Verdict, uint? Policy, ImmutableArray<uint> PolicyMatched, int TailCalls, uint MaxSteps, string? Error = null);
+
+/// <summary>Which backends a connect to a service address can be rewritten to: every slot of the
+/// chosen priority (a weight-w endpoint appears w times). Rewritten is false when the connection
+/// keeps its destination (not a service, PASSTHROUGH, or nothing selectable).</summary>
+public sealed record LbSelection(bool IsService, uint Mode, bool Rewritten, int Priority, ImmutableArray<(IpAddr Address, uint Port, uint Backend)> Slots);
+
+/// <summary>Evaluates packets by walking an image's tables exactly as the BPF programs do: the same
+/// lookups in the same order with the same bounds (docs/dataplane-layout.md). Differential tests hold
+/// it against the reference evaluator; kernel tests hold the programs against it.</summary>
+public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = Layout.MaxStageSteps)
+{
+    public const uint VerdictAllowPolicy = 0, VerdictAllowNoAllow = 1, VerdictDenyPolicy = 2, VerdictDenyNoneAllow = 3, VerdictError = 4;
+
+    public ImageTables Tables { get; } = tables;
+
+    public ImageInterpreter(ImageFile image) : this(new ImageTables(image)) { }
+
+    public KernelVerdict Syn(IpAddr src, IpAddr dst, uint port)
+    {
+        var t = Tables;
+        // Entry program.
+        if (src.IsV6 != dst.IsV6 || !t.Workloads.TryGetValue(dst, out var wl))
+            return new KernelVerdict(KernelAction.NotEvaluated, 0, null, [], 0, 0);
+        uint evalId = t.PortIndex.TryGetValue((wl.WorkloadId, port), out var e) ? e : wl.EvalId;
+        if (ImageTables.At(t.Evals, evalId) is not { } eval) return Error("eval row missing", 0, 0);
+        int tailCalls = 0;
+        uint maxSteps = 0;
+        var matchBits = new HashSet<uint>();
+        var clauseBits = new HashSet<uint>();
+        var ruleBits = new HashSet<uint>();
+
+        // MATCH stage.
+        tailCalls++;
+        uint steps = 0;
+        for (uint i = 0; i < eval.MatchCount; i++)
+        {
+            if (++steps > maxStageSteps) return Error("match stage out of steps", tailCalls, steps);
+            if (ImageTables.At(t.Lists, eval.MatchFirst + i) is not { } mid || ImageTables.At(t.Matches, mid) is not { } m)
+                return Error("match row missing", tailCalls, steps);
+            if (MatchPasses(m, src, dst, port)) matchBits.Add(mid);
+        }
+        maxSteps = Math.Max(maxSteps, steps);
+
+        // CLAUSE stage: OR of its matches; no matches: true.
+        tailCalls++;
+        steps = 0;
+        for (uint i = 0; i < eval.ClauseCount; i++)
+        {
+            if (++steps > maxStageSteps) return Error("clause stage out of steps", tailCalls, steps);
+            if (ImageTables.At(t.Lists, eval.ClauseFirst + i) is not { } cid || ImageTables.At(t.Clauses, cid) is not { } c)
+                return Error("clause row missing", tailCalls, steps);
+            bool any = c.Count == 0;
+            for (uint k = 0; k < c.Count; k++)
+            {
+                if (++steps > maxStageSteps) return Error("clause stage out of steps", tailCalls, steps);
+                if (ImageTables.At(t.Lists, c.First + k) is not { } mid) return Error("list slot missing", tailCalls, steps);
+                if (matchBits.Contains(mid)) any = true;
+            }
+            if (any) clauseBits.Add(cid);
+        }
+        maxSteps = Math.Max(maxSteps, steps);
+
+        // RULE stage: AND of its clauses; no clauses: true.
+        tailCalls++;
+        steps = 0;
+        for (uint i = 0; i < eval.RuleCount; i++)
+        {
+            if (++steps > maxStageSteps) return Error("rule stage out of steps", tailCalls, steps);
+            if (ImageTables.At(t.Lists, eval.RuleFirst + i) is not { } rid || ImageTables.At(t.Rules, rid) is not { } r)
+                return Error("rule row missing", tailCalls, steps);
+            bool all = true;
+            for (uint k = 0; k < r.Count; k++)
+            {
+                if (++steps > maxStageSteps) return Error("rule stage out of steps", tailCalls, steps);
+                if (ImageTables.At(t.Lists, r.First + k) is not { } cid) return Error("list slot missing", tailCalls, steps);
+                if (!clauseBits.Contains(cid)) all = false;
+            }
+            if (all) ruleBits.Add(rid);
+        }
+        maxSteps = Math.Max(maxSteps, steps);
+
+        // POLICY stage: in list order (DENY first, then ALLOW, by name); no rules: never matches.
+        tailCalls++;
+        steps = 0;
+        uint? deny = null, allow = null;
+        var matched = ImmutableArray.CreateBuilder<uint>();
+        for (uint i = 0; i < eval.PolicyCount; i++)
+        {
+            if (++steps > maxStageSteps) return Error("policy stage out of steps", tailCalls, steps);
+            if (ImageTables.At(t.Lists, eval.PolicyFirst + i) is not { } pid || ImageTables.At(t.Policies, pid) is not { } p)
+                return Error("policy row missing", tailCalls, steps);
+            bool any = false;
+            for (uint k = 0; k < p.RulesCount; k++)
+            {
+                if (++steps > maxStageSteps) return Error("policy stage out of steps", tailCalls, steps);
+                if (ImageTables.At(t.Lists, p.RulesFirst + k) is not { } rid) return Error("list slot missing", tailCalls, steps);
+                if (ruleBits.Contains(rid)) any = true;
+            }
+            if (!any) continue;
+            matched.Add(pid);
+            if ((p.Flags & Layout.PolicyDryRun) != 0) continue;
+            if (p.Action == Layout.ActionDeny) deny ??= pid;
+            else allow ??= pid;
+        }
+        maxSteps = Math.Max(maxSteps, steps);
+        var list = matched.ToImmutable();
+        if (deny is not null) return new KernelVerdict(KernelAction.Drop, VerdictDenyPolicy, deny, list, tailCalls, maxSteps);
+        if ((eval.Flags & Layout.EvalHasAllow) == 0) return new KernelVerdict(KernelAction.Pass, VerdictAllowNoAllow, null, list, tailCalls, maxSteps);
+        if (allow is not null) return new KernelVerdict(KernelAction.Pass, VerdictAllowPolicy, allow, list, tailCalls, maxSteps);
+        return new KernelVerdict(KernelAction.Drop, VerdictDenyNoneAllow, null, list, tailCalls, maxSteps);
+    }
+
+    private static KernelVerdict Error(string why, int tailCalls, uint steps) =>
+        new(KernelAction.Drop, VerdictError, null, [], tailCalls, steps, why);
+
+    private bool MatchPasses(in KmeshMatch m, IpAddr src, IpAddr dst, uint port)
+    {
+        var t = Tables;
+        if ((m.Flags & Layout.MatchNever) != 0) return false;
+        if (m.SrcSet != 0 && !t.InSet(m.SrcSet, src)) return false;
+        if (m.NotSrcSet != 0 && t.InSet(m.NotSrcSet, src)) return false;
+        if (m.DstSet != 0 && !t.InSet(m.DstSet, dst)) return false;
+        if (m.NotDstSet != 0 && t.InSet(m.NotDstSet, dst)) return false;
+        if (m.PortSet != 0 && !t.InPortSet(m.PortSet, port)) return false;
+        if (m.NotPortSet != 0 && t.InPortSet(m.NotPortSet, port)) return false;
+        if (m.IdSet != 0 && t.InSet(m.IdSet, src) == ((m.Flags & Layout.MatchIdNegate) != 0)) return false;
+        return true;
+    }
+
+    /// <summary>What cgroup/connect4 or connect6 does with a connect to <paramref name="vip"/>:
+    /// <paramref name="port"/> (the service port).</summary>
+    public LbSelection Connect(IpAddr vip, uint port)
+    {
+        var t = Tables;
+        if (!t.Services.TryGetValue((vip, port), out var svc)) return new LbSelection(false, 0, false, -1, []);
+        if (svc.Mode == Layout.LbPassthrough) return new LbSelection(true, svc.Mode, false, -1, []);
+        var counts = Rows.Counts(svc);
+        int prio = -1;
+        if (svc.Mode == Layout.LbFailover)
+        {
+            for (int p = 0; p < Layout.Priorities; p++) if (counts[p] > 0) { prio = p; break; }
+        }
+        else if (counts[0] > 0) prio = 0; // STRICT and UNSPECIFIED use priority 0 only.
+        if (prio < 0) return new LbSelection(true, svc.Mode, false, -1, []);
+        var slots = ImmutableArray.CreateBuilder<(IpAddr, uint, uint)>();
+        for (uint i = 0; i < counts[prio]; i++)
+        {
+            if (!t.Endpoints.TryGetValue((svc.ServiceId, (uint)prio, i), out uint bid) || ImageTables.At(t.Backends, bid) is not { } b)
+                return new LbSelection(true, svc.Mode, false, prio, []);
+            var (a, bp) = Rows.Backend(b);
+            slots.Add((a, bp, bid));
+        }
+        return new LbSelection(true, svc.Mode, true, prio, slots.ToImmutable());
+    }
+}

@@ -1,0 +1,111 @@
+using System.Collections.Immutable;
+using System.Text;
+using KmeshCompiler.Ir;
+
+namespace KmeshCompiler.Lowering;
+
+/// <summary>The identity test of a match, lowered to source addresses (semantics.md §3, "Identity in
+/// the kernel"): Never (no source passes), Always (every source passes: no test), or a set of world
+/// addresses tested positively (the addresses whose identity passes; unknown sources fail) or
+/// negatively (the addresses whose identity fails; unknown sources pass).</summary>
+public readonly record struct IdentityTest(IdentityTestKind Kind, AddressSet? Set);
+
+public enum IdentityTestKind { Always, Never, InSet, NotInSet }
+
+/// <summary>Resolves identity by address exactly as the reference evaluator does (the first workload
+/// by uid owns a shared address) and folds every identity field of a match into one
+/// <see cref="IdentityTest"/>. Results are cached by the fields' content, since many matches share
+/// them.</summary>
+public sealed class IdentityLowering
+{
+    private sealed record IdGroup(Identity Identity, string Principal, List<IpAddr> Addresses);
+
+    private readonly Dictionary<string, List<IdGroup>> _byNamespace = new(StringComparer.Ordinal);
+    private readonly List<string> _namespaces;
+    private readonly Dictionary<string, IdentityTest> _cache = new(StringComparer.Ordinal);
+
+    public IdentityLowering(World world)
+    {
+        var owned = new HashSet<IpAddr>();
+        var groups = new Dictionary<Identity, IdGroup>();
+        foreach (var w in world.Workloads.OrderBy(w => w.Uid, StringComparer.Ordinal))
+            foreach (var a in w.Addresses)
+            {
+                if (!owned.Add(a)) continue;
+                var id = w.Identity;
+                if (!groups.TryGetValue(id, out var g))
+                {
+                    groups[id] = g = new IdGroup(id, id.ToString(), new List<IpAddr>());
+                    if (!_byNamespace.TryGetValue(id.Namespace, out var l)) _byNamespace[id.Namespace] = l = new();
+                    l.Add(g);
+                }
+                g.Addresses.Add(a);
+            }
+        _namespaces = _byNamespace.Keys.Order(StringComparer.Ordinal).ToList();
+    }
+
+    public static bool HasIdentityFields(Match m) =>
+        !m.Namespaces.IsEmpty || !m.NotNamespaces.IsEmpty || !m.Principals.IsEmpty || !m.NotPrincipals.IsEmpty ||
+        !m.ServiceAccounts.IsEmpty || !m.NotServiceAccounts.IsEmpty;
+
+    public IdentityTest Lower(Match m)
+    {
+        if (!HasIdentityFields(m)) return new IdentityTest(IdentityTestKind.Always, null);
+        string key = Key(m);
+        if (_cache.TryGetValue(key, out var cached)) return cached;
+        var result = Compute(m);
+        _cache[key] = result;
+        return result;
+    }
+
+    private IdentityTest Compute(Match m)
+    {
+        bool nonePasses = NamespacePair(m, "") && m.Principals.IsEmpty && m.ServiceAccounts.IsEmpty;
+        bool perIdentity = !m.Principals.IsEmpty || !m.NotPrincipals.IsEmpty || !m.ServiceAccounts.IsEmpty || !m.NotServiceAccounts.IsEmpty;
+        // Collect the addresses on the minority side: passing ones when unknown sources fail,
+        // failing ones when they pass.
+        var collected = new List<IpAddr>();
+        foreach (var ns in _namespaces)
+        {
+            bool nsPass = NamespacePair(m, ns);
+            foreach (var g in _byNamespace[ns])
+            {
+                bool pass = nsPass && (!perIdentity || (PrincipalPair(m, g.Principal) && ServiceAccountPair(m, g.Identity)));
+                if (pass != nonePasses) collected.AddRange(g.Addresses);
+            }
+        }
+        if (collected.Count == 0)
+            return new IdentityTest(nonePasses ? IdentityTestKind.Always : IdentityTestKind.Never, null);
+        return new IdentityTest(nonePasses ? IdentityTestKind.NotInSet : IdentityTestKind.InSet, AddressSet.Hosts(collected));
+    }
+
+    private static bool Pair<T>(ImmutableArray<T> pos, ImmutableArray<T> not, Func<T, bool> holds)
+    {
+        if (!pos.IsEmpty && !pos.Any(holds)) return false;
+        return !not.Any(holds);
+    }
+
+    private static bool NamespacePair(Match m, string ns) => Pair(m.Namespaces, m.NotNamespaces, s => s.Matches(ns));
+
+    private static bool PrincipalPair(Match m, string principal) => Pair(m.Principals, m.NotPrincipals, s => s.Matches(principal));
+
+    private static bool ServiceAccountPair(Match m, Identity id) =>
+        Pair(m.ServiceAccounts, m.NotServiceAccounts, sa => sa.Namespace == id.Namespace && sa.ServiceAccount == id.ServiceAccount);
+
+    private static string Key(Match m)
+    {
+        var sb = new StringBuilder();
+        void Strings(char tag, ImmutableArray<StringMatch> l)
+        {
+            foreach (var s in l) sb.Append(tag).Append((int)s.Kind).Append(':').Append(s.Value.Length).Append(':').Append(s.Value);
+        }
+        void Sas(char tag, ImmutableArray<ServiceAccountMatch> l)
+        {
+            foreach (var s in l) sb.Append(tag).Append(s.Namespace.Length).Append(':').Append(s.Namespace).Append(s.ServiceAccount.Length).Append(':').Append(s.ServiceAccount);
+        }
+        Strings('n', m.Namespaces); Strings('N', m.NotNamespaces);
+        Strings('p', m.Principals); Strings('P', m.NotPrincipals);
+        Sas('s', m.ServiceAccounts); Sas('S', m.NotServiceAccounts);
+        return sb.ToString();
+    }
+}

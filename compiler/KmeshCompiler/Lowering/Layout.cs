@@ -1,0 +1,196 @@
+using System.Runtime.InteropServices;
+
+namespace KmeshCompiler.Lowering;
+
+// The C# mirror of bpf/kmesh_tables.h. Field order, sizes and constants must agree with the header;
+// LayoutTests checks the sizes here, the ABI hash against the header text, and (where clang is
+// available) the offsets against the BTF of a compiled object.
+
+/// <summary>Constants of bpf/kmesh_tables.h.</summary>
+public static partial class Layout
+{
+    public const uint AbiVersion = 1;
+
+    public const uint MaxWorkloadAddrs = 65536;
+    public const uint MaxPortIndex = 65536;
+    public const uint MaxEvals = 65536;
+    public const uint MaxLists = 1048576;
+    public const uint MaxPolicies = 65536;
+    public const uint MaxRules = 65536;
+    public const uint MaxClauses = 65536;
+    public const uint MaxMatches = 65536;
+    public const uint MaxAddrSetEntries = 262144;
+    public const uint MaxPortSetEntries = 65536;
+    public const uint MaxServices = 65536;
+    public const uint MaxEndpoints = 262144;
+    public const uint MaxBackends = 65536;
+    public const uint MaxMeta = 1;
+
+    public const int TailCalls = 4;
+    public const int KernelTailCallLimit = 33;
+    public const uint MaxStageSteps = 65536;
+
+    public const uint EvalHasAllow = 0x1;
+    public const uint ActionAllow = 0;
+    public const uint ActionDeny = 1;
+    public const uint PolicyDryRun = 0x1;
+    public const uint MatchNever = 0x1;
+    public const uint MatchIdNegate = 0x2;
+
+    public const int Priorities = 12;
+    public const uint MaxWeight = 16;
+
+    public const uint LbUnspecified = 0;
+    public const uint LbStrict = 1;
+    public const uint LbFailover = 2;
+    public const uint LbPassthrough = 3;
+
+    public static uint SetFam(uint setId, bool v6) => (setId << 1) | (v6 ? 1u : 0u);
+
+    public const string MapWorkloads = "km_workloads";
+    public const string MapPortIndex = "km_port_index";
+    public const string MapEvals = "km_evals";
+    public const string MapLists = "km_lists";
+    public const string MapPolicies = "km_policies";
+    public const string MapRules = "km_rules";
+    public const string MapClauses = "km_clauses";
+    public const string MapMatches = "km_matches";
+    public const string MapAddrSets = "km_addr_sets";
+    public const string MapPortSets = "km_port_sets";
+    public const string MapServices = "km_services";
+    public const string MapEndpoints = "km_endpoints";
+    public const string MapBackends = "km_backends";
+    public const string MapMeta = "km_meta";
+}
+
+/// <summary>BPF map types used by the image (values of enum bpf_map_type).</summary>
+public enum BpfMapType : uint
+{
+    Hash = 1,
+    Array = 2,
+    ProgArray = 3,
+    PercpuArray = 6,
+    LpmTrie = 11,
+}
+
+[StructLayout(LayoutKind.Sequential, Size = 20)]
+public unsafe struct KmeshIpKey
+{
+    public fixed byte Addr[16];
+    public uint V6;
+}
+
+[StructLayout(LayoutKind.Sequential, Size = 8)]
+public struct KmeshPortKey
+{
+    public uint Id;
+    public uint Port;
+}
+
+[StructLayout(LayoutKind.Sequential, Size = 8)]
+public struct KmeshWorkload
+{
+    public uint WorkloadId;
+    public uint EvalId;
+}
+
+[StructLayout(LayoutKind.Sequential, Size = 40)]
+public struct KmeshEval
+{
+    public uint Flags;
+    public uint MatchFirst;
+    public uint MatchCount;
+    public uint ClauseFirst;
+    public uint ClauseCount;
+    public uint RuleFirst;
+    public uint RuleCount;
+    public uint PolicyFirst;
+    public uint PolicyCount;
+    public uint Pad;
+}
+
+[StructLayout(LayoutKind.Sequential, Size = 8)]
+public struct KmeshRange
+{
+    public uint First;
+    public uint Count;
+}
+
+[StructLayout(LayoutKind.Sequential, Size = 16)]
+public struct KmeshPolicy
+{
+    public uint RulesFirst;
+    public uint RulesCount;
+    public uint Action;
+    public uint Flags;
+}
+
+[StructLayout(LayoutKind.Sequential, Size = 32)]
+public struct KmeshMatch
+{
+    public uint Flags;
+    public uint SrcSet;
+    public uint NotSrcSet;
+    public uint DstSet;
+    public uint NotDstSet;
+    public uint PortSet;
+    public uint NotPortSet;
+    public uint IdSet;
+}
+
+[StructLayout(LayoutKind.Sequential, Size = 24)]
+public unsafe struct KmeshAddrSetKey
+{
+    public uint Prefixlen;
+    public uint SetFam;
+    public fixed byte Addr[16];
+}
+
+[StructLayout(LayoutKind.Sequential, Size = 24)]
+public struct KmeshPolicyStats
+{
+    public ulong Matched;
+    public ulong Denied;
+    public ulong DryRunMatched;
+}
+
+[StructLayout(LayoutKind.Sequential, Size = 24)]
+public unsafe struct KmeshSvcKey
+{
+    public fixed byte Addr[16];
+    public uint V6;
+    public uint Port;
+}
+
+[StructLayout(LayoutKind.Sequential, Size = 56)]
+public unsafe struct KmeshService
+{
+    public uint ServiceId;
+    public uint Mode;
+    public fixed uint Counts[12];
+}
+
+[StructLayout(LayoutKind.Sequential, Size = 12)]
+public struct KmeshEndpointKey
+{
+    public uint ServiceId;
+    public uint Priority;
+    public uint Index;
+}
+
+[StructLayout(LayoutKind.Sequential, Size = 24)]
+public unsafe struct KmeshBackend
+{
+    public fixed byte Addr[16];
+    public uint V6;
+    public uint Port;
+}
+
+[StructLayout(LayoutKind.Sequential, Size = 72)]
+public unsafe struct KmeshMeta
+{
+    public fixed byte AbiHash[32];
+    public fixed byte ContentHash[32];
+    public uint FormatVersion;
+    public uint AbiVersion;
+}

@@ -1,0 +1,37 @@
+using System.Collections.Immutable;
+using System.Runtime.CompilerServices;
+
+namespace KmeshCompiler.Lowering;
+
+/// <summary>One map of an image as bpf/kmesh_tables.h declares it.</summary>
+public sealed record MapSpec(string Name, BpfMapType Type, int KeySize, int ValueSize, uint MaxEntries, uint Flags)
+{
+    public const uint NoPrealloc = 1; // BPF_F_NO_PREALLOC
+}
+
+public static partial class Layout
+{
+    /// <summary>SHA-256 of bpf/kmesh_tables.h with CR removed. LayoutTests fails when it is stale.</summary>
+    public const string AbiHash = "04989d47b4d2b5fa421e5b2db92b9008cb3454cc0396818610d2c6770b4c7c1b";
+
+    /// <summary>The maps an image carries, in image order.</summary>
+    public static readonly ImmutableArray<MapSpec> ImageMaps =
+    [
+        new(MapWorkloads, BpfMapType.Hash, Unsafe.SizeOf<KmeshIpKey>(), Unsafe.SizeOf<KmeshWorkload>(), MaxWorkloadAddrs, 0),
+        new(MapPortIndex, BpfMapType.Hash, Unsafe.SizeOf<KmeshPortKey>(), sizeof(uint), MaxPortIndex, 0),
+        new(MapEvals, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshEval>(), MaxEvals, 0),
+        new(MapLists, BpfMapType.Array, sizeof(uint), sizeof(uint), MaxLists, 0),
+        new(MapPolicies, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshPolicy>(), MaxPolicies, 0),
+        new(MapRules, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshRange>(), MaxRules, 0),
+        new(MapClauses, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshRange>(), MaxClauses, 0),
+        new(MapMatches, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshMatch>(), MaxMatches, 0),
+        new(MapAddrSets, BpfMapType.LpmTrie, Unsafe.SizeOf<KmeshAddrSetKey>(), sizeof(uint), MaxAddrSetEntries, MapSpec.NoPrealloc),
+        new(MapPortSets, BpfMapType.Hash, Unsafe.SizeOf<KmeshPortKey>(), sizeof(uint), MaxPortSetEntries, 0),
+        new(MapServices, BpfMapType.Hash, Unsafe.SizeOf<KmeshSvcKey>(), Unsafe.SizeOf<KmeshService>(), MaxServices, 0),
+        new(MapEndpoints, BpfMapType.Hash, Unsafe.SizeOf<KmeshEndpointKey>(), sizeof(uint), MaxEndpoints, 0),
+        new(MapBackends, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshBackend>(), MaxBackends, 0),
+        new(MapMeta, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshMeta>(), MaxMeta, 0),
+    ];
+
+    public static MapSpec Map(string name) => ImageMaps.First(m => m.Name == name);
+}

@@ -1,0 +1,138 @@
+using System.Collections.Immutable;
+using KmeshCompiler.Diagnostics;
+using KmeshCompiler.Image;
+using KmeshCompiler.Ir;
+
+namespace KmeshCompiler.Lowering;
+
+public sealed partial class Lowerer
+{
+    /// <summary>Service tables relative to the node (semantics.md §4): one service id per (service,
+    /// port, address family); healthy endpoints grouped by priority R − rank (all in priority 0 for
+    /// UNSPECIFIED; none for PASSTHROUGH), each repeated min(capacity, KMESH_MAX_WEIGHT) times. An
+    /// endpoint's address is its first address of the VIP's family; a workload without one is not
+    /// reachable through VIPs of that family.</summary>
+    private List<ImageSection> LowerLoadBalancing(ImmutableSortedDictionary<(NameKind, uint), string>.Builder names)
+    {
+        var client = _world.Nodes.FirstOrDefault(n => n.Name == _node) ?? new Node(_node, Locality.Empty, "", SourceLocation.None);
+        var services = new List<ImageEntry>();
+        var endpoints = new List<ImageEntry>();
+        var backends = new List<KmeshBackend>();
+        var backendIndex = new Dictionary<(IpAddr, uint), uint>();
+        var vipOwner = new Dictionary<(IpAddr, uint), string>();
+        var capped = new HashSet<string>(StringComparer.Ordinal);
+        uint sid = 0;
+        foreach (var s in _world.Services)
+        {
+            var lb = s.LoadBalancing;
+            uint mode = lb.Mode switch
+            {
+                LbMode.Strict => Layout.LbStrict,
+                LbMode.Failover => Layout.LbFailover,
+                LbMode.Passthrough => Layout.LbPassthrough,
+                _ => Layout.LbUnspecified,
+            };
+            int scopes = lb.RoutingPreference.Length;
+            int needed = lb.Mode is LbMode.Strict or LbMode.Failover ? (scopes > 0 && lb.RoutingPreference[0] == LbScope.Network ? 2 * scopes : scopes + 1) : 1;
+            if (needed > Layout.Priorities)
+            {
+                _bag.Add(Codes.TooManyScopes, s.Location, s.Key, scopes, needed, Layout.Priorities);
+                continue;
+            }
+            foreach (var sp in s.Ports.DistinctBy(p => p.Port).OrderBy(p => p.Port))
+            {
+                foreach (bool v6 in new[] { false, true })
+                {
+                    var vips = s.Addresses.Where(a => a.Address.IsV6 == v6).Select(a => a.Address).Distinct().Order().ToList();
+                    if (vips.Count == 0) continue;
+                    uint id = sid++;
+                    names[(NameKind.Service, id)] = $"{s.Key}:{sp.Port}/{(v6 ? "v6" : "v4")}";
+                    var counts = new uint[Layout.Priorities];
+                    if (lb.Mode != LbMode.Passthrough)
+                    {
+                        var eps = new List<(int Prio, Workload W, IpAddr Addr, uint Port, uint Slots)>();
+                        foreach (var w in _world.Workloads)
+                        {
+                            var entry = w.Services.FirstOrDefault(x => x.ServiceKey == s.Key);
+                            if (entry is null) continue;
+                            if (w.Health != WorkloadHealth.Healthy && lb.HealthPolicy != HealthPolicy.AllowAll) continue;
+                            var addr = w.Addresses.Where(a => a.IsV6 == v6).Cast<IpAddr?>().FirstOrDefault();
+                            if (addr is null) continue;
+                            var wp = entry.Ports.FirstOrDefault(p => p.Port == sp.Port);
+                            uint target = wp is { TargetPort: > 0 } ? wp.TargetPort : sp.TargetPort > 0 ? sp.TargetPort : sp.Port;
+                            int prio = lb.Mode is LbMode.Strict or LbMode.Failover ? Priority(lb.RoutingPreference, client, w) : 0;
+                            uint weight = w.Capacity == 0 ? 1 : w.Capacity;
+                            if (weight > Layout.MaxWeight && capped.Add(w.Key))
+                                _bag.Add(Codes.WeightCapped, w.Location, w.Key, weight, Layout.MaxWeight);
+                            eps.Add((prio, w, addr.Value, target, Math.Min(weight, Layout.MaxWeight)));
+                        }
+                        foreach (var e in eps.OrderBy(e => e.Prio).ThenBy(e => e.W.Uid, StringComparer.Ordinal))
+                        {
+                            if (!backendIndex.TryGetValue((e.Addr, e.Port), out uint bid))
+                            {
+                                bid = (uint)backends.Count;
+                                backends.Add(Rows.Backend(e.Addr, e.Port));
+                                backendIndex[(e.Addr, e.Port)] = bid;
+                                names[(NameKind.Backend, bid)] = e.W.Key;
+                            }
+                            for (uint k = 0; k < e.Slots; k++)
+                                endpoints.Add(new ImageEntry(
+                                    Rows.Bytes(new KmeshEndpointKey { ServiceId = id, Priority = (uint)e.Prio, Index = counts[e.Prio]++ }),
+                                    Rows.U32(bid)));
+                        }
+                    }
+                    var value = Rows.Bytes(Rows.Service(id, mode, counts));
+                    foreach (var vip in vips)
+                    {
+                        if (vipOwner.TryGetValue((vip, sp.Port), out var first))
+                        {
+                            _bag.Add(Codes.ServiceAddressClash, s.Location, vip, sp.Port, s.Key, first);
+                            continue;
+                        }
+                        vipOwner[(vip, sp.Port)] = s.Key;
+                        services.Add(new ImageEntry(Rows.Bytes(Rows.SvcKey(vip, sp.Port)), value));
+                    }
+                }
+            }
+        }
+        return
+        [
+            ImageSection.For(Layout.Map(Layout.MapServices), services),
+            ImageSection.For(Layout.Map(Layout.MapEndpoints), endpoints),
+            Array(Layout.MapBackends, backends.Select(Rows.Bytes)),
+        ];
+    }
+
+    /// <summary>Priority R − rank of an endpoint seen from the client node (semantics.md §4).</summary>
+    public static int Priority(ImmutableArray<LbScope> scopes, Node client, Workload w)
+    {
+        int len = scopes.Length;
+        bool networkFirst = len > 0 && scopes[0] == LbScope.Network;
+        int count = 0;
+        bool networkEqual = false;
+        for (int i = 0; i < len; i++)
+        {
+            bool equal = scopes[i] switch
+            {
+                LbScope.Region => w.Locality.Region == client.Locality.Region,
+                LbScope.Zone => w.Locality.Zone == client.Locality.Zone,
+                LbScope.Subzone => w.Locality.Subzone == client.Locality.Subzone,
+                LbScope.Node => w.Node == client.Name,
+                LbScope.Cluster => w.ClusterId == Workload.DefaultClusterId,
+                LbScope.Network => w.Network == client.Network,
+                _ => false,
+            };
+            if (equal)
+            {
+                count++;
+                if (i == 0 && networkFirst) networkEqual = true;
+                continue;
+            }
+            if (i == 0 && networkFirst) continue;
+            break;
+        }
+        int rank = networkFirst && networkEqual ? count + len - 1 : count;
+        int max = networkFirst ? 2 * len - 1 : len;
+        return max - rank;
+    }
+}

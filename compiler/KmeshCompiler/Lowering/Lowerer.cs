@@ -1,0 +1,427 @@
+using System.Collections.Immutable;
+using System.Diagnostics;
+using KmeshCompiler.Diagnostics;
+using KmeshCompiler.Image;
+using KmeshCompiler.Ir;
+using KmeshCompiler.Semantics;
+
+namespace KmeshCompiler.Lowering;
+
+/// <summary>Figures about one lowering: table sizes, what hash-consing saved, budgets used.</summary>
+public sealed record LoweringStats(
+    int LocalWorkloads,
+    int Policies,
+    ImmutableSortedDictionary<string, int> Entries,
+    int MatchesBeforeSharing, int ClausesBeforeSharing, int RulesBeforeSharing, int SetsBeforeSharing, int EvalsBeforeSharing,
+    uint MaxStageSteps, int TailCallsPerPacket, TimeSpan Elapsed)
+{
+    public int RowsSaved =>
+        MatchesBeforeSharing - Entries.GetValueOrDefault(Layout.MapMatches) +
+        ClausesBeforeSharing - Entries.GetValueOrDefault(Layout.MapClauses) +
+        RulesBeforeSharing - Entries.GetValueOrDefault(Layout.MapRules) +
+        EvalsBeforeSharing - Entries.GetValueOrDefault(Layout.MapEvals);
+}
+
+/// <summary>Lowers a world into the image of one node: authorization tables for every workload on
+/// the node (docs/dataplane-layout.md) and load-balancing tables relative to the node's locality.
+/// Returns null, with errors in the bag, when the image would not fit its tables or budgets.</summary>
+public sealed partial class Lowerer
+{
+    private readonly World _world;
+    private readonly string _node;
+    private readonly DiagnosticBag _bag;
+    private readonly LoweringLimits _limits;
+    private readonly Evaluator _evaluator;
+    private readonly IdentityLowering _identity;
+
+    // Hash-consed rows.
+    private readonly List<uint> _slots = new();
+    private readonly Dictionary<IdList, uint> _listIndex = new();
+    private readonly List<KmeshMatch> _matches = new();
+    private readonly Dictionary<(uint, uint, uint, uint, uint, uint, uint, uint), uint> _matchIndex = new();
+    private readonly List<KmeshRange> _clauses = new();
+    private readonly List<uint[]> _clauseMembers = new();
+    private readonly Dictionary<(uint, uint), uint> _clauseIndex = new();
+    private readonly List<KmeshRange> _rules = new();
+    private readonly List<uint[]> _ruleMembers = new();
+    private readonly Dictionary<(uint, uint), uint> _ruleIndex = new();
+    private readonly List<AddressSet> _addrSets = new();
+    private readonly Dictionary<AddressSet, uint> _addrSetIndex = new();
+    private readonly List<uint[]> _portSets = new();
+    private readonly Dictionary<IdList, uint> _portSetIndex = new();
+    private readonly List<KmeshEval> _evals = new();
+    private readonly List<uint[]> _evalSteps = new();
+    private readonly Dictionary<(uint Flags, IdList Policies), uint> _evalIndex = new();
+    private readonly List<LPolicy> _policies = new();
+    private readonly Dictionary<Match, MatchInfo> _matchInfo = new(ReferenceEqualityComparer.Instance);
+    private int _matchesRequested, _clausesRequested, _rulesRequested, _setsRequested, _evalsRequested;
+
+    private sealed record MatchInfo(uint Id, bool Never, uint[] Ports, uint[] NotPorts);
+
+    private sealed class LPolicy(Policy policy, uint id)
+    {
+        public Policy Policy { get; } = policy;
+        public uint Id { get; } = id;
+        public uint[] RuleIds { get; set; } = [];
+        public KmeshRange Rules { get; set; }
+        /// <summary>The ports a packet could match this policy on.</summary>
+        public PortClass Ports { get; set; } = PortClass.None();
+        public bool Listed(uint? port) => port is { } p ? Ports.Contains(p) : Ports.CoFinite;
+        public bool CanAny => !Ports.IsEmpty;
+    }
+
+    private Lowerer(World world, string node, DiagnosticBag bag, LoweringLimits limits)
+    {
+        _world = world.Canonical();
+        _node = node;
+        _bag = bag;
+        _limits = limits;
+        _evaluator = new Evaluator(_world);
+        _identity = new IdentityLowering(_world);
+    }
+
+    public static ImageFile? Lower(World world, string node, DiagnosticBag bag, LoweringLimits? limits = null) =>
+        Lower(world, node, bag, limits, out _);
+
+    public static ImageFile? Lower(World world, string node, DiagnosticBag bag, LoweringLimits? limits, out LoweringStats? stats)
+    {
+        var sw = Stopwatch.StartNew();
+        var l = new Lowerer(world, node, bag, limits ?? LoweringLimits.Kernel);
+        var image = l.Run(out stats);
+        if (stats is not null) stats = stats with { Elapsed = sw.Elapsed };
+        return image;
+    }
+
+    private ImageFile? Run(out LoweringStats? stats)
+    {
+        stats = null;
+        if (!_world.Nodes.Any(n => n.Name == _node) && !_world.Workloads.Any(w => w.Node == _node))
+        {
+            var known = _world.Nodes.Select(n => n.Name).Concat(_world.Workloads.Select(w => w.Node)).Where(n => n.Length > 0).Distinct().Order(StringComparer.Ordinal).ToList();
+            _bag.Add(Codes.NodeNotInInputs, SourceLocation.None, _node, known.Count == 0 ? "(none)" : string.Join(", ", known.Take(10)) + (known.Count > 10 ? ", ..." : ""));
+            return null;
+        }
+        var names = ImmutableSortedDictionary.CreateBuilder<(NameKind, uint), string>();
+        var auth = LowerAuthorization(names, out uint maxSteps, out int localCount);
+        var lb = LowerLoadBalancing(names);
+        var sections = auth.Concat(lb).ToList();
+
+        int errorsBefore = _bag.Count(Severity.Error);
+        foreach (var s in sections)
+        {
+            var spec = Layout.Map(s.Name);
+            uint cap = _limits.Capacity(spec);
+            long needed = s.Type == BpfMapType.Array ? (s.Entries.Length == 0 ? 0 : Rows.U32(s.Entries[^1].Key) + 1L) : s.Entries.Length;
+            if (needed > cap)
+                _bag.Add(Codes.TableOverCapacity, SourceLocation.None, s.Name, needed, cap, MacroOf(s.Name));
+        }
+        if (_policies.Count > _limits.Capacity(Layout.Map(Layout.MapPolicies)) && !sections.Any(s => s.Name == Layout.MapPolicies))
+            _bag.Add(Codes.TableOverCapacity, SourceLocation.None, Layout.MapPolicies, _policies.Count, _limits.Capacity(Layout.Map(Layout.MapPolicies)), MacroOf(Layout.MapPolicies));
+        if (_bag.HasErrors && _bag.Count(Severity.Error) > errorsBefore || _bag.HasErrors) return null;
+
+        var ordered = Layout.ImageMaps.Select(m => sections.FirstOrDefault(s => s.Name == m.Name)).OfType<ImageSection>().ToImmutableArray();
+        stats = new LoweringStats(localCount, _policies.Count,
+            ordered.ToImmutableSortedDictionary(s => s.Name, s => s.Entries.Length, StringComparer.Ordinal),
+            _matchesRequested, _clausesRequested, _rulesRequested, _setsRequested, _evalsRequested,
+            maxSteps, Layout.TailCalls, TimeSpan.Zero);
+        return new ImageFile(_node, Layout.AbiHash, ordered, names.ToImmutable());
+    }
+
+    private static string MacroOf(string map) => map switch
+    {
+        Layout.MapWorkloads => "MAX_WORKLOAD_ADDRS",
+        Layout.MapPortIndex => "MAX_PORT_INDEX",
+        Layout.MapEvals => "MAX_EVALS",
+        Layout.MapLists => "MAX_LISTS",
+        Layout.MapPolicies => "MAX_POLICIES",
+        Layout.MapRules => "MAX_RULES",
+        Layout.MapClauses => "MAX_CLAUSES",
+        Layout.MapMatches => "MAX_MATCHES",
+        Layout.MapAddrSets => "MAX_ADDR_SET_ENTRIES",
+        Layout.MapPortSets => "MAX_PORT_SET_ENTRIES",
+        Layout.MapServices => "MAX_SERVICES",
+        Layout.MapEndpoints => "MAX_ENDPOINTS",
+        Layout.MapBackends => "MAX_BACKENDS",
+        _ => "MAX_META",
+    };
+
+    // ---------------------------------------------------------------------------------------------
+    // Authorization.
+
+    private List<ImageSection> LowerAuthorization(ImmutableSortedDictionary<(NameKind, uint), string>.Builder names, out uint maxSteps, out int localCount)
+    {
+        maxSteps = 0;
+        var owner = new Dictionary<IpAddr, Workload>();
+        foreach (var w in _world.Workloads) foreach (var a in w.Addresses) owner.TryAdd(a, w);
+        var local = _world.Workloads.Where(w => w.Node == _node).ToList();
+        localCount = local.Count;
+
+        // Candidates of every local workload, in decision order: DENY before ALLOW, then by name.
+        var candidates = local.Select(w => _evaluator.Candidates(w)
+                .DistinctBy(p => p.Key)
+                .OrderBy(p => p.Action == PolicyAction.Deny ? 0 : 1)
+                .ThenBy(p => p.Key, StringComparer.Ordinal)
+                .ToList()).ToList();
+        var lpolicies = new Dictionary<string, LPolicy>(StringComparer.Ordinal);
+        foreach (var p in candidates.SelectMany(c => c).DistinctBy(p => p.Key).OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            var lp = LowerPolicy(p, (uint)_policies.Count);
+            _policies.Add(lp);
+            lpolicies[p.Key] = lp;
+            names[(NameKind.Policy, lp.Id)] = p.Key;
+        }
+
+        var workloadEntries = new List<ImageEntry>();
+        var portEntries = new List<ImageEntry>();
+        var byCandidates = new Dictionary<(uint Flags, IdList Policies), (uint Default, List<(uint Port, uint Eval)> Ports)>();
+        for (int i = 0; i < local.Count; i++)
+        {
+            var w = local[i];
+            uint wid = (uint)i;
+            names[(NameKind.Workload, wid)] = w.Key;
+            var lps = candidates[i].Select(p => lpolicies[p.Key]).ToList();
+            uint flags = lps.Any(p => !p.Policy.DryRun && p.Policy.Action == PolicyAction.Allow) ? Layout.EvalHasAllow : 0;
+            var key = (flags, new IdList(lps.Select(p => p.Id).ToArray()));
+            if (!byCandidates.TryGetValue(key, out var evals))
+                byCandidates[key] = evals = BuildEvals(w, lps, flags);
+            foreach (var (eval, port) in evals.Ports.Select(p => (p.Eval, (uint?)p.Port)).Prepend((evals.Default, null)))
+            {
+                var steps = _evalSteps[(int)eval];
+                for (int s = 0; s < steps.Length; s++)
+                {
+                    maxSteps = Math.Max(maxSteps, steps[s]);
+                    if (steps[s] > _limits.MaxStageSteps)
+                        _bag.Add(Codes.StageStepsOverBudget.Create(w.Location, obj: w.Key, w.Key, StageNames[s], steps[s], port?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(any other)", _limits.MaxStageSteps));
+                }
+            }
+            if (Layout.TailCalls > _limits.KernelTailCallLimit)
+                _bag.Add(Codes.TailCallsOverBudget, w.Location, w.Key, Layout.TailCalls, _limits.KernelTailCallLimit);
+            foreach (var a in w.Addresses.Distinct().Order())
+            {
+                var o = owner[a];
+                if (!ReferenceEquals(o, w)) { _bag.Add(Codes.AddressNotOwned, w.Location, a, w.Key, o.Key); continue; }
+                workloadEntries.Add(new ImageEntry(Rows.Bytes(Rows.IpKey(a)), Rows.Bytes(new KmeshWorkload { WorkloadId = wid, EvalId = evals.Default })));
+            }
+            foreach (var (port, eval) in evals.Ports)
+                portEntries.Add(new ImageEntry(Rows.Bytes(new KmeshPortKey { Id = wid, Port = port }), Rows.U32(eval)));
+        }
+
+        var sections = new List<ImageSection>
+        {
+            ImageSection.For(Layout.Map(Layout.MapWorkloads), workloadEntries),
+            ImageSection.For(Layout.Map(Layout.MapPortIndex), portEntries),
+            Array(Layout.MapEvals, _evals.Select(Rows.Bytes)),
+            Array(Layout.MapLists, _slots.Select(Rows.U32)),
+            Array(Layout.MapPolicies, _policies.Select(p => Rows.Bytes(new KmeshPolicy
+            {
+                RulesFirst = p.Rules.First,
+                RulesCount = p.Rules.Count,
+                Action = p.Policy.Action == PolicyAction.Deny ? Layout.ActionDeny : Layout.ActionAllow,
+                Flags = p.Policy.DryRun ? Layout.PolicyDryRun : 0,
+            }))),
+            Array(Layout.MapRules, _rules.Select(Rows.Bytes)),
+            Array(Layout.MapClauses, _clauses.Select(Rows.Bytes)),
+            Array(Layout.MapMatches, _matches.Select(Rows.Bytes)),
+        };
+        var setEntries = new List<ImageEntry>();
+        for (int i = 0; i < _addrSets.Count; i++)
+            foreach (var p in _addrSets[i].Prefixes)
+                setEntries.Add(new ImageEntry(Rows.Bytes(Rows.AddrSetKey((uint)i + 1, p)), Rows.U32((uint)i + 1)));
+        sections.Add(ImageSection.For(Layout.Map(Layout.MapAddrSets), setEntries));
+        var portSetEntries = new List<ImageEntry>();
+        for (int i = 0; i < _portSets.Count; i++)
+            foreach (var p in _portSets[i])
+                portSetEntries.Add(new ImageEntry(Rows.Bytes(new KmeshPortKey { Id = (uint)i + 1, Port = p }), Rows.U32((uint)i + 1)));
+        sections.Add(ImageSection.For(Layout.Map(Layout.MapPortSets), portSetEntries));
+        return sections;
+    }
+
+    public static readonly string[] StageNames = ["match", "clause", "rule", "policy"];
+
+    private static ImageSection Array(string map, IEnumerable<byte[]> values) =>
+        ImageSection.For(Layout.Map(map), values.Select((v, i) => new ImageEntry(Rows.U32((uint)i), v)));
+
+    /// <summary>Interns a list of ids in km_lists; identical lists share their slots.</summary>
+    private KmeshRange ListOf(uint[] ids)
+    {
+        if (ids.Length == 0) return default;
+        var key = new IdList(ids);
+        if (!_listIndex.TryGetValue(key, out uint first))
+        {
+            first = (uint)_slots.Count;
+            _slots.AddRange(ids);
+            _listIndex[key] = first;
+        }
+        return new KmeshRange { First = first, Count = (uint)ids.Length };
+    }
+
+    private LPolicy LowerPolicy(Policy p, uint id)
+    {
+        var lp = new LPolicy(p, id);
+        var ruleIds = new List<uint>();
+        var policyPorts = PortClass.None();
+        foreach (var r in p.Rules)
+        {
+            var clauseIds = new List<uint>();
+            var rulePorts = PortClass.All();
+            foreach (var c in r.Clauses)
+            {
+                var infos = c.Matches.Select(LowerMatch).ToList();
+                clauseIds.Add(Intern(_clauses, _clauseMembers, _clauseIndex, IdList.SortedSet(infos.Select(i => i.Id))));
+                _clausesRequested++;
+                var clausePorts = infos.Count == 0 ? PortClass.All() : PortClass.UnionAll(infos.Select(PortsOf).ToList());
+                rulePorts = PortClass.Intersect(rulePorts, clausePorts);
+            }
+            ruleIds.Add(Intern(_rules, _ruleMembers, _ruleIndex, IdList.SortedSet(clauseIds)));
+            _rulesRequested++;
+            policyPorts = PortClass.Union(policyPorts, rulePorts);
+        }
+        lp.RuleIds = IdList.SortedSet(ruleIds);
+        lp.Rules = ListOf(lp.RuleIds);
+        lp.Ports = policyPorts;
+        return lp;
+    }
+
+    /// <summary>The ports a match could match on: none if it never matches; its ports minus its
+    /// excluded ports; or every port but the excluded ones.</summary>
+    private static PortClass PortsOf(MatchInfo m) =>
+        m.Never ? PortClass.None()
+        : m.Ports.Length > 0 ? PortClass.Only(m.Ports.Except(m.NotPorts))
+        : PortClass.AllExcept(m.NotPorts);
+
+    private static (uint, uint) Key(KmeshRange r) => (r.First, r.Count);
+
+    private static (uint, uint, uint, uint, uint, uint, uint, uint) Key(KmeshMatch m) =>
+        (m.Flags, m.SrcSet, m.NotSrcSet, m.DstSet, m.NotDstSet, m.PortSet, m.NotPortSet, m.IdSet);
+
+    private uint Intern(List<KmeshRange> rows, List<uint[]> members, Dictionary<(uint, uint), uint> index, uint[] ids)
+    {
+        var range = ListOf(ids);
+        if (!index.TryGetValue(Key(range), out uint id))
+        {
+            id = (uint)rows.Count;
+            rows.Add(range);
+            members.Add(ids);
+            index[Key(range)] = id;
+        }
+        return id;
+    }
+
+    private MatchInfo LowerMatch(Match m)
+    {
+        _matchesRequested++;
+        if (_matchInfo.TryGetValue(m, out var known)) return known;
+        var row = new KmeshMatch();
+        uint[] ports = IdList.SortedSet(m.DestinationPorts), notPorts = IdList.SortedSet(m.NotDestinationPorts);
+        bool never = m.IsEmpty;
+        if (!never)
+        {
+            row.SrcSet = AddrSet(m.SourceIps);
+            row.NotSrcSet = AddrSet(m.NotSourceIps);
+            row.DstSet = AddrSet(m.DestinationIps);
+            row.NotDstSet = AddrSet(m.NotDestinationIps);
+            row.PortSet = PortSet(ports);
+            row.NotPortSet = PortSet(notPorts);
+            var id = _identity.Lower(m);
+            switch (id.Kind)
+            {
+                case IdentityTestKind.Never: never = true; break;
+                case IdentityTestKind.InSet: row.IdSet = AddrSet(id.Set!); break;
+                case IdentityTestKind.NotInSet: row.IdSet = AddrSet(id.Set!); row.Flags |= Layout.MatchIdNegate; break;
+            }
+        }
+        if (never) row = new KmeshMatch { Flags = Layout.MatchNever };
+        if (!_matchIndex.TryGetValue(Key(row), out uint mid))
+        {
+            mid = (uint)_matches.Count;
+            _matches.Add(row);
+            _matchIndex[Key(row)] = mid;
+        }
+        var info = new MatchInfo(mid, never, ports, notPorts);
+        _matchInfo[m] = info;
+        return info;
+    }
+
+    private uint AddrSet(ImmutableArray<IpPrefix> prefixes) => prefixes.IsEmpty ? 0 : AddrSet(AddressSet.Of(prefixes));
+
+    private uint AddrSet(AddressSet set)
+    {
+        _setsRequested++;
+        if (!_addrSetIndex.TryGetValue(set, out uint id))
+        {
+            _addrSets.Add(set);
+            id = (uint)_addrSets.Count;
+            _addrSetIndex[set] = id;
+        }
+        return id;
+    }
+
+    private uint PortSet(uint[] ports)
+    {
+        if (ports.Length == 0) return 0;
+        var key = new IdList(ports);
+        if (!_portSetIndex.TryGetValue(key, out uint id))
+        {
+            _portSets.Add(ports);
+            id = (uint)_portSets.Count;
+            _portSetIndex[key] = id;
+        }
+        return id;
+    }
+
+    /// <summary>The default eval of a candidate list and one eval per port whose listed policies
+    /// differ from the default's. Falls back to one eval of every policy that can match at all
+    /// when per-port lists would be too large.</summary>
+    private (uint Default, List<(uint Port, uint Eval)> Ports) BuildEvals(Workload w, List<LPolicy> lps, uint flags)
+    {
+        var other = lps.Where(p => p.Listed(null)).ToList();
+        var ports = new SortedSet<uint>(lps.SelectMany(p => p.Ports.Listed));
+        var perPort = new List<(uint Port, List<LPolicy> List)>();
+        long total = 0;
+        long budget = _limits.PortIndexBase + (long)_limits.PortIndexFactor * lps.Count;
+        foreach (var port in ports)
+        {
+            var list = lps.Where(p => p.Listed(port)).ToList();
+            if (list.Count == other.Count && list.Zip(other).All(x => ReferenceEquals(x.First, x.Second))) continue;
+            total += list.Count;
+            if (total > budget)
+            {
+                _bag.Add(Codes.PortIndexDropped, w.Location, w.Key, lps.Count, ports.Count, total);
+                return (Eval(lps.Where(p => p.CanAny).ToList(), flags), []);
+            }
+            perPort.Add((port, list));
+        }
+        uint def = Eval(other, flags);
+        return (def, perPort.Select(p => (p.Port, Eval(p.List, flags))).ToList());
+    }
+
+    private uint Eval(List<LPolicy> policies, uint flags)
+    {
+        _evalsRequested++;
+        var key = (flags, new IdList(policies.Select(p => p.Id).ToArray()));
+        if (_evalIndex.TryGetValue(key, out uint id)) return id;
+        var rules = IdList.SortedSet(policies.SelectMany(p => p.RuleIds));
+        var clauses = IdList.SortedSet(rules.SelectMany(r => _ruleMembers[(int)r]));
+        var matches = IdList.SortedSet(clauses.SelectMany(c => _clauseMembers[(int)c]));
+        var policyIds = policies.Select(p => p.Id).ToArray();
+        KmeshRange m = ListOf(matches), c = ListOf(clauses), r = ListOf(rules), p = ListOf(policyIds);
+        id = (uint)_evals.Count;
+        _evals.Add(new KmeshEval
+        {
+            Flags = flags,
+            MatchFirst = m.First, MatchCount = m.Count,
+            ClauseFirst = c.First, ClauseCount = c.Count,
+            RuleFirst = r.First, RuleCount = r.Count,
+            PolicyFirst = p.First, PolicyCount = p.Count,
+        });
+        _evalSteps.Add(
+        [
+            (uint)matches.Length,
+            (uint)(clauses.Length + clauses.Sum(x => (long)_clauseMembers[(int)x].Length)),
+            (uint)(rules.Length + rules.Sum(x => (long)_ruleMembers[(int)x].Length)),
+            (uint)(policies.Count + policies.Sum(x => (long)x.RuleIds.Length)),
+        ]);
+        _evalIndex[key] = id;
+        return id;
+    }
+}

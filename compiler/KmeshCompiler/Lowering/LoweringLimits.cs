@@ -1,0 +1,24 @@
+namespace KmeshCompiler.Lowering;
+
+/// <summary>The limits an image is checked against: the capacities and step budget of
+/// bpf/kmesh_tables.h. Tests lower them to probe the checks with small inputs.</summary>
+public sealed record LoweringLimits
+{
+    public static readonly LoweringLimits Kernel = new();
+
+    public uint MaxStageSteps { get; init; } = Layout.MaxStageSteps;
+
+    public int KernelTailCallLimit { get; init; } = Layout.KernelTailCallLimit;
+
+    /// <summary>Capacities by map name; a missing name means the header's capacity.</summary>
+    public IReadOnlyDictionary<string, uint> Capacities { get; init; } = new Dictionary<string, uint>();
+
+    /// <summary>A workload's per-port evals may hold at most this many policy-list entries in total
+    /// (plus its own policy count times <see cref="PortIndexFactor"/>) before the port index is
+    /// dropped for it and every port evaluates all its policies.</summary>
+    public int PortIndexBase { get; init; } = 4096;
+
+    public int PortIndexFactor { get; init; } = 8;
+
+    public uint Capacity(MapSpec m) => Capacities.TryGetValue(m.Name, out var c) ? c : m.MaxEntries;
+}

@@ -1,0 +1,57 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using KmeshCompiler.Diagnostics;
+using KmeshCompiler.Image;
+using KmeshCompiler.Lowering;
+
+namespace Kmeshc.Commands;
+
+/// <summary><c>kmeshc compile INPUT... --node NODE -o IMAGE [--text FILE]</c>: build a node's image.
+/// Errors (inputs, capacity, budgets) exit 1 and write nothing.</summary>
+public static class CompileCommand
+{
+    public static Command Create()
+    {
+        var inputs = Cli.Inputs();
+        var node = new Option<string>("--node") { Description = "The node the image is for (its workloads are authorized; load balancing is ranked from its locality).", Required = true };
+        var output = new Option<string>("--output", "-o") { Description = "Where to write the image.", Required = true };
+        var text = new Option<string?>("--text") { Description = "Also write the image's text rendering (what kmeshc inspect prints) to this file." };
+        var cmd = new Command("compile", "Compile the inputs into the map image of one node.") { inputs, node, output, text };
+        Cli.AddInputOptions(cmd);
+        cmd.SetAction(parse =>
+        {
+            var io = Cli.Current(parse);
+            var loaded = Cli.LoadOrReport(parse, parse.GetValue(inputs) ?? [], out int exit);
+            if (loaded is null) return exit;
+            var bag = new DiagnosticBag();
+            var image = Lowerer.Lower(loaded.World, parse.GetValue(node)!, bag, null, out var stats);
+            bool verbose = parse.GetValue(Cli.Verbose);
+            foreach (var d in bag.Sorted())
+                if (d.Severity >= Severity.Warning || verbose) io.Err.WriteLine(d.ToString());
+            if (image is null || bag.HasErrors) return Cli.Failed;
+
+            var bytes = image.ToBytes();
+            string? textPath = parse.GetValue(text);
+            // The text is rendered from the bytes as inspect reads them, so both always agree.
+            var check = new DiagnosticBag();
+            var reread = ImageReader.Read(parse.GetValue(output)!, bytes, check) ?? throw new InvalidOperationException("a freshly written image does not read back: " + string.Join("; ", check.Items));
+            byte[]? textBytes = textPath is null ? null : Encoding.UTF8.GetBytes(ImageText.Render(reread));
+            try
+            {
+                Cli.WriteAtomically(parse.GetValue(output)!, bytes);
+                if (textPath is not null) Cli.WriteAtomically(textPath, textBytes);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                io.Err.WriteLine($"kmeshc: error: cannot write the image: {e.Message}");
+                return Cli.Usage;
+            }
+            if (stats is not null)
+                io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{parse.GetValue(output)}: node {image.Node}, {stats.LocalWorkloads} workloads, {stats.Policies} policies, {bytes.Length} bytes, content {ImageFile.ContentHashOf(bytes)[..16]}"));
+            return Cli.Ok;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,144 @@
+using System.Globalization;
+using KmeshCompiler.Diagnostics;
+using KmeshCompiler.Image;
+using KmeshCompiler.Ir;
+using KmeshCompiler.Lowering;
+using KmeshCompiler.Semantics;
+using KmeshCompiler.Tests.Support;
+using Xunit.Abstractions;
+
+namespace KmeshCompiler.Tests.Lowering;
+
+/// <summary>The image, walked as the programs walk it, decides every connection exactly as the
+/// reference evaluator does (identity resolved by address), and offers exactly the endpoints the
+/// reference load balancer makes selectable.</summary>
+public class LoweringPropertyTests(ITestOutputHelper output)
+{
+    private static int Cases(int fallback) =>
+        int.TryParse(Environment.GetEnvironmentVariable("KMESH_PROPERTY_CASES"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) && n > 0 ? n : fallback;
+
+    private static (World World, string Node, ImageFile Image) Compile(int seed, WorldGenOptions? options = null)
+    {
+        var rng = new Random(seed);
+        var world = WorldGen.World(rng, options);
+        string node = world.Nodes[rng.Next(world.Nodes.Length)].Name;
+        var bag = new DiagnosticBag();
+        var image = Lowerer.Lower(world, node, bag);
+        Assert.True(image is not null, $"seed {seed}: lowering failed: {string.Join("\n", bag.Items)}");
+        // Evaluate what the loader will load: the bytes read back.
+        var reread = ImageReader.Read("seed", image.ToBytes(), bag);
+        Assert.True(reread is not null, string.Join("\n", bag.Items));
+        return (world, node, reread);
+    }
+
+    [Fact]
+    public void ImageDecidesEveryConnectionLikeTheReferenceEvaluator()
+    {
+        int perWorld = 60;
+        int worlds = Cases(4000) / perWorld + 1;
+        int evaluated = 0, notLocal = 0, denies = 0;
+        for (int seed = 1; seed <= worlds; seed++)
+        {
+            var (world, node, image) = Compile(seed, seed % 3 == 0 ? new WorldGenOptions(Policies: 30, Workloads: 20) : null);
+            var interp = new ImageInterpreter(image);
+            var ev = new Evaluator(world);
+            var rng = new Random(seed * 7919);
+            var localAddrs = world.Workloads.Where(w => w.Node == node).SelectMany(w => w.Addresses).ToList();
+            for (int i = 0; i < perWorld; i++)
+            {
+                var c = WorldGen.Connection(rng, world);
+                if (localAddrs.Count > 0 && rng.Next(3) != 0)
+                {
+                    var dst = localAddrs[rng.Next(localAddrs.Count)];
+                    var srcs = world.Workloads.SelectMany(w => w.Addresses).Where(a => a.IsV6 == dst.IsV6).ToList();
+                    var src = srcs.Count > 0 && rng.Next(5) != 0 ? srcs[rng.Next(srcs.Count)] : dst.IsV6 ? new IpAddr((UInt128)rng.NextInt64(), true) : IpAddr.V4((uint)rng.Next());
+                    c = c with { Source = src, Destination = dst };
+                }
+                if (c.Source.IsV6 != c.Destination.IsV6) continue;
+                c = ev.ResolveIdentity(c);
+                var expected = ev.Decide(c);
+                var actual = interp.Syn(c.Source, c.Destination, c.Port);
+                string ctx = $"seed {seed}, node {node}, {c}: reference {expected.Decision} ({expected.Reason}, {expected.Policy?.Key}), image {actual.Action} verdict {actual.Verdict} policy {actual.Policy} {actual.Error}";
+                if (expected.Destination is null || expected.Destination.Node != node)
+                {
+                    Assert.True(actual.Action == KernelAction.NotEvaluated, ctx);
+                    notLocal++;
+                    continue;
+                }
+                evaluated++;
+                Assert.True(actual.Error is null, ctx);
+                Assert.True(actual.TailCalls == Layout.TailCalls, ctx);
+                Assert.True((expected.Decision == Decision.Allow) == (actual.Action == KernelAction.Pass), ctx);
+                uint code = expected.Reason switch
+                {
+                    Reasons.AllowedByPolicy => ImageInterpreter.VerdictAllowPolicy,
+                    Reasons.NoAllowPolicies => ImageInterpreter.VerdictAllowNoAllow,
+                    Reasons.ExplicitlyDenied => ImageInterpreter.VerdictDenyPolicy,
+                    _ => ImageInterpreter.VerdictDenyNoneAllow,
+                };
+                Assert.True(code == actual.Verdict, ctx);
+                if (expected.Decision == Decision.Deny) denies++;
+
+                // Every candidate the reference finds matching is counted, and nothing else.
+                var cands = ev.Candidates(expected.Destination).DistinctBy(p => p.Key).ToList();
+                var matching = cands.Where(p => Evaluator.PolicyMatches(p, c)).Select(p => p.Key).Order(StringComparer.Ordinal).ToList();
+                var counted = actual.PolicyMatched.Select(id => image.Name(NameKind.Policy, id)!).Order(StringComparer.Ordinal).ToList();
+                Assert.True(matching.SequenceEqual(counted), ctx + $"\n  matching {string.Join(",", matching)}\n  counted  {string.Join(",", counted)}");
+
+                // The deciding policy is the first matching enforced one of its action by name.
+                if (actual.Policy is { } pid)
+                {
+                    var action = expected.Reason == Reasons.ExplicitlyDenied ? PolicyAction.Deny : PolicyAction.Allow;
+                    string first = cands.Where(p => !p.DryRun && p.Action == action && matching.Contains(p.Key)).Select(p => p.Key).Order(StringComparer.Ordinal).First();
+                    Assert.True(first == image.Name(NameKind.Policy, pid), ctx);
+                }
+            }
+        }
+        output.WriteLine($"{worlds} worlds, {evaluated} evaluated connections ({denies} denied), {notLocal} not local");
+        Assert.True(evaluated > worlds * 10, $"only {evaluated} evaluated connections");
+        Assert.True(denies > evaluated / 20 && denies < evaluated * 19 / 20, $"{denies} of {evaluated} denied: the generator no longer exercises both outcomes");
+    }
+
+    [Fact]
+    public void ImageSelectsTheEndpointsTheReferenceLoadBalancerMakesSelectable()
+    {
+        int worlds = Cases(300) / 10 + 1, compared = 0, rewritten = 0;
+        for (int seed = 1; seed <= worlds; seed++)
+        {
+            var (world, node, image) = Compile(seed + 100_000, new WorldGenOptions(Workloads: 30, Services: 6));
+            var interp = new ImageInterpreter(image);
+            var client = LoadBalancer.ClientNode(world, node);
+            foreach (var s in world.Services)
+                foreach (var sp in s.Ports)
+                    foreach (bool v6 in new[] { false, true })
+                    {
+                        var vips = s.Addresses.Where(a => a.Address.IsV6 == v6).ToList();
+                        if (vips.Count == 0) continue;
+                        // The reference for one address family: the service as seen through VIPs of that
+                        // family, over the workloads that have an address of it.
+                        var familyService = s with { Addresses = [.. vips] };
+                        var reference = LoadBalancer.Resolve(world.Workloads.Where(w => w.Addresses.Any(a => a.IsV6 == v6)), client, familyService, sp.Port);
+                        var expected = reference.Selectable
+                            .SelectMany(e => Enumerable.Repeat((e.Address, e.Port), (int)Math.Min(e.Weight, Layout.MaxWeight)))
+                            .Order().ToList();
+                        foreach (var vip in vips)
+                        {
+                            var sel = interp.Connect(vip.Address, sp.Port);
+                            string ctx = $"seed {seed + 100_000} node {node} {s.Key}:{sp.Port} via {vip.Address} mode {s.LoadBalancing.Mode}";
+                            Assert.True(sel.IsService, ctx);
+                            var actual = sel.Slots.Select(x => (x.Address, x.Port)).Order().ToList();
+                            Assert.True(expected.SequenceEqual(actual), ctx + $"\n  expected {string.Join(" ", expected)}\n  actual   {string.Join(" ", actual)}");
+                            Assert.Equal(expected.Count > 0, sel.Rewritten);
+                            if (sel.Rewritten)
+                            {
+                                rewritten++;
+                                Assert.Equal(reference.Selectable.First().Priority, sel.Priority);
+                            }
+                            compared++;
+                        }
+                    }
+        }
+        output.WriteLine($"{compared} service addresses compared, {rewritten} rewritten");
+        Assert.True(compared > worlds * 2 && rewritten > compared / 5, $"{compared} compared, {rewritten} rewritten");
+    }
+}
