@@ -30,37 +30,45 @@ internal sealed class KplBinder
     private readonly List<KplExpectation> _expectations = new();
     private readonly Dictionary<string, int> _seen = new(StringComparer.Ordinal);
 
-    private KplBinder(KplTree tree, DiagnosticBag bag)
+    private bool _first = true;
+
+    /// <summary>A binder for one file; <paramref name="tokens"/> must be filled (comments are read
+    /// from it).</summary>
+    public KplBinder(string file, string source, CommonTokenStream tokens, DiagnosticBag bag)
     {
-        _file = tree.File;
+        _file = file;
         _bag = bag;
-        _tokens = tree.Tokens;
-        _source = tree.Source;
+        _tokens = tokens;
+        _source = source;
         for (int i = 0; i < _tokens.Size && !_hasComments; i++) _hasComments = _tokens.Get(i).Type == KplLexer.COMMENT;
     }
 
-    public static KplDocument Bind(KplTree tree, DiagnosticBag bag)
+    /// <summary>Ends the file: attaches the last comments and returns what was bound.</summary>
+    public KplDocument Finish()
     {
-        var b = new KplBinder(tree, bag);
-        if (tree.Root is { } root) b.BindFile(root);
-        var world = new World([.. b._namespaces], [.. b._nodes], [.. b._workloads], [.. b._services], [.. b._policies]).Canonical();
-        return new KplDocument(world, [.. b._worldRefs], [.. b._expectations], b._comments);
+        if (_tokens.Size > 0) Leading(_tokens.Get(_tokens.Size - 1), "eof", header: _first);
+        if (_hasComments)
+            for (int i = 0; i < _tokens.Size; i++)
+            {
+                var t = _tokens.Get(i);
+                if (t.Type == KplLexer.COMMENT && !_usedComments.Contains(i)) _comments.Orphans.Add(Loc(t));
+            }
+        var world = new World([.. _namespaces], [.. _nodes], [.. _workloads], [.. _services], [.. _policies]).Canonical();
+        return new KplDocument(world, [.. _worldRefs], [.. _expectations], _comments);
     }
 
     // ---------------------------------------------------------------------------------------------
     // Statements
 
-    private void BindFile(KplParser.FileContext root)
+    public void BindLine(KplParser.LineContext line)
     {
-        bool first = true;
-        foreach (var line in root.line())
         {
             if (line.junk() is { } junk)
             {
                 Junk(junk);
-                continue;
+                return;
             }
-            if (line.statement() is not { } s) continue;
+            if (line.statement() is not { } s) return;
             string? path = s.GetChild(0) switch
             {
                 KplParser.NamespaceDeclContext c => BindNamespace(c),
@@ -74,17 +82,11 @@ internal sealed class KplBinder
             };
             if (path is not null)
             {
-                bool blankAbove = Leading(s.Start, path, header: first);
+                bool blankAbove = Leading(s.Start, path, header: _first);
                 if (blankAbove && path.StartsWith("expect[", StringComparison.Ordinal)) _comments.BlankBefore.Add(path);
                 Trailing(s.Stop, path);
             }
-            first = false;
-        }
-        if (_tokens.Size > 0) Leading(_tokens.Get(_tokens.Size - 1), "eof", header: first);
-        for (int i = 0; i < _tokens.Size; i++)
-        {
-            var t = _tokens.Get(i);
-            if (t.Type == KplLexer.COMMENT && !_usedComments.Contains(i)) _comments.Orphans.Add(Loc(t));
+            _first = false;
         }
     }
 
