@@ -18,15 +18,14 @@ internal static class DirectDecoder
     private sealed class WorkloadDraft
     {
         public string Uid = "", Name = "", Namespace = "", Network = "", TrustDomain = "", ServiceAccount = "", Node = "", ClusterId = "";
-        public List<IpAddr> Addresses = [];
+        public List<IpAddr>? Addresses;
         public int BadAddressLength = -1;
         public int Status;
         public string[]? Locality; // region, zone, subzone
         public uint? Capacity;
-        public List<string> ServiceKeys = [];
-        public List<List<Port>> ServicePorts = [];
-        public Dictionary<string, int>? ServiceIndex;
-        public List<string> Policies = [];
+        public List<string>? ServiceKeys;
+        public List<List<Port>>? ServicePorts;
+        public List<string>? Policies;
     }
 
     private readonly record struct Port(uint ServicePort, uint TargetPort, int AppProtocol);
@@ -50,8 +49,8 @@ internal static class DirectDecoder
         ServiceDraft? s = null;
         while (r.Next(out int f, out int wire))
         {
-            if (f == 1 && wire == 2) { s = null; w ??= new WorkloadDraft(); MergeWorkload(r.Bytes(), w); }
-            else if (f == 2 && wire == 2) { w = null; s ??= new ServiceDraft(); MergeService(r.Bytes(), s); }
+            if (f == 1 && wire == 2) { s = null; w ??= new WorkloadDraft(); MergeWorkload(r.Bytes(), w, reader.Strings); }
+            else if (f == 2 && wire == 2) { w = null; s ??= new ServiceDraft(); MergeService(r.Bytes(), s, reader.Strings); }
             else r.Skip(f, wire);
         }
         if (w is not null) PutWorkload(w, name, namedByPosition, reader, bag);
@@ -67,7 +66,7 @@ internal static class DirectDecoder
     public static void Workload(ReadOnlySpan<byte> bytes, string name, bool namedByPosition, ResourceReader reader, DiagnosticBag bag)
     {
         var w = new WorkloadDraft();
-        MergeWorkload(bytes, w);
+        MergeWorkload(bytes, w, reader.Strings);
         PutWorkload(w, name, namedByPosition, reader, bag);
     }
 
@@ -77,7 +76,7 @@ internal static class DirectDecoder
         if (ToWorkload(w, namedByPosition ? "" : name, reader.Location(n), bag) is { } wl) reader.State.Put(wl);
     }
 
-    private static void MergeWorkload(ReadOnlySpan<byte> bytes, WorkloadDraft w)
+    private static void MergeWorkload(ReadOnlySpan<byte> bytes, WorkloadDraft w, StringPool pool)
     {
         var r = new WireReader(bytes);
         while (r.Next(out int f, out int wire))
@@ -86,29 +85,29 @@ internal static class DirectDecoder
             {
                 case (20, 2): w.Uid = r.String(); break;
                 case (1, 2): w.Name = r.String(); break;
-                case (2, 2): w.Namespace = r.String(); break;
+                case (2, 2): w.Namespace = r.String(pool); break;
                 case (3, 2):
                     {
                         var a = r.Bytes();
-                        if (a.Length is 4 or 16) w.Addresses.Add(IpAddr.FromBytes(a));
+                        if (a.Length is 4 or 16) (w.Addresses ??= []).Add(IpAddr.FromBytes(a));
                         else if (w.BadAddressLength < 0) w.BadAddressLength = a.Length;
                         break;
                     }
-                case (4, 2): w.Network = r.String(); break;
-                case (6, 2): w.TrustDomain = r.String(); break;
-                case (7, 2): w.ServiceAccount = r.String(); break;
-                case (9, 2): w.Node = r.String(); break;
-                case (16, 2): w.Policies.Add(r.String()); break;
+                case (4, 2): w.Network = r.String(pool); break;
+                case (6, 2): w.TrustDomain = r.String(pool); break;
+                case (7, 2): w.ServiceAccount = r.String(pool); break;
+                case (9, 2): w.Node = r.String(pool); break;
+                case (16, 2): (w.Policies ??= []).Add(r.String(pool)); break;
                 case (17, 0): w.Status = r.Enum(); break;
-                case (18, 2): w.ClusterId = r.String(); break;
-                case (22, 2): MapEntry(r.Bytes(), w); break;
+                case (18, 2): w.ClusterId = r.String(pool); break;
+                case (22, 2): MapEntry(r.Bytes(), w, pool); break;
                 case (24, 2):
                     {
                         w.Locality ??= ["", "", ""];
                         var l = new WireReader(r.Bytes());
                         while (l.Next(out int lf, out int lw))
                         {
-                            if (lf is >= 1 and <= 3 && lw == 2) w.Locality[lf - 1] = l.String();
+                            if (lf is >= 1 and <= 3 && lw == 2) w.Locality[lf - 1] = l.String(pool);
                             else l.Skip(lf, lw);
                         }
                         break;
@@ -134,14 +133,14 @@ internal static class DirectDecoder
         }
     }
 
-    private static void MapEntry(ReadOnlySpan<byte> entry, WorkloadDraft w)
+    private static void MapEntry(ReadOnlySpan<byte> entry, WorkloadDraft w, StringPool pool)
     {
         var r = new WireReader(entry);
         string key = "";
         List<Port>? ports = null;
         while (r.Next(out int f, out int wire))
         {
-            if (f == 1 && wire == 2) key = r.String();
+            if (f == 1 && wire == 2) key = r.String(pool);
             else if (f == 2 && wire == 2)
             {
                 ports ??= [];
@@ -155,11 +154,14 @@ internal static class DirectDecoder
             else r.Skip(f, wire);
         }
         ports ??= [];
-        w.ServiceIndex ??= new Dictionary<string, int>(StringComparer.Ordinal);
-        if (w.ServiceIndex.TryGetValue(key, out int at)) w.ServicePorts[at] = ports;
+        // A key seen again keeps its first position (as Google.Protobuf's MapField does); maps hold a
+        // handful of services, so a scan beats a dictionary per workload.
+        w.ServiceKeys ??= [];
+        w.ServicePorts ??= [];
+        int at = w.ServiceKeys.IndexOf(key);
+        if (at >= 0) w.ServicePorts[at] = ports;
         else
         {
-            w.ServiceIndex[key] = w.ServiceKeys.Count;
             w.ServiceKeys.Add(key);
             w.ServicePorts.Add(ports);
         }
@@ -183,7 +185,7 @@ internal static class DirectDecoder
         return new Port(sp, tp, proto);
     }
 
-    private static void MergeService(ReadOnlySpan<byte> bytes, ServiceDraft s)
+    private static void MergeService(ReadOnlySpan<byte> bytes, ServiceDraft s, StringPool pool)
     {
         var r = new WireReader(bytes);
         while (r.Next(out int f, out int wire))
@@ -191,7 +193,7 @@ internal static class DirectDecoder
             switch (f, wire)
             {
                 case (1, 2): s.Name = r.String(); break;
-                case (2, 2): s.Namespace = r.String(); break;
+                case (2, 2): s.Namespace = r.String(pool); break;
                 case (3, 2): s.Hostname = r.String(); break;
                 case (4, 2):
                     {
@@ -200,7 +202,7 @@ internal static class DirectDecoder
                         ReadOnlySpan<byte> addr = default;
                         while (a.Next(out int af, out int aw))
                         {
-                            if (af == 1 && aw == 2) network = a.String();
+                            if (af == 1 && aw == 2) network = a.String(pool);
                             else if (af == 2 && aw == 2) addr = a.Bytes();
                             else a.Skip(af, aw);
                         }
@@ -250,14 +252,14 @@ internal static class DirectDecoder
             bag.Report(Codes.XdsUnknownEnumDefaulted, loc, "status", w.Status, "HEALTHY");
             health = WorkloadHealth.Healthy;
         }
-        var services = new WorkloadServicePorts[w.ServiceKeys.Count];
-        for (int i = 0; i < services.Length; i++) services[i] = new WorkloadServicePorts(w.ServiceKeys[i], Ports(w.ServicePorts[i], loc, bag));
+        var services = new WorkloadServicePorts[w.ServiceKeys?.Count ?? 0];
+        for (int i = 0; i < services.Length; i++) services[i] = new WorkloadServicePorts(w.ServiceKeys![i], Ports(w.ServicePorts![i], loc, bag));
         var locality = w.Locality is { } l ? new Locality(l[0], l[1], l[2]) : Locality.Empty;
         return new Workload(uid, w.Name, w.Namespace,
             Or(w.ServiceAccount, Ir.Workload.DefaultServiceAccount), Or(w.TrustDomain, Ir.Workload.DefaultTrustDomain),
-            [.. w.Addresses], w.Node, w.Network, Or(w.ClusterId, Ir.Workload.DefaultClusterId),
+            Arr(w.Addresses), w.Node, w.Network, Or(w.ClusterId, Ir.Workload.DefaultClusterId),
             locality, health, w.Capacity ?? 1u,
-            ImmutableCollectionsMarshal.AsImmutableArray(services), [.. w.Policies], loc);
+            ImmutableCollectionsMarshal.AsImmutableArray(services), Arr(w.Policies), loc);
     }
 
     private static Service? ToService(ServiceDraft s, SourceLocation loc, DiagnosticBag bag)
@@ -339,7 +341,7 @@ internal static class DirectDecoder
             switch (f, wire)
             {
                 case (1, 2): pname = r.String(); break;
-                case (2, 2): ns = r.String(); break;
+                case (2, 2): ns = r.String(reader.Strings); break;
                 case (3, 0): scope = r.Enum(); break;
                 case (4, 0): action = r.Enum(); break;
                 case (5, 2):
@@ -357,7 +359,7 @@ internal static class DirectDecoder
         var loc = reader.Location(n);
         var local = new DiagnosticBag();
         var irRules = new Rule[ruleSpans.Count];
-        for (int i = 0; i < irRules.Length; i++) irRules[i] = ToRule(bytes[ruleSpans[i]], i, loc, local);
+        for (int i = 0; i < irRules.Length; i++) irRules[i] = ToRule(bytes[ruleSpans[i]], i, loc, local, reader.Strings);
         if (pname.Length == 0) { bag.Report(Codes.XdsMissingName, loc, "an Authorization needs a name (field 1): it is named namespace/name"); return; }
         if (scope is < 0 or > 2) { bag.Report(Codes.XdsUnknownEnum, loc, "scope", scope, EnumNames.PolicyScopes); return; }
         if (action is not (0 or 1)) { bag.Report(Codes.XdsUnknownEnum, loc, "action", action, EnumNames.Actions); return; }
@@ -365,7 +367,7 @@ internal static class DirectDecoder
         reader.State.Put(new Policy(pname, ns, (PolicyScope)scope, (PolicyAction)action, dryRun, ImmutableCollectionsMarshal.AsImmutableArray(irRules), loc));
     }
 
-    private static Rule ToRule(ReadOnlySpan<byte> bytes, int ruleIndex, SourceLocation loc, DiagnosticBag bag)
+    private static Rule ToRule(ReadOnlySpan<byte> bytes, int ruleIndex, SourceLocation loc, DiagnosticBag bag, StringPool pool)
     {
         var clauses = new List<Clause>();
         var r = new WireReader(bytes);
@@ -377,7 +379,7 @@ internal static class DirectDecoder
                 var c = new WireReader(r.Bytes());
                 while (c.Next(out int cf, out int cw))
                 {
-                    if (cf == 2 && cw == 2) matches.Add(ToMatch(c.Bytes(), new WireToIr.MatchPath(ruleIndex, clauses.Count, matches.Count), loc, bag));
+                    if (cf == 2 && cw == 2) matches.Add(ToMatch(c.Bytes(), new WireToIr.MatchPath(ruleIndex, clauses.Count, matches.Count), loc, bag, pool));
                     else c.Skip(cf, cw);
                 }
                 clauses.Add(new Clause([.. matches], loc));
@@ -390,7 +392,7 @@ internal static class DirectDecoder
     private static readonly string[] StringFields = ["namespaces", "not_namespaces", "principals", "not_principals"];
     private static readonly string[] AddressFields = ["source_ips", "not_source_ips", "destination_ips", "not_destination_ips"];
 
-    private static Match ToMatch(ReadOnlySpan<byte> bytes, WireToIr.MatchPath path, SourceLocation loc, DiagnosticBag bag)
+    private static Match ToMatch(ReadOnlySpan<byte> bytes, WireToIr.MatchPath path, SourceLocation loc, DiagnosticBag bag, StringPool pool)
     {
         List<StringMatch>?[] strings = new List<StringMatch>?[4];
         List<IpPrefix>?[] prefixes = new List<IpPrefix>?[4];
@@ -404,7 +406,7 @@ internal static class DirectDecoder
                 case ( >= 1 and <= 4, 2):
                     {
                         var list = strings[f - 1] ??= [];
-                        var s = ReadStringMatch(r.Bytes());
+                        var s = ReadStringMatch(r.Bytes(), pool);
                         if (s is not null) list.Add(s);
                         else bag.Report(Codes.XdsEmptyStringMatch, loc, path.Field(StringFields[f - 1]));
                         break;
@@ -436,8 +438,8 @@ internal static class DirectDecoder
                         string ns = "", sa = "";
                         while (a.Next(out int af, out int aw))
                         {
-                            if (af == 1 && aw == 2) ns = a.String();
-                            else if (af == 2 && aw == 2) sa = a.String();
+                            if (af == 1 && aw == 2) ns = a.String(pool);
+                            else if (af == 2 && aw == 2) sa = a.String(pool);
                             else a.Skip(af, aw);
                         }
                         (f == 11 ? sas ??= [] : notSas ??= []).Add(new ServiceAccountMatch(ns, sa));
@@ -453,7 +455,7 @@ internal static class DirectDecoder
             Arr(ports), Arr(notPorts), Arr(sas), Arr(notSas), loc);
     }
 
-    private static StringMatch? ReadStringMatch(ReadOnlySpan<byte> bytes)
+    private static StringMatch? ReadStringMatch(ReadOnlySpan<byte> bytes, StringPool pool)
     {
         var r = new WireReader(bytes);
         StringMatch? m = null;
@@ -461,9 +463,9 @@ internal static class DirectDecoder
         {
             switch (f, wire)
             {
-                case (1, 2): m = new StringMatch(StringMatchKind.Exact, r.String()); break;
-                case (2, 2): m = new StringMatch(StringMatchKind.Prefix, r.String()); break;
-                case (3, 2): m = new StringMatch(StringMatchKind.Suffix, r.String()); break;
+                case (1, 2): m = new StringMatch(StringMatchKind.Exact, r.String(pool)); break;
+                case (2, 2): m = new StringMatch(StringMatchKind.Prefix, r.String(pool)); break;
+                case (3, 2): m = new StringMatch(StringMatchKind.Suffix, r.String(pool)); break;
                 case (4, 2): WireReader.Validate(r.Bytes(), Schema.Scalars); m = new StringMatch(StringMatchKind.Presence, ""); break;
                 default: r.Skip(f, wire); break;
             }

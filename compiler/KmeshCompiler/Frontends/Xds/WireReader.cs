@@ -64,6 +64,8 @@ internal ref struct WireReader(ReadOnlySpan<byte> data)
 
     public string String() => Encoding.UTF8.GetString(Bytes());
 
+    public string String(StringPool pool) => pool.Get(Bytes());
+
     /// <summary>Skips the value of a field this reader does not keep.</summary>
     public void Skip(int field, int wire, int depth = 0)
     {
@@ -137,4 +139,29 @@ internal sealed class Schema(params (int Field, Func<Schema> Child)[] children)
     public static readonly Schema GatewayAddress = new((1, () => NamespacedHostname), (2, () => NetworkAddress));
     public static readonly Schema Extension = new((2, () => Any));
     public static readonly Schema WeightedWaypoint = new((1, () => GatewayAddress));
+}
+
+/// <summary>Shares the strings a snapshot repeats (namespaces, nodes, trust domains, service keys,
+/// policy names) so that a large world holds each once: fewer allocations while reading, less
+/// memory after. Unique strings (uids, names) are not pooled.</summary>
+internal sealed class StringPool
+{
+    private const int MaxPooledBytes = 128;
+    private const int MaxEntries = 1 << 20;
+    private readonly Dictionary<string, string> _set = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+
+    public StringPool() => _lookup = _set.GetAlternateLookup<ReadOnlySpan<char>>();
+
+    public string Get(ReadOnlySpan<byte> utf8)
+    {
+        if (utf8.IsEmpty) return "";
+        if (utf8.Length > MaxPooledBytes || _set.Count >= MaxEntries) return Encoding.UTF8.GetString(utf8);
+        Span<char> buf = stackalloc char[MaxPooledBytes];
+        var chars = buf[..Encoding.UTF8.GetChars(utf8, buf)];
+        if (_lookup.TryGetValue(chars, out var s)) return s;
+        s = new string(chars);
+        _set[s] = s;
+        return s;
+    }
 }

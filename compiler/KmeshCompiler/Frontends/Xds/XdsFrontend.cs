@@ -35,6 +35,8 @@ internal sealed class ResourceReader(SourceText source, SnapshotState state, Dia
 {
     public SnapshotState State => state;
 
+    public StringPool Strings { get; } = new();
+
     private (int Line, int Column) _position;
 
     /// <summary>Where the resource being read starts (JSON), or (0, 0) when positions are unknown (binary).</summary>
