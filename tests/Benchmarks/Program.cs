@@ -12,6 +12,8 @@ public static class Program
             ["xds-read"] = XdsBench.ReadOnce,
             ["kernel"] = KernelBench.Run,
             ["kpl"] = KplBench.Run,
+            ["lowering"] = LoweringBench.Run,
+            ["lowering-once"] = LoweringBench.Once,
         };
         if (args.Length == 0 || !areas.TryGetValue(args[0], out var run))
         {

@@ -30,7 +30,7 @@ public sealed record ImageFile(
     string Node,
     string AbiHash,
     ImmutableArray<ImageSection> Sections,
-    ImmutableSortedDictionary<(NameKind Kind, uint Id), string> Names)
+    IReadOnlyDictionary<(NameKind Kind, uint Id), string> Names)
 {
     public static ReadOnlySpan<byte> Magic => "KMSHIMG\0"u8;
     public const uint FormatVersion = 1;
@@ -65,8 +65,12 @@ public sealed record ImageFile(
         WriteU32(body, 0);
         WriteU32(body, 0);
         WriteU32(body, (uint)Names.Count);
-        foreach (var ((kind, id), name) in Names)
+        var keys = Names.Keys.Select(k => ((ulong)k.Kind << 32) | k.Id).ToArray();
+        Array.Sort(keys);
+        foreach (var key in keys)
         {
+            var (kind, id) = ((NameKind)(key >> 32), (uint)key);
+            string name = Names[(kind, id)];
             WriteU32(body, (uint)kind);
             WriteU32(body, id);
             WriteString(body, name);
