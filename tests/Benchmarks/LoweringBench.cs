@@ -61,7 +61,7 @@ public static class LoweringBench
         // End to end, in a fresh process per run.
         foreach (var input in e2eRuns == 0 ? [] : new[] { snapshot, yaml })
         {
-            var results = new List<(double Total, double Load, double Lower, double Write)>();
+            var results = new List<(double Total, double Load, double Lower, double Write, double Cpu)>();
             for (int i = 0; i < e2eRuns; i++)
             {
                 var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
@@ -73,9 +73,9 @@ public static class LoweringBench
                 double total = wall.Elapsed.TotalMilliseconds;
                 if (p.ExitCode != 0) { Console.Error.WriteLine(output); return 1; }
                 var parts = output.Trim().Split(' ').Select(x => double.Parse(x, CultureInfo.InvariantCulture)).ToArray();
-                results.Add((total, parts[0], parts[1], parts[2]));
+                results.Add((total, parts[0], parts[1], parts[2], parts[3]));
             }
-            Console.WriteLine($"end to end from {Path.GetFileName(input)}: median {Median(results.Select(r => r.Total)):F0} ms " +
+            Console.WriteLine($"end to end from {Path.GetFileName(input)}: median wall {Median(results.Select(r => r.Total)):F0} ms, process cpu {Median(results.Select(r => r.Cpu)):F0} ms " +
                               $"(read {Median(results.Select(r => r.Load)):F0} ms, lower {Median(results.Select(r => r.Lower)):F0} ms, " +
                               $"encode+write {Median(results.Select(r => r.Write)):F0} ms; runs {string.Join(", ", results.Select(r => r.Total.ToString("F0", CultureInfo.InvariantCulture)))})");
         }
@@ -141,7 +141,8 @@ public static class LoweringBench
         double lower = t.Elapsed.TotalMilliseconds - load;
         File.WriteAllBytes(args[2], image.ToBytes());
         double write = t.Elapsed.TotalMilliseconds - load - lower;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{load:F1} {lower:F1} {write:F1}"));
+        double cpu = Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{load:F1} {lower:F1} {write:F1} {cpu:F1}"));
         return 0;
     }
 

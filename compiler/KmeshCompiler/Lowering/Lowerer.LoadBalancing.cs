@@ -33,6 +33,7 @@ public sealed partial class Lowerer
                 l.Add((w, entry));
             }
         Phase("service membership");
+        var workloadKeys = new Dictionary<Workload, string>(ReferenceEqualityComparer.Instance);
         foreach (var s in _world.Services)
         {
             var lb = s.LoadBalancing;
@@ -88,7 +89,7 @@ public sealed partial class Lowerer
                             bid = (uint)backends.Count;
                             backends.Add(Rows.Backend(addr.Value, target));
                             backendIndex[(addr.Value, target)] = bid;
-                            names[(NameKind.Backend, bid)] = w.Key;
+                            names[(NameKind.Backend, bid)] = workloadKeys.TryGetValue(w, out var wk) ? wk : workloadKeys[w] = w.Key;
                         }
                         for (uint k = 0; k < slots; k++)
                             endpoints.Add(new ImageEntry(
