@@ -164,6 +164,26 @@ public class RobustnessTests
         Assert.True(elapsed < TimeSpan.FromSeconds(60), $"took {elapsed}");
     }
 
+    /// <summary>Large files are read in pieces cut at document markers; locations must not notice.</summary>
+    [Fact]
+    public void Pieces_of_a_large_file_keep_exact_locations()
+    {
+        var sb = new StringBuilder();
+        var expected = new List<int>();
+        int line = 1;
+        for (int i = 0; sb.Length < 5 * 1024 * 1024; i++)
+        {
+            bool mistake = i % 997 == 0;
+            sb.Append($"---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: ns-{i}\n  labels: {{a: \"{new string('y', 100)}\"}}\n");
+            if (mistake) { sb.Append("  lables: {}\n"); expected.Add(line + 6); }
+            line += mistake ? 7 : 6;
+        }
+        var (w, bag, _) = Timed(Encoding.UTF8.GetBytes(sb.ToString()));
+        var found = bag.Items.Where(d => d.Code == Codes.UnknownField.Code).Select(d => (d.Location.Line, d.Location.Column)).ToList();
+        Assert.Equal(expected.Select(l => (l, 3)), found);
+        Assert.True(w.Namespaces.Length > 20_000);
+    }
+
     [Fact]
     public void Missing_path_exits_2_and_bad_input_exits_1()
     {

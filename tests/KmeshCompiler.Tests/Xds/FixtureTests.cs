@@ -161,6 +161,8 @@ public class FixtureTests
         var action = Fixtures.Single(bag, "KM5007", "prod/bad-action");
         Assert.Contains("action", action.Message);
         Assert.Equal(("unknown-enum.json", 4, 5), (action.Location.File, action.Location.Line, action.Location.Column));
+        Assert.Equal("prod/bad-action", action.Object);
+        Assert.Contains("known: ALLOW=0, DENY=1", action.Message);
         var scope = Fixtures.Single(bag, "KM5007", "prod/bad-scope");
         Assert.Contains("scope", scope.Message);
         Assert.Equal((6, 5), (scope.Location.Line, scope.Location.Column));

@@ -21,10 +21,12 @@ public class YamlParityTests
         {
             var snap = RoundTripTests.Read(SnapshotWriter.Write(yaml.World, f), "example", out var bag);
             Assert.False(bag.HasErrors, string.Join("\n", bag.Items));
+            // Nodes and namespaces are derived from the wire (docs/xds.md): the rest is the same IR.
             var expected = XdsWorlds.WithDerivedNodesAndNamespaces(yaml.World);
-            Assert.True(IrEquality.Equal(expected with { Nodes = [], Namespaces = [] }, snap with { Nodes = [], Namespaces = [] }),
-                IrEquality.FirstDifference(expected, snap));
-            Assert.Null(IrEquality.FirstDifference(yaml.World, snap));
+            Assert.Null(IrEquality.FirstDifference(expected, snap));
+            // bookinfo's nodes all host workloads and carry no network label, and every namespace
+            // holds an object: nothing is lost at all.
+            if (example == "bookinfo") Assert.Null(IrEquality.FirstDifference(yaml.World, snap));
         }
     }
 }

@@ -32,7 +32,7 @@ internal static class JsonSnapshot
         {
             int line = (int)(e.LineNumber ?? 0) + 1;
             int col = (int)(e.BytePositionInLine ?? 0) + 1;
-            bag.Add(Codes.XdsBadJson, new SourceLocation(src.DisplayPath, line, col), FirstSentence(e.Message));
+            bag.Report(Codes.XdsBadJson, new SourceLocation(src.DisplayPath, line, col), FirstSentence(e.Message));
             return;
         }
         using (doc)
@@ -49,17 +49,17 @@ internal static class JsonSnapshot
                 {
                     i++;
                     if (r.ValueKind != JsonValueKind.Object)
-                        bag.Add(Codes.XdsBadJsonShape, file with { Resource = $"response {i}" }, $"element {i} of the array is {Kind(r)}, not a response object");
+                        bag.Report(Codes.XdsBadJsonShape, file with { Resource = $"response {i}" }, $"element {i} of the array is {Kind(r)}, not a response object");
                     else Response(r, i, reader, bag, file, namings, positions);
                 }
             }
-            else bag.Add(Codes.XdsBadJsonShape, file, $"the document is {Kind(root)}");
+            else bag.Report(Codes.XdsBadJsonShape, file, $"the document is {Kind(root)}");
         }
     }
 
     private static void Response(JsonElement r, int index, ResourceReader reader, DiagnosticBag bag, SourceLocation file, HashSet<string> namings, ResourcePositions positions)
     {
-        var at = file with { Resource = $"response {index}" };
+        var at = new SourceLocation(file.File, 0, 0, $"response {index}");
         string typeUrl = Str(r, "typeUrl", "type_url");
         bool delta = Has(r, "removedResources", "removed_resources") || Has(r, "systemVersionInfo", "system_version_info");
         bool sotw = Has(r, "versionInfo", "version_info") || Has(r, "canary");
@@ -67,7 +67,7 @@ internal static class JsonSnapshot
         {
             if (list.ValueKind != JsonValueKind.Array)
             {
-                bag.Add(Codes.XdsBadJsonShape, at, "\"resources\" is not an array");
+                bag.Report(Codes.XdsBadJsonShape, at, "\"resources\" is not an array");
                 return;
             }
             // A state-of-the-world response holds bare Any values: its first entry has an "@type".
@@ -85,7 +85,7 @@ internal static class JsonSnapshot
                 string pos = ResourceReader.Position(index, i++);
                 if (e.ValueKind != JsonValueKind.Object)
                 {
-                    bag.Add(Codes.XdsBadJsonShape, reader.Location(pos), $"a resource is {Kind(e)}, not an object");
+                    bag.Report(Codes.XdsBadJsonShape, reader.Location(pos), $"a resource is {Kind(e)}, not an object");
                     continue;
                 }
                 if (e.TryGetProperty("@type", out _)) { Any(e, pos, reader, bag, namings); continue; }
@@ -101,14 +101,14 @@ internal static class JsonSnapshot
         {
             if (removed.ValueKind != JsonValueKind.Array)
             {
-                bag.Add(Codes.XdsBadJsonShape, at, "\"removedResources\" is not an array");
+                bag.Report(Codes.XdsBadJsonShape, at, "\"removedResources\" is not an array");
                 return;
             }
             var type = TypeUrls.Classify(typeUrl);
             foreach (var n in removed.EnumerateArray())
             {
                 if (n.ValueKind == JsonValueKind.String) reader.State.Remove(type, n.GetString()!, at, bag);
-                else bag.Add(Codes.XdsBadJsonShape, at, $"an entry of \"removedResources\" is {Kind(n)}, not a resource name");
+                else bag.Report(Codes.XdsBadJsonShape, at, $"an entry of \"removedResources\" is {Kind(n)}, not a resource name");
             }
         }
     }
@@ -131,7 +131,7 @@ internal static class JsonSnapshot
                 default:
                     string? naming = Naming(obj);
                     if (naming is not null && namings.Add(naming))
-                        bag.Add(Codes.XdsJsonNaming, reader.Location(name), naming);
+                        bag.Report(Codes.XdsJsonNaming, reader.Location(name), naming);
                     msg = Parser.Parse<Sec.Authorization>(obj.ToJsonString());
                     break;
             }
@@ -139,7 +139,7 @@ internal static class JsonSnapshot
         }
         catch (Exception e) when (e is InvalidProtocolBufferException or InvalidJsonException or FormatException or JsonException or InvalidOperationException)
         {
-            bag.Add(Codes.XdsUndecodable, reader.Location(name), TypeUrls.MessageName(typeUrl), FirstSentence(e.Message));
+            bag.Report(Codes.XdsUndecodable, reader.Location(name), TypeUrls.MessageName(typeUrl), FirstSentence(e.Message));
         }
     }
 
