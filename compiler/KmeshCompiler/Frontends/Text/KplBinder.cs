@@ -593,6 +593,7 @@ internal sealed class KplBinder
     {
         if (tok.Type != KplLexer.STRING) return Raw(tok);
         string s = Raw(tok);
+        if (s.Length < 2) return ""; // a token the parser's recovery made up
         var body = s.AsSpan(1, s.Length - 2);
         if (body.IndexOf('\\') < 0) return body.ToString();
         var sb = new StringBuilder(body.Length);
