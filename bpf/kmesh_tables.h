@@ -51,7 +51,7 @@ typedef uint64_t __u64;
 #define KMESH_MAP_SERVICES     "km_services"    /* HASH    kmesh_svc_key     -> kmesh_service    */
 #define KMESH_MAP_ENDPOINTS    "km_endpoints"   /* HASH    kmesh_endpoint_key -> __u32 backend id */
 #define KMESH_MAP_BACKENDS     "km_backends"    /* ARRAY   backend id        -> kmesh_backend    */
-/* Image identity. */
+/* Image identity: written by the loader from the image header, never an image section. */
 #define KMESH_MAP_META         "km_meta"        /* ARRAY   0                 -> kmesh_meta       */
 /* Runtime only (never in an image). */
 #define KMESH_MAP_PROGS        "km_progs"       /* PROG_ARRAY  stage index   -> program          */
@@ -71,8 +71,8 @@ typedef uint64_t __u64;
 #define KMESH_MAX_ADDR_SET_ENTRIES 262144
 #define KMESH_MAX_PORT_SET_ENTRIES 65536
 #define KMESH_MAX_SERVICES         65536   /* (VIP, service port) entries                */
-#define KMESH_MAX_ENDPOINTS        262144
-#define KMESH_MAX_BACKENDS         65536
+#define KMESH_MAX_ENDPOINTS        524288   /* every service of the cluster, weights expanded */
+#define KMESH_MAX_BACKENDS         262144   /* (workload address, target port) pairs       */
 #define KMESH_MAX_META             1
 #define KMESH_MAX_PROGS            8
 #define KMESH_MAX_VERDICTS         8

@@ -14,6 +14,8 @@ public static class Program
             ["kpl"] = KplBench.Run,
             ["check"] = CheckBench.Run,
             ["frontend"] = FrontendBench.Run, ["frontend-gen"] = FrontendBench.GenArea, ["frontend-measure"] = FrontendBench.MeasureArea, ["frontend-repeat"] = FrontendBench.RepeatArea,
+            ["lowering"] = LoweringBench.Run,
+            ["lowering-once"] = LoweringBench.Once,
         };
         if (args.Length == 0 || !areas.TryGetValue(args[0], out var run))
         {

@@ -11,14 +11,34 @@ namespace KmeshCompiler.Image;
 public sealed record ImageSection(string Name, BpfMapType Type, int KeySize, int ValueSize, uint MaxEntries, uint Flags,
     ImmutableArray<ImageEntry> Entries)
 {
-    public static ImageSection For(MapSpec spec, IEnumerable<ImageEntry> entries) =>
-        new(spec.Name, spec.Type, spec.KeySize, spec.ValueSize, spec.MaxEntries, spec.Flags,
-            spec.Type == BpfMapType.Array
-                ? [.. entries.OrderBy(e => BinaryPrimitives.ReadUInt32LittleEndian(e.Key))]
-                : [.. entries.OrderBy(e => e.Key, ByteOrder.Instance)]);
+    public static ImageSection For(MapSpec spec, IEnumerable<ImageEntry> entries)
+    {
+        var arr = entries.ToArray();
+        if (spec.Type == BpfMapType.Array)
+        {
+            var idx = new uint[arr.Length];
+            for (int i = 0; i < arr.Length; i++) idx[i] = BinaryPrimitives.ReadUInt32LittleEndian(arr[i].Key);
+            Array.Sort(idx, arr);
+        }
+        else if (spec.KeySize <= 16)
+        {
+            // Byte order of a key of at most 16 bytes is the numeric order of its big-endian value.
+            var keys = new UInt128[arr.Length];
+            Span<byte> pad = stackalloc byte[16];
+            for (int i = 0; i < arr.Length; i++)
+            {
+                pad.Clear();
+                arr[i].Key.CopyTo(pad);
+                keys[i] = BinaryPrimitives.ReadUInt128BigEndian(pad);
+            }
+            Array.Sort(keys, arr);
+        }
+        else Array.Sort(arr, (a, b) => ByteOrder.Instance.Compare(a.Key, b.Key));
+        return new(spec.Name, spec.Type, spec.KeySize, spec.ValueSize, spec.MaxEntries, spec.Flags, ImmutableArray.Create(arr));
+    }
 }
 
-public sealed record ImageEntry(byte[] Key, byte[] Value);
+public readonly record struct ImageEntry(byte[] Key, byte[] Value);
 
 /// <summary>What the names section maps an id to.</summary>
 public enum NameKind : uint { Workload = 1, Policy = 2, Service = 3, Backend = 4 }
@@ -30,7 +50,7 @@ public sealed record ImageFile(
     string Node,
     string AbiHash,
     ImmutableArray<ImageSection> Sections,
-    ImmutableSortedDictionary<(NameKind Kind, uint Id), string> Names)
+    IReadOnlyDictionary<(NameKind Kind, uint Id), string> Names)
 {
     public static ReadOnlySpan<byte> Magic => "KMSHIMG\0"u8;
     public const uint FormatVersion = 1;
@@ -65,8 +85,12 @@ public sealed record ImageFile(
         WriteU32(body, 0);
         WriteU32(body, 0);
         WriteU32(body, (uint)Names.Count);
-        foreach (var ((kind, id), name) in Names)
+        var keys = Names.Keys.Select(k => ((ulong)k.Kind << 32) | k.Id).ToArray();
+        Array.Sort(keys);
+        foreach (var key in keys)
         {
+            var (kind, id) = ((NameKind)(key >> 32), (uint)key);
+            string name = Names[(kind, id)];
             WriteU32(body, (uint)kind);
             WriteU32(body, id);
             WriteString(body, name);

@@ -83,7 +83,7 @@ public static class ImageReader
         uint? count = r.U32();
         if (node is null || count is null) return Truncated(bag, loc, path, "in the node name");
         var sections = ImmutableArray.CreateBuilder<ImageSection>();
-        var names = ImmutableSortedDictionary.CreateBuilder<(NameKind, uint), string>();
+        var names = new Dictionary<(NameKind, uint), string>();
         bool sawNames = false;
         for (uint i = 0; i < count; i++)
         {
@@ -112,7 +112,7 @@ public static class ImageReader
         }
         if (!sawNames) { bag.Add(Codes.ImageCorrupt, loc, path, "the names section is missing"); return null; }
         if (r.Remaining != 0) { bag.Add(Codes.ImageCorrupt, loc, path, $"{r.Remaining} bytes after the last section"); return null; }
-        return new ImageFile(node, abi, sections.ToImmutable(), names.ToImmutable());
+        return new ImageFile(node, abi, sections.ToImmutable(), names);
     }
 
     private static ImageFile? Truncated(DiagnosticBag bag, SourceLocation loc, string path, string where)

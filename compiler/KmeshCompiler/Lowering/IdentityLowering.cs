@@ -24,23 +24,25 @@ public sealed class IdentityLowering
     private readonly List<string> _namespaces;
     private readonly Dictionary<string, IdentityTest> _cache = new(StringComparer.Ordinal);
 
-    public IdentityLowering(World world)
+    private readonly Dictionary<string, IdGroup> _byPrincipal = new(StringComparer.Ordinal);
+
+    /// <param name="owner">Every world address and the workload it resolves to.</param>
+    public IdentityLowering(IReadOnlyDictionary<IpAddr, Workload> owner)
     {
-        var owned = new HashSet<IpAddr>();
+        var identities = new Dictionary<Workload, Identity>(ReferenceEqualityComparer.Instance);
         var groups = new Dictionary<Identity, IdGroup>();
-        foreach (var w in world.Workloads.OrderBy(w => w.Uid, StringComparer.Ordinal))
-            foreach (var a in w.Addresses)
+        foreach (var (a, w) in owner)
+        {
+            if (!identities.TryGetValue(w, out var id)) identities[w] = id = w.Identity;
+            if (!groups.TryGetValue(id, out var g))
             {
-                if (!owned.Add(a)) continue;
-                var id = w.Identity;
-                if (!groups.TryGetValue(id, out var g))
-                {
-                    groups[id] = g = new IdGroup(id, id.ToString(), new List<IpAddr>());
-                    if (!_byNamespace.TryGetValue(id.Namespace, out var l)) _byNamespace[id.Namespace] = l = new();
-                    l.Add(g);
-                }
-                g.Addresses.Add(a);
+                groups[id] = g = new IdGroup(id, id.ToString(), new List<IpAddr>());
+                _byPrincipal[g.Principal] = g;
+                if (!_byNamespace.TryGetValue(id.Namespace, out var l)) _byNamespace[id.Namespace] = l = new();
+                l.Add(g);
             }
+            g.Addresses.Add(a);
+        }
         _namespaces = _byNamespace.Keys.Order(StringComparer.Ordinal).ToList();
     }
 
@@ -65,18 +67,42 @@ public sealed class IdentityLowering
         // Collect the addresses on the minority side: passing ones when unknown sources fail,
         // failing ones when they pass.
         var collected = new List<IpAddr>();
-        foreach (var ns in _namespaces)
+        if (!nonePasses && Narrowed(m) is { } few)
         {
-            bool nsPass = NamespacePair(m, ns);
-            foreach (var g in _byNamespace[ns])
+            // Positive exact lists name the only identities that can pass: test just those.
+            foreach (var g in few)
+                if (NamespacePair(m, g.Identity.Namespace) && PrincipalPair(m, g.Principal) && ServiceAccountPair(m, g.Identity))
+                    collected.AddRange(g.Addresses);
+        }
+        else
+        {
+            foreach (var ns in _namespaces)
             {
-                bool pass = nsPass && (!perIdentity || (PrincipalPair(m, g.Principal) && ServiceAccountPair(m, g.Identity)));
-                if (pass != nonePasses) collected.AddRange(g.Addresses);
+                bool nsPass = NamespacePair(m, ns);
+                foreach (var g in _byNamespace[ns])
+                {
+                    bool pass = nsPass && (!perIdentity || (PrincipalPair(m, g.Principal) && ServiceAccountPair(m, g.Identity)));
+                    if (pass != nonePasses) collected.AddRange(g.Addresses);
+                }
             }
         }
         if (collected.Count == 0)
             return new IdentityTest(nonePasses ? IdentityTestKind.Always : IdentityTestKind.Never, null);
         return new IdentityTest(nonePasses ? IdentityTestKind.NotInSet : IdentityTestKind.InSet, AddressSet.Hosts(collected));
+    }
+
+    /// <summary>The identity groups a positive list of exact principals, service accounts or exact
+    /// namespaces allows, or null when the match has no such list.</summary>
+    private IEnumerable<IdGroup>? Narrowed(Match m)
+    {
+        if (!m.Principals.IsEmpty && m.Principals.All(p => p.Kind == StringMatchKind.Exact))
+            return m.Principals.Select(p => _byPrincipal.GetValueOrDefault(p.Value)).OfType<IdGroup>().Distinct();
+        if (!m.ServiceAccounts.IsEmpty)
+            return m.ServiceAccounts.SelectMany(sa => _byNamespace.GetValueOrDefault(sa.Namespace) ?? [])
+                .Where(g => m.ServiceAccounts.Any(sa => sa.Namespace == g.Identity.Namespace && sa.ServiceAccount == g.Identity.ServiceAccount)).Distinct();
+        if (!m.Namespaces.IsEmpty && m.Namespaces.All(n => n.Kind == StringMatchKind.Exact))
+            return m.Namespaces.Select(n => n.Value).Distinct().SelectMany(n => _byNamespace.GetValueOrDefault(n) ?? []);
+        return null;
     }
 
     private static bool Pair<T>(ImmutableArray<T> pos, ImmutableArray<T> not, Func<T, bool> holds)

@@ -22,8 +22,8 @@ public static partial class Layout
     public const uint MaxAddrSetEntries = 262144;
     public const uint MaxPortSetEntries = 65536;
     public const uint MaxServices = 65536;
-    public const uint MaxEndpoints = 262144;
-    public const uint MaxBackends = 65536;
+    public const uint MaxEndpoints = 524288;
+    public const uint MaxBackends = 262144;
     public const uint MaxMeta = 1;
 
     public const int TailCalls = 4;

@@ -12,7 +12,7 @@ public sealed record MapSpec(string Name, BpfMapType Type, int KeySize, int Valu
 public static partial class Layout
 {
     /// <summary>SHA-256 of bpf/kmesh_tables.h with CR removed. LayoutTests fails when it is stale.</summary>
-    public const string AbiHash = "04989d47b4d2b5fa421e5b2db92b9008cb3454cc0396818610d2c6770b4c7c1b";
+    public const string AbiHash = "769088ce9bbb3d3b764ba168d607b008a9b9446c747fe83eb2ed3ab733c26096";
 
     /// <summary>The maps an image carries, in image order.</summary>
     public static readonly ImmutableArray<MapSpec> ImageMaps =

@@ -12,7 +12,7 @@ public sealed partial class Lowerer
     /// UNSPECIFIED; none for PASSTHROUGH), each repeated min(capacity, KMESH_MAX_WEIGHT) times. An
     /// endpoint's address is its first address of the VIP's family; a workload without one is not
     /// reachable through VIPs of that family.</summary>
-    private List<ImageSection> LowerLoadBalancing(ImmutableSortedDictionary<(NameKind, uint), string>.Builder names)
+    private List<ImageSection> LowerLoadBalancing(Dictionary<(NameKind, uint), string> names)
     {
         var client = _world.Nodes.FirstOrDefault(n => n.Name == _node) ?? new Node(_node, Locality.Empty, "", SourceLocation.None);
         var services = new List<ImageEntry>();
@@ -22,6 +22,18 @@ public sealed partial class Lowerer
         var vipOwner = new Dictionary<(IpAddr, uint), string>();
         var capped = new HashSet<string>(StringComparer.Ordinal);
         uint sid = 0;
+        // Endpoints by service key, in uid order: one pass over the workloads, not one per service.
+        var members = new Dictionary<string, List<(Workload W, WorkloadServicePorts Entry)>>(StringComparer.Ordinal);
+        foreach (var w in _world.Workloads)
+            for (int i = 0; i < w.Services.Length; i++)
+            {
+                var entry = w.Services[i];
+                if (!members.TryGetValue(entry.ServiceKey, out var l)) members[entry.ServiceKey] = l = new();
+                else if (l.Count > 0 && ReferenceEquals(l[^1].W, w)) continue; // the first entry for a service counts
+                l.Add((w, entry));
+            }
+        Phase("service membership");
+        var workloadKeys = new Dictionary<Workload, string>(ReferenceEqualityComparer.Instance);
         foreach (var s in _world.Services)
         {
             var lb = s.LoadBalancing;
@@ -39,6 +51,22 @@ public sealed partial class Lowerer
                 _bag.Add(Codes.TooManyScopes, s.Location, s.Key, scopes, needed, Layout.Priorities);
                 continue;
             }
+            // The endpoints of the service, healthy enough, ranked once, best priority first and by
+            // uid within a priority (members are in uid order and the sort is stable).
+            var ranked = new List<(int Prio, Workload W, WorkloadServicePorts Entry, uint Slots)>();
+            if (lb.Mode != LbMode.Passthrough && members.TryGetValue(s.Key, out var ms))
+            {
+                foreach (var (w, entry) in ms)
+                {
+                    if (w.Health != WorkloadHealth.Healthy && lb.HealthPolicy != HealthPolicy.AllowAll) continue;
+                    int prio = lb.Mode is LbMode.Strict or LbMode.Failover ? Priority(lb.RoutingPreference, client, w) : 0;
+                    uint weight = w.Capacity == 0 ? 1 : w.Capacity;
+                    if (weight > Layout.MaxWeight && capped.Add(w.Uid))
+                        _bag.Add(Codes.WeightCapped, w.Location, w.Key, weight, Layout.MaxWeight);
+                    ranked.Add((prio, w, entry, Math.Min(weight, Layout.MaxWeight)));
+                }
+                ranked = [.. ranked.OrderBy(e => e.Prio)];
+            }
             foreach (var sp in s.Ports.DistinctBy(p => p.Port).OrderBy(p => p.Port))
             {
                 foreach (bool v6 in new[] { false, true })
@@ -48,38 +76,25 @@ public sealed partial class Lowerer
                     uint id = sid++;
                     names[(NameKind.Service, id)] = $"{s.Key}:{sp.Port}/{(v6 ? "v6" : "v4")}";
                     var counts = new uint[Layout.Priorities];
-                    if (lb.Mode != LbMode.Passthrough)
+                    foreach (var (prio, w, entry, slots) in ranked)
                     {
-                        var eps = new List<(int Prio, Workload W, IpAddr Addr, uint Port, uint Slots)>();
-                        foreach (var w in _world.Workloads)
+                        IpAddr? addr = null;
+                        foreach (var a in w.Addresses) if (a.IsV6 == v6) { addr = a; break; }
+                        if (addr is null) continue;
+                        ServicePort? wp = null;
+                        foreach (var p in entry.Ports) if (p.Port == sp.Port) { wp = p; break; }
+                        uint target = wp is { TargetPort: > 0 } ? wp.TargetPort : sp.TargetPort > 0 ? sp.TargetPort : sp.Port;
+                        if (!backendIndex.TryGetValue((addr.Value, target), out uint bid))
                         {
-                            var entry = w.Services.FirstOrDefault(x => x.ServiceKey == s.Key);
-                            if (entry is null) continue;
-                            if (w.Health != WorkloadHealth.Healthy && lb.HealthPolicy != HealthPolicy.AllowAll) continue;
-                            var addr = w.Addresses.Where(a => a.IsV6 == v6).Cast<IpAddr?>().FirstOrDefault();
-                            if (addr is null) continue;
-                            var wp = entry.Ports.FirstOrDefault(p => p.Port == sp.Port);
-                            uint target = wp is { TargetPort: > 0 } ? wp.TargetPort : sp.TargetPort > 0 ? sp.TargetPort : sp.Port;
-                            int prio = lb.Mode is LbMode.Strict or LbMode.Failover ? Priority(lb.RoutingPreference, client, w) : 0;
-                            uint weight = w.Capacity == 0 ? 1 : w.Capacity;
-                            if (weight > Layout.MaxWeight && capped.Add(w.Key))
-                                _bag.Add(Codes.WeightCapped, w.Location, w.Key, weight, Layout.MaxWeight);
-                            eps.Add((prio, w, addr.Value, target, Math.Min(weight, Layout.MaxWeight)));
+                            bid = (uint)backends.Count;
+                            backends.Add(Rows.Backend(addr.Value, target));
+                            backendIndex[(addr.Value, target)] = bid;
+                            names[(NameKind.Backend, bid)] = workloadKeys.TryGetValue(w, out var wk) ? wk : workloadKeys[w] = w.Key;
                         }
-                        foreach (var e in eps.OrderBy(e => e.Prio).ThenBy(e => e.W.Uid, StringComparer.Ordinal))
-                        {
-                            if (!backendIndex.TryGetValue((e.Addr, e.Port), out uint bid))
-                            {
-                                bid = (uint)backends.Count;
-                                backends.Add(Rows.Backend(e.Addr, e.Port));
-                                backendIndex[(e.Addr, e.Port)] = bid;
-                                names[(NameKind.Backend, bid)] = e.W.Key;
-                            }
-                            for (uint k = 0; k < e.Slots; k++)
-                                endpoints.Add(new ImageEntry(
-                                    Rows.Bytes(new KmeshEndpointKey { ServiceId = id, Priority = (uint)e.Prio, Index = counts[e.Prio]++ }),
-                                    Rows.U32(bid)));
-                        }
+                        for (uint k = 0; k < slots; k++)
+                            endpoints.Add(new ImageEntry(
+                                Rows.Bytes(new KmeshEndpointKey { ServiceId = id, Priority = (uint)prio, Index = counts[prio]++ }),
+                                Rows.U32(bid)));
                     }
                     var value = Rows.Bytes(Rows.Service(id, mode, counts));
                     foreach (var vip in vips)
@@ -95,6 +110,7 @@ public sealed partial class Lowerer
                 }
             }
         }
+        Phase("endpoint choice");
         return
         [
             ImageSection.For(Layout.Map(Layout.MapServices), services),

@@ -3,7 +3,6 @@ using System.Diagnostics;
 using KmeshCompiler.Diagnostics;
 using KmeshCompiler.Image;
 using KmeshCompiler.Ir;
-using KmeshCompiler.Semantics;
 
 namespace KmeshCompiler.Lowering;
 
@@ -15,6 +14,9 @@ public sealed record LoweringStats(
     int MatchesBeforeSharing, int ClausesBeforeSharing, int RulesBeforeSharing, int SetsBeforeSharing, int EvalsBeforeSharing,
     uint MaxStageSteps, int TailCallsPerPacket, TimeSpan Elapsed)
 {
+    /// <summary>Wall and process-CPU milliseconds per phase of the lowering, in order.</summary>
+    public ImmutableArray<(string Phase, double Ms, double CpuMs)> Phases { get; init; } = [];
+
     public int RowsSaved =>
         MatchesBeforeSharing - Entries.GetValueOrDefault(Layout.MapMatches) +
         ClausesBeforeSharing - Entries.GetValueOrDefault(Layout.MapClauses) +
@@ -31,7 +33,10 @@ public sealed partial class Lowerer
     private readonly string _node;
     private readonly DiagnosticBag _bag;
     private readonly LoweringLimits _limits;
-    private readonly Evaluator _evaluator;
+    private readonly Dictionary<IpAddr, Workload> _owner;
+    private readonly Dictionary<string, List<Policy>> _byNamespace = new(StringComparer.Ordinal);
+    private readonly List<Policy> _global = new();
+    private readonly Dictionary<string, Policy> _byKey = new(StringComparer.Ordinal);
     private readonly IdentityLowering _identity;
 
     // Hash-consed rows.
@@ -70,14 +75,43 @@ public sealed partial class Lowerer
         public bool CanAny => !Ports.IsEmpty;
     }
 
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private TimeSpan _cpu = Process.GetCurrentProcess().TotalProcessorTime;
+    private readonly List<(string, double, double)> _phases = new();
+
+    private void Phase(string name)
+    {
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        _phases.Add((name, _clock.Elapsed.TotalMilliseconds, (cpu - _cpu).TotalMilliseconds));
+        _cpu = cpu;
+        _clock.Restart();
+    }
+
     private Lowerer(World world, string node, DiagnosticBag bag, LoweringLimits limits)
     {
-        _world = world.Canonical();
+        _world = IsCanonical(world) ? world : world.Canonical();
+        Phase("canonical order");
         _node = node;
         _bag = bag;
         _limits = limits;
-        _evaluator = new Evaluator(_world);
-        _identity = new IdentityLowering(_world);
+        // Address ownership and candidate policies exactly as the reference evaluator decides them:
+        // the first workload by uid owns a shared address; NAMESPACE policies of the workload's
+        // namespace, GLOBAL ones, then the WORKLOAD_SELECTOR policies attached to it.
+        _owner = new Dictionary<IpAddr, Workload>(_world.Workloads.Length);
+        foreach (var w in _world.Workloads) foreach (var a in w.Addresses) _owner.TryAdd(a, w);
+        foreach (var p in _world.Policies)
+        {
+            _byKey.TryAdd(p.Key, p);
+            if (p.Scope == PolicyScope.Global) _global.Add(p);
+            else if (p.Scope == PolicyScope.Namespace)
+            {
+                if (!_byNamespace.TryGetValue(p.Namespace, out var l)) _byNamespace[p.Namespace] = l = new();
+                l.Add(p);
+            }
+        }
+        Phase("address index");
+        _identity = new IdentityLowering(_owner);
+        Phase("identity index");
     }
 
     public static ImageFile? Lower(World world, string node, DiagnosticBag bag, LoweringLimits? limits = null) =>
@@ -101,9 +135,11 @@ public sealed partial class Lowerer
             _bag.Add(Codes.NodeNotInInputs, SourceLocation.None, _node, known.Count == 0 ? "(none)" : string.Join(", ", known.Take(10)) + (known.Count > 10 ? ", ..." : ""));
             return null;
         }
-        var names = ImmutableSortedDictionary.CreateBuilder<(NameKind, uint), string>();
+        var names = new Dictionary<(NameKind, uint), string>();
         var auth = LowerAuthorization(names, out uint maxSteps, out int localCount);
+        Phase("authorization");
         var lb = LowerLoadBalancing(names);
+        Phase("load balancing");
         var sections = auth.Concat(lb).ToList();
 
         int errorsBefore = _bag.Count(Severity.Error);
@@ -124,7 +160,10 @@ public sealed partial class Lowerer
             ordered.ToImmutableSortedDictionary(s => s.Name, s => s.Entries.Length, StringComparer.Ordinal),
             _matchesRequested, _clausesRequested, _rulesRequested, _setsRequested, _evalsRequested,
             maxSteps, Layout.TailCalls, TimeSpan.Zero);
-        return new ImageFile(_node, Layout.AbiHash, ordered, names.ToImmutable());
+        var image = new ImageFile(_node, Layout.AbiHash, ordered, names);
+        Phase("checks and sections");
+        stats = stats with { Phases = [.. _phases] };
+        return image;
     }
 
     private static string MacroOf(string map) => map switch
@@ -148,16 +187,15 @@ public sealed partial class Lowerer
     // ---------------------------------------------------------------------------------------------
     // Authorization.
 
-    private List<ImageSection> LowerAuthorization(ImmutableSortedDictionary<(NameKind, uint), string>.Builder names, out uint maxSteps, out int localCount)
+    private List<ImageSection> LowerAuthorization(Dictionary<(NameKind, uint), string> names, out uint maxSteps, out int localCount)
     {
         maxSteps = 0;
-        var owner = new Dictionary<IpAddr, Workload>();
-        foreach (var w in _world.Workloads) foreach (var a in w.Addresses) owner.TryAdd(a, w);
+        var owner = _owner;
         var local = _world.Workloads.Where(w => w.Node == _node).ToList();
         localCount = local.Count;
 
         // Candidates of every local workload, in decision order: DENY before ALLOW, then by name.
-        var candidates = local.Select(w => _evaluator.Candidates(w)
+        var candidates = local.Select(w => Candidates(w)
                 .DistinctBy(p => p.Key)
                 .OrderBy(p => p.Action == PolicyAction.Deny ? 0 : 1)
                 .ThenBy(p => p.Key, StringComparer.Ordinal)
@@ -234,6 +272,26 @@ public sealed partial class Lowerer
                 portSetEntries.Add(new ImageEntry(Rows.Bytes(new KmeshPortKey { Id = (uint)i + 1, Port = p }), Rows.U32((uint)i + 1)));
         sections.Add(ImageSection.For(Layout.Map(Layout.MapPortSets), portSetEntries));
         return sections;
+    }
+
+    /// <summary>Front ends already produce canonical worlds; checking is linear, sorting is not.</summary>
+    private static bool IsCanonical(World w)
+    {
+        static bool Sorted<T>(ImmutableArray<T> a, Func<T, string> key)
+        {
+            for (int i = 1; i < a.Length; i++) if (string.CompareOrdinal(key(a[i - 1]), key(a[i])) > 0) return false;
+            return true;
+        }
+        return Sorted(w.Namespaces, n => n.Name) && Sorted(w.Nodes, n => n.Name) && Sorted(w.Workloads, x => x.Uid) &&
+               Sorted(w.Services, s => s.Key) && Sorted(w.Policies, p => p.Key);
+    }
+
+    private IEnumerable<Policy> Candidates(Workload w)
+    {
+        foreach (var p in _byNamespace.GetValueOrDefault(w.Namespace) ?? []) yield return p;
+        foreach (var p in _global) yield return p;
+        foreach (var name in w.AuthorizationPolicies)
+            if (_byKey.TryGetValue(name, out var p) && p.Scope == PolicyScope.WorkloadSelector) yield return p;
     }
 
     public static readonly string[] StageNames = ["match", "clause", "rule", "policy"];

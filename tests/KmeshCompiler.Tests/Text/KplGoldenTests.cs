@@ -36,7 +36,7 @@ public class KplGoldenTests
     [Fact]
     public void Every_kpl_file_in_the_repository_is_canonical()
     {
-        var files = new[] { "golden", "examples" }
+        var files = new[] { "golden/ir", "golden/kpltest", "examples" }
             .Select(d => Repo.Path(d)).Where(Directory.Exists)
             .SelectMany(d => Directory.GetFiles(d, "*.kpl", SearchOption.AllDirectories))
             .Select(f => Path.GetRelativePath(Repo.Root, f).Replace('\\', '/'))

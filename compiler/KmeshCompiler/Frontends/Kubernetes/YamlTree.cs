@@ -170,6 +170,52 @@ internal static partial class YamlTree
             bag.Add(Codes.YamlTooDeep, new SourceLocation(file, deep.Line + lineOffset, deep.Column), MaxDepth);
             yield break;
         }
+        if (Documents(text) is not { } docs || !System.Runtime.InteropServices.MemoryMarshal.TryGetString(text, out var whole, out int offset, out _))
+        {
+            foreach (var d in ReadWithYamlDotNet(src, text, lineOffset, bag)) yield return d;
+            yield break;
+        }
+        // Most documents are plain block YAML: read them with the fast reader, the rest with YamlDotNet.
+        foreach (var (start, end, line) in docs)
+        {
+            var root = FastYaml.TryParse(whole, offset + start, offset + end, file, lineOffset + line);
+            if (root is not null) yield return new YDocument(src, root, root.Location);
+            else foreach (var d in ReadWithYamlDotNet(src, text[start..end], lineOffset + line, bag)) yield return d;
+        }
+    }
+
+    /// <summary>The documents of a stream: (start, end, first line) of the text between "---" marker
+    /// lines. Null when a marker carries content or the stream has directives or "..." markers, so
+    /// that YamlDotNet reads it whole.</summary>
+    internal static List<(int Start, int End, int Line)>? Documents(ReadOnlyMemory<char> memory)
+    {
+        var text = memory.Span;
+        var docs = new List<(int, int, int)>();
+        int docStart = 0, docLine = 0, line = 0;
+        for (int i = 0; i < text.Length;)
+        {
+            int e = text[i..].IndexOf('\n');
+            int end = e < 0 ? text.Length : i + e;
+            var l = text[i..end].TrimEnd('\r');
+            if (l.Length > 0 && l[0] is '%' or '.' && (l[0] == '%' || l.StartsWith("...")) ) return null;
+            if (l.StartsWith("---") && (l.Length == 3 || l[3] is ' ' or '\t'))
+            {
+                var rest = l[3..].Trim();
+                if (rest.Length > 0 && rest[0] != '#') return null;
+                if (i > docStart) docs.Add((docStart, i, docLine));
+                docStart = end + 1 > text.Length ? text.Length : end + 1;
+                docLine = line + 1;
+            }
+            line++;
+            i = end + 1;
+        }
+        if (docStart < text.Length) docs.Add((docStart, text.Length, docLine));
+        return docs;
+    }
+
+    internal static IEnumerable<YDocument> ReadWithYamlDotNet(SourceText src, ReadOnlyMemory<char> text, int lineOffset, DiagnosticBag bag)
+    {
+        string file = src.DisplayPath;
         var parser = new Parser(new MemoryReader(text));
         var builder = new Builder(file, lineOffset, bag);
         while (true)
