@@ -7,7 +7,7 @@ using KmeshCompiler.Ir;
 
 namespace KmeshCompiler.Benchmarks;
 
-/// <summary><c>xds [--workloads N] [--services N] [--policies N] [--runs N] [--seed N]</c>: reading a
+/// <summary><c>xds [--workloads N] [--services N] [--policies N] [--runs N] [--seed N] [--large-world]</c>: reading a
 /// binary xDS snapshot into the IR. A seeded world is generated and written as a snapshot (and as
 /// proto JSON), then each run reads it in a fresh child process (<c>xds-read FILE</c>) so the peak
 /// working set belongs to that one read. Prints the median and every run.</summary>
@@ -17,13 +17,21 @@ public static class XdsBench
     {
         int workloads = Arg(args, "--workloads", 100_000), services = Arg(args, "--services", 10_000);
         int policies = Arg(args, "--policies", 20_000), runs = Arg(args, "--runs", 5), seed = Arg(args, "--seed", 1);
-        string dir = Path.Combine(Path.GetTempPath(), $"kmesh-xds-bench-{seed}-{workloads}-{services}-{policies}");
+        // --large-world: the Kubernetes front end's own generator (LargeWorld.cs: 8 pods per service,
+        // so --services does not apply) instead of this file's.
+        bool large = args.Contains("--large-world");
+        string dir = Path.Combine(Path.GetTempPath(), $"kmesh-xds-bench-{seed}-{workloads}-{services}-{policies}{(large ? "-large" : "")}");
         Directory.CreateDirectory(dir);
         string yaml = Path.Combine(dir, "world.yaml");
         string bin = Path.Combine(dir, "world.pb");
         string json = Path.Combine(dir, "world.snapshot.json");
         var sw = Stopwatch.StartNew();
-        File.WriteAllText(yaml, Yaml(new Random(seed), workloads, services, policies));
+        if (large)
+        {
+            using var w = new StreamWriter(yaml);
+            LargeWorld.Write(w, new LargeWorldOptions(workloads, 200, policies, 2, seed));
+        }
+        else File.WriteAllText(yaml, Yaml(new Random(seed), workloads, services, policies));
         // The snapshot is the YAML world's own: the same IR, read from the other front end.
         var loaded = InputLoader.Load([yaml], FrontendSettings.Default);
         if (loaded.HasErrors)

@@ -98,6 +98,26 @@ public class BadInputTests
     }
 
     [Fact]
+    public void Json_with_characters_deleted_or_inserted_never_throws()
+    {
+        var rng = new Random(7);
+        var text = Encoding.UTF8.GetString(SnapshotWriter.Write(XdsWorlds.Rich(), SnapshotFormat.Json));
+        string[] inserts = ["{", "}", "[", "]", "\"", ",", ":", "null", "1e999", "-1", "\"@type\"", "\"\\u0000\"", "\"CgAAAf8=\"", "4294967296", "\"RANDOM\""];
+        for (int i = 0; i < 800; i++)
+        {
+            var t = new StringBuilder(text);
+            for (int k = rng.Next(1, 3); k > 0; k--)
+            {
+                int at = rng.Next(t.Length);
+                if (rng.Next(2) == 0) t.Remove(at, Math.Min(t.Length - at, rng.Next(1, 12)));
+                else t.Insert(at, inserts[rng.Next(inserts.Length)]);
+            }
+            Read(Encoding.UTF8.GetBytes(t.ToString()), "edited.json", out var bag);
+            Assert.All(bag.Items, d => Assert.Equal("edited.json", d.Location.File));
+        }
+    }
+
+    [Fact]
     public void Deeply_nested_json_is_a_located_error()
     {
         var deep = Encoding.UTF8.GetBytes("{\"typeUrl\":\"type.googleapis.com/istio.workload.Address\",\n \"resources\": " + new string('[', 100_000));

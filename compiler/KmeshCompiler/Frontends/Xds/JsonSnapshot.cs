@@ -137,7 +137,7 @@ internal static class JsonSnapshot
             }
             reader.Add(msg, name);
         }
-        catch (Exception e) when (e is InvalidProtocolBufferException or InvalidJsonException or FormatException or JsonException or InvalidOperationException)
+        catch (Exception e) when (e is InvalidProtocolBufferException or InvalidJsonException or FormatException or JsonException or InvalidOperationException or ArgumentException or OverflowException)
         {
             bag.Report(Codes.XdsUndecodable, reader.Location(name), TypeUrls.MessageName(typeUrl), FirstSentence(e.Message));
         }
