@@ -92,18 +92,31 @@ int kmesh_connect4(struct bpf_sock_addr *ctx)
 SEC("cgroup/connect6")
 int kmesh_connect6(struct bpf_sock_addr *ctx)
 {
-	struct kmesh_svc_key key = { .v6 = 1 };
 	__u32 w[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3] };
-	__builtin_memcpy(key.addr, w, 16);
+	/* A dual-stack socket reaches an IPv4 service as ::ffff:a.b.c.d: it is judged as that IPv4
+	 * address and sent to the IPv4 backend, again in mapped form. */
+	int mapped = w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff);
+	struct kmesh_svc_key key = { .v6 = !mapped };
+	if (mapped)
+		__builtin_memcpy(key.addr, &w[3], 4);
+	else
+		__builtin_memcpy(key.addr, w, 16);
 	key.port = bpf_ntohs((__u16)ctx->user_port);
 	struct kmesh_backend *b = choose(&key);
 	if (b) {
 		__u32 a[4];
 		__builtin_memcpy(a, b->addr, 16);
-		ctx->user_ip6[0] = a[0];
-		ctx->user_ip6[1] = a[1];
-		ctx->user_ip6[2] = a[2];
-		ctx->user_ip6[3] = a[3];
+		if (mapped) {
+			ctx->user_ip6[0] = 0;
+			ctx->user_ip6[1] = 0;
+			ctx->user_ip6[2] = bpf_htonl(0xffff);
+			ctx->user_ip6[3] = a[0];
+		} else {
+			ctx->user_ip6[0] = a[0];
+			ctx->user_ip6[1] = a[1];
+			ctx->user_ip6[2] = a[2];
+			ctx->user_ip6[3] = a[3];
+		}
 		ctx->user_port = bpf_htons((__u16)b->port);
 	}
 	return 1;

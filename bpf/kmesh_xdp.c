@@ -194,10 +194,23 @@ int kmesh_xdp(struct xdp_md *ctx)
 
 	if ((void *)(eth + 1) > end)
 		return XDP_PASS;
-	if (eth->h_proto == bpf_htons(ETH_P_IP))
-		p.state = parse_ipv4((void *)(eth + 1), end, &p);
-	else if (eth->h_proto == bpf_htons(ETH_P_IPV6))
-		p.state = parse_ipv6((void *)(eth + 1), end, &p);
+	__u16 proto = eth->h_proto;
+	void *l3 = eth + 1;
+	/* Up to two VLAN tags (802.1Q, 802.1ad) are skipped: a tagged SYN is still a SYN. */
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		__u16 *tag = l3;
+		if ((void *)(tag + 2) > end)
+			return XDP_PASS; /* too short to carry an IP header at all */
+		proto = tag[1];
+		l3 = tag + 2;
+	}
+	if (proto == bpf_htons(ETH_P_IP))
+		p.state = parse_ipv4(l3, end, &p);
+	else if (proto == bpf_htons(ETH_P_IPV6))
+		p.state = parse_ipv6(l3, end, &p);
 	else
 		return XDP_PASS;
 	if (p.state == 0)

@@ -14,10 +14,10 @@ grammar Kpl;
 // kept as "junk" up to its end, so an error there does not swallow the rest of the file: the binder
 // reports it and goes on with the next line.
 file        : line* EOF ;
-line        : statement? end
-            | junk end
+line        : statement? NL
+            | junk NL
             ;
-junk        : ~(NAMESPACE | NODE | WORKLOAD | SERVICE | POLICY | WORLD | EXPECT | NL | SEMI) ~(NL | SEMI)* ;
+junk        : ~(NAMESPACE | NODE | WORKLOAD | SERVICE | POLICY | WORLD | EXPECT | NL) ~NL* ;
 
 statement   : namespaceDecl
             | nodeDecl
@@ -37,15 +37,21 @@ policyDecl    : POLICY qname action=text policyBody ;
 // "namespace/name": split at the first slash.
 qname       : text ;
 
-body        : '{' end? (field (end field)*)? end? '}' ;
-field       : key=fieldName value* ;
-fieldName   : WORD | NODE ;
+body        : '{' NL? (field (NL field)*)? NL? '}' ;
+// The values are the field's direct children (no node per value: files have millions of them).
+field       : key=(WORD | NODE) (WORD | STRING
+            | NAMESPACE | NODE | WORKLOAD | SERVICE | POLICY | RULE | CLAUSE | MATCH | WORLD | EXPECT
+            | CONNECTION | LB | FROM | TO | PORT | IDENTITY | PLAINTEXT | ALLOWED | DENIED | BY
+            | REACHES | NOTHING
+            | call)* ;
+// An explicit string match such as prefix("*a").
+call        : fn=CALL arg=text ')' ;
 
-policyBody  : '{' end? (policyMember (end policyMember)*)? end? '}' ;
+policyBody  : '{' NL? (policyMember (NL policyMember)*)? NL? '}' ;
 policyMember: field | ruleDecl ;
-ruleDecl    : RULE '{' end? (ruleMember (end ruleMember)*)? end? '}' ;
+ruleDecl    : RULE '{' NL? (ruleMember (NL ruleMember)*)? NL? '}' ;
 ruleMember  : clauseDecl | matchDecl ;
-clauseDecl  : CLAUSE '{' end? (matchDecl (end matchDecl)*)? end? '}' ;
+clauseDecl  : CLAUSE '{' NL? (matchDecl (NL matchDecl)*)? NL? '}' ;
 matchDecl   : MATCH body ;
 
 // Policy tests (*.test.kpl).
@@ -56,22 +62,12 @@ connectionExpect
               verdict=(ALLOWED | DENIED) (BY policy=text)? ;
 lbExpect    : LB FROM NODE node=text SERVICE service=text PORT port=text REACHES (NOTHING | text+) ;
 
-// A value: a word, a quoted string, or an explicit string match such as prefix("*a"). Spelled
-// out rather than "value : text" so a value is one tree node: files have millions of them.
-value       : WORD | STRING
-            | NAMESPACE | NODE | WORKLOAD | SERVICE | POLICY | RULE | CLAUSE | MATCH | WORLD | EXPECT
-            | CONNECTION | LB | FROM | TO | PORT | IDENTITY | PLAINTEXT | ALLOWED | DENIED | BY
-            | REACHES | NOTHING
-            | fn=CALL arg=text ')'
-            ;
-
 text        : WORD | STRING
             | NAMESPACE | NODE | WORKLOAD | SERVICE | POLICY | RULE | CLAUSE | MATCH | WORLD | EXPECT
             | CONNECTION | LB | FROM | TO | PORT | IDENTITY | PLAINTEXT | ALLOWED | DENIED | BY
             | REACHES | NOTHING
             ;
 
-end         : (NL | ';')+ ;
 
 // ---------------------------------------------------------------------------------------------
 // Lexer
@@ -103,7 +99,6 @@ LBRACE      : '{' ;
 RBRACE      : '}' ;
 LPAREN      : '(' ;
 RPAREN      : ')' ;
-SEMI        : ';' ;
 
 // "prefix(": the name of an explicit string match and its parenthesis, as one token.
 CALL        : [a-z]+ '(' ;
@@ -113,7 +108,8 @@ STRING      : '"' ( '\\' ~[\r\n] | ~["\\\r\n] )* '"' ;
 // A string without its closing quote: a token of its own so the error names it.
 UNTERMINATED: '"' ( '\\' ~[\r\n] | ~["\\\r\n] )* ;
 
-NL          : '\r'? '\n' | '\r' ;
+// A run of line ends (blank lines, ';' and indentation included) is one token.
+NL          : ( ('\r'? '\n' | '\r' | ';') [ \t]* )+ ;
 COMMENT     : '#' ~[\r\n]* -> channel(HIDDEN) ;
 WS          : [ \t\f\u00A0\uFEFF]+ -> skip ;
 // Anything else is a token too, so the lexer never fails and the parser reports it in place.

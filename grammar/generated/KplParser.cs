@@ -43,36 +43,34 @@ public partial class KplParser : Parser {
 		NAMESPACE=1, NODE=2, WORKLOAD=3, SERVICE=4, POLICY=5, RULE=6, CLAUSE=7,
 		MATCH=8, WORLD=9, EXPECT=10, CONNECTION=11, LB=12, FROM=13, TO=14, PORT=15,
 		IDENTITY=16, PLAINTEXT=17, ALLOWED=18, DENIED=19, BY=20, REACHES=21, NOTHING=22,
-		LBRACE=23, RBRACE=24, LPAREN=25, RPAREN=26, SEMI=27, CALL=28, WORD=29,
-		STRING=30, UNTERMINATED=31, NL=32, COMMENT=33, WS=34, BAD=35;
+		LBRACE=23, RBRACE=24, LPAREN=25, RPAREN=26, CALL=27, WORD=28, STRING=29,
+		UNTERMINATED=30, NL=31, COMMENT=32, WS=33, BAD=34;
 	public const int
 		RULE_file = 0, RULE_line = 1, RULE_junk = 2, RULE_statement = 3, RULE_namespaceDecl = 4,
 		RULE_nodeDecl = 5, RULE_workloadDecl = 6, RULE_serviceDecl = 7, RULE_policyDecl = 8,
-		RULE_qname = 9, RULE_body = 10, RULE_field = 11, RULE_fieldName = 12,
-		RULE_policyBody = 13, RULE_policyMember = 14, RULE_ruleDecl = 15, RULE_ruleMember = 16,
-		RULE_clauseDecl = 17, RULE_matchDecl = 18, RULE_worldDecl = 19, RULE_expectDecl = 20,
-		RULE_connectionExpect = 21, RULE_lbExpect = 22, RULE_value = 23, RULE_text = 24,
-		RULE_end = 25;
+		RULE_qname = 9, RULE_body = 10, RULE_field = 11, RULE_call = 12, RULE_policyBody = 13,
+		RULE_policyMember = 14, RULE_ruleDecl = 15, RULE_ruleMember = 16, RULE_clauseDecl = 17,
+		RULE_matchDecl = 18, RULE_worldDecl = 19, RULE_expectDecl = 20, RULE_connectionExpect = 21,
+		RULE_lbExpect = 22, RULE_text = 23;
 	public static readonly string[] ruleNames = {
 		"file", "line", "junk", "statement", "namespaceDecl", "nodeDecl", "workloadDecl",
-		"serviceDecl", "policyDecl", "qname", "body", "field", "fieldName", "policyBody",
+		"serviceDecl", "policyDecl", "qname", "body", "field", "call", "policyBody",
 		"policyMember", "ruleDecl", "ruleMember", "clauseDecl", "matchDecl", "worldDecl",
-		"expectDecl", "connectionExpect", "lbExpect", "value", "text", "end"
+		"expectDecl", "connectionExpect", "lbExpect", "text"
 	};
 
 	private static readonly string[] _LiteralNames = {
 		null, "'namespace'", "'node'", "'workload'", "'service'", "'policy'",
 		"'rule'", "'clause'", "'match'", "'world'", "'expect'", "'connection'",
 		"'lb'", "'from'", "'to'", "'port'", "'identity'", "'plaintext'", "'allowed'",
-		"'denied'", "'by'", "'reaches'", "'nothing'", "'{'", "'}'", "'('", "')'",
-		"';'"
+		"'denied'", "'by'", "'reaches'", "'nothing'", "'{'", "'}'", "'('", "')'"
 	};
 	private static readonly string[] _SymbolicNames = {
 		null, "NAMESPACE", "NODE", "WORKLOAD", "SERVICE", "POLICY", "RULE", "CLAUSE",
 		"MATCH", "WORLD", "EXPECT", "CONNECTION", "LB", "FROM", "TO", "PORT",
 		"IDENTITY", "PLAINTEXT", "ALLOWED", "DENIED", "BY", "REACHES", "NOTHING",
-		"LBRACE", "RBRACE", "LPAREN", "RPAREN", "SEMI", "CALL", "WORD", "STRING",
-		"UNTERMINATED", "NL", "COMMENT", "WS", "BAD"
+		"LBRACE", "RBRACE", "LPAREN", "RPAREN", "CALL", "WORD", "STRING", "UNTERMINATED",
+		"NL", "COMMENT", "WS", "BAD"
 	};
 	public static readonly IVocabulary DefaultVocabulary = new Vocabulary(_LiteralNames, _SymbolicNames);
 
@@ -129,21 +127,21 @@ public partial class KplParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 55;
+			State = 51;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 68719476734L) != 0)) {
+			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 34359738366L) != 0)) {
 				{
 				{
-				State = 52;
+				State = 48;
 				line();
 				}
 				}
-				State = 57;
+				State = 53;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
-			State = 58;
+			State = 54;
 			Match(Eof);
 			}
 		}
@@ -159,9 +157,7 @@ public partial class KplParser : Parser {
 	}
 
 	public partial class LineContext : ParserRuleContext {
-		[System.Diagnostics.DebuggerNonUserCode] public EndContext end() {
-			return GetRuleContext<EndContext>(0);
-		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode NL() { return GetToken(KplParser.NL, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public StatementContext statement() {
 			return GetRuleContext<StatementContext>(0);
 		}
@@ -181,7 +177,7 @@ public partial class KplParser : Parser {
 		EnterRule(_localctx, 2, RULE_line);
 		int _la;
 		try {
-			State = 67;
+			State = 63;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case NAMESPACE:
@@ -191,22 +187,21 @@ public partial class KplParser : Parser {
 			case POLICY:
 			case WORLD:
 			case EXPECT:
-			case SEMI:
 			case NL:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 61;
+				State = 57;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 1598L) != 0)) {
 					{
-					State = 60;
+					State = 56;
 					statement();
 					}
 				}
 
-				State = 63;
-				end();
+				State = 59;
+				Match(NL);
 				}
 				break;
 			case RULE:
@@ -237,10 +232,10 @@ public partial class KplParser : Parser {
 			case BAD:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 64;
+				State = 60;
 				junk();
-				State = 65;
-				end();
+				State = 61;
+				Match(NL);
 				}
 				break;
 			default:
@@ -270,10 +265,6 @@ public partial class KplParser : Parser {
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode NL(int i) {
 			return GetToken(KplParser.NL, i);
 		}
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] SEMI() { return GetTokens(KplParser.SEMI); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode SEMI(int i) {
-			return GetToken(KplParser.SEMI, i);
-		}
 		public JunkContext(ParserRuleContext parent, int invokingState)
 			: base(parent, invokingState)
 		{
@@ -289,24 +280,24 @@ public partial class KplParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 69;
+			State = 65;
 			_la = TokenStream.LA(1);
-			if ( _la <= 0 || ((((_la) & ~0x3f) == 0 && ((1L << _la) & 4429186622L) != 0)) ) {
+			if ( _la <= 0 || ((((_la) & ~0x3f) == 0 && ((1L << _la) & 2147485246L) != 0)) ) {
 			ErrorHandler.RecoverInline(this);
 			}
 			else {
 				ErrorHandler.ReportMatch(this);
 			    Consume();
 			}
-			State = 73;
+			State = 69;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 64290291710L) != 0)) {
+			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 32212254718L) != 0)) {
 				{
 				{
-				State = 70;
+				State = 66;
 				_la = TokenStream.LA(1);
-				if ( _la <= 0 || (_la==SEMI || _la==NL) ) {
+				if ( _la <= 0 || (_la==NL) ) {
 				ErrorHandler.RecoverInline(this);
 				}
 				else {
@@ -315,7 +306,7 @@ public partial class KplParser : Parser {
 				}
 				}
 				}
-				State = 75;
+				State = 71;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
@@ -366,55 +357,55 @@ public partial class KplParser : Parser {
 		StatementContext _localctx = new StatementContext(Context, State);
 		EnterRule(_localctx, 6, RULE_statement);
 		try {
-			State = 83;
+			State = 79;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case NAMESPACE:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 76;
+				State = 72;
 				namespaceDecl();
 				}
 				break;
 			case NODE:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 77;
+				State = 73;
 				nodeDecl();
 				}
 				break;
 			case WORKLOAD:
 				EnterOuterAlt(_localctx, 3);
 				{
-				State = 78;
+				State = 74;
 				workloadDecl();
 				}
 				break;
 			case SERVICE:
 				EnterOuterAlt(_localctx, 4);
 				{
-				State = 79;
+				State = 75;
 				serviceDecl();
 				}
 				break;
 			case POLICY:
 				EnterOuterAlt(_localctx, 5);
 				{
-				State = 80;
+				State = 76;
 				policyDecl();
 				}
 				break;
 			case WORLD:
 				EnterOuterAlt(_localctx, 6);
 				{
-				State = 81;
+				State = 77;
 				worldDecl();
 				}
 				break;
 			case EXPECT:
 				EnterOuterAlt(_localctx, 7);
 				{
-				State = 82;
+				State = 78;
 				expectDecl();
 				}
 				break;
@@ -453,9 +444,9 @@ public partial class KplParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 85;
+			State = 81;
 			Match(NAMESPACE);
-			State = 86;
+			State = 82;
 			_localctx.name = text();
 			}
 		}
@@ -494,16 +485,16 @@ public partial class KplParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 88;
+			State = 84;
 			Match(NODE);
-			State = 89;
+			State = 85;
 			_localctx.name = text();
-			State = 91;
+			State = 87;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==LBRACE) {
 				{
-				State = 90;
+				State = 86;
 				body();
 				}
 			}
@@ -544,16 +535,16 @@ public partial class KplParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 93;
+			State = 89;
 			Match(WORKLOAD);
-			State = 94;
+			State = 90;
 			qname();
-			State = 96;
+			State = 92;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==LBRACE) {
 				{
-				State = 95;
+				State = 91;
 				body();
 				}
 			}
@@ -594,16 +585,16 @@ public partial class KplParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 98;
+			State = 94;
 			Match(SERVICE);
-			State = 99;
+			State = 95;
 			qname();
-			State = 101;
+			State = 97;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==LBRACE) {
 				{
-				State = 100;
+				State = 96;
 				body();
 				}
 			}
@@ -647,13 +638,13 @@ public partial class KplParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 103;
+			State = 99;
 			Match(POLICY);
-			State = 104;
+			State = 100;
 			qname();
-			State = 105;
+			State = 101;
 			_localctx.action = text();
-			State = 106;
+			State = 102;
 			policyBody();
 			}
 		}
@@ -686,7 +677,7 @@ public partial class KplParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 108;
+			State = 104;
 			text();
 			}
 		}
@@ -704,11 +695,9 @@ public partial class KplParser : Parser {
 	public partial class BodyContext : ParserRuleContext {
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode LBRACE() { return GetToken(KplParser.LBRACE, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode RBRACE() { return GetToken(KplParser.RBRACE, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public EndContext[] end() {
-			return GetRuleContexts<EndContext>();
-		}
-		[System.Diagnostics.DebuggerNonUserCode] public EndContext end(int i) {
-			return GetRuleContext<EndContext>(i);
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] NL() { return GetTokens(KplParser.NL); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode NL(int i) {
+			return GetToken(KplParser.NL, i);
 		}
 		[System.Diagnostics.DebuggerNonUserCode] public FieldContext[] field() {
 			return GetRuleContexts<FieldContext>();
@@ -732,57 +721,57 @@ public partial class KplParser : Parser {
 			int _alt;
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 110;
+			State = 106;
 			Match(LBRACE);
-			State = 112;
+			State = 108;
 			ErrorHandler.Sync(this);
 			switch ( Interpreter.AdaptivePredict(TokenStream,8,Context) ) {
 			case 1:
 				{
-				State = 111;
-				end();
+				State = 107;
+				Match(NL);
 				}
 				break;
 			}
-			State = 123;
+			State = 118;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==NODE || _la==WORD) {
 				{
-				State = 114;
+				State = 110;
 				field();
-				State = 120;
+				State = 115;
 				ErrorHandler.Sync(this);
 				_alt = Interpreter.AdaptivePredict(TokenStream,9,Context);
 				while ( _alt!=2 && _alt!=global::Antlr4.Runtime.Atn.ATN.INVALID_ALT_NUMBER ) {
 					if ( _alt==1 ) {
 						{
 						{
-						State = 115;
-						end();
-						State = 116;
+						State = 111;
+						Match(NL);
+						State = 112;
 						field();
 						}
 						}
 					}
-					State = 122;
+					State = 117;
 					ErrorHandler.Sync(this);
 					_alt = Interpreter.AdaptivePredict(TokenStream,9,Context);
 				}
 				}
 			}
 
-			State = 126;
+			State = 121;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if (_la==SEMI || _la==NL) {
+			if (_la==NL) {
 				{
-				State = 125;
-				end();
+				State = 120;
+				Match(NL);
 				}
 			}
 
-			State = 128;
+			State = 123;
 			Match(RBRACE);
 			}
 		}
@@ -798,15 +787,108 @@ public partial class KplParser : Parser {
 	}
 
 	public partial class FieldContext : ParserRuleContext {
-		public FieldNameContext key;
-		[System.Diagnostics.DebuggerNonUserCode] public FieldNameContext fieldName() {
-			return GetRuleContext<FieldNameContext>(0);
+		public IToken key;
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] WORD() { return GetTokens(KplParser.WORD); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode WORD(int i) {
+			return GetToken(KplParser.WORD, i);
 		}
-		[System.Diagnostics.DebuggerNonUserCode] public ValueContext[] value() {
-			return GetRuleContexts<ValueContext>();
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] NODE() { return GetTokens(KplParser.NODE); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode NODE(int i) {
+			return GetToken(KplParser.NODE, i);
 		}
-		[System.Diagnostics.DebuggerNonUserCode] public ValueContext value(int i) {
-			return GetRuleContext<ValueContext>(i);
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] STRING() { return GetTokens(KplParser.STRING); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode STRING(int i) {
+			return GetToken(KplParser.STRING, i);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] NAMESPACE() { return GetTokens(KplParser.NAMESPACE); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode NAMESPACE(int i) {
+			return GetToken(KplParser.NAMESPACE, i);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] WORKLOAD() { return GetTokens(KplParser.WORKLOAD); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode WORKLOAD(int i) {
+			return GetToken(KplParser.WORKLOAD, i);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] SERVICE() { return GetTokens(KplParser.SERVICE); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode SERVICE(int i) {
+			return GetToken(KplParser.SERVICE, i);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] POLICY() { return GetTokens(KplParser.POLICY); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode POLICY(int i) {
+			return GetToken(KplParser.POLICY, i);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] RULE() { return GetTokens(KplParser.RULE); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode RULE(int i) {
+			return GetToken(KplParser.RULE, i);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] CLAUSE() { return GetTokens(KplParser.CLAUSE); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode CLAUSE(int i) {
+			return GetToken(KplParser.CLAUSE, i);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] MATCH() { return GetTokens(KplParser.MATCH); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode MATCH(int i) {
+			return GetToken(KplParser.MATCH, i);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] WORLD() { return GetTokens(KplParser.WORLD); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode WORLD(int i) {
+			return GetToken(KplParser.WORLD, i);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] EXPECT() { return GetTokens(KplParser.EXPECT); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode EXPECT(int i) {
+			return GetToken(KplParser.EXPECT, i);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] CONNECTION() { return GetTokens(KplParser.CONNECTION); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode CONNECTION(int i) {
+			return GetToken(KplParser.CONNECTION, i);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] LB() { return GetTokens(KplParser.LB); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode LB(int i) {
+			return GetToken(KplParser.LB, i);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] FROM() { return GetTokens(KplParser.FROM); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode FROM(int i) {
+			return GetToken(KplParser.FROM, i);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] TO() { return GetTokens(KplParser.TO); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode TO(int i) {
+			return GetToken(KplParser.TO, i);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] PORT() { return GetTokens(KplParser.PORT); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode PORT(int i) {
+			return GetToken(KplParser.PORT, i);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] IDENTITY() { return GetTokens(KplParser.IDENTITY); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode IDENTITY(int i) {
+			return GetToken(KplParser.IDENTITY, i);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] PLAINTEXT() { return GetTokens(KplParser.PLAINTEXT); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode PLAINTEXT(int i) {
+			return GetToken(KplParser.PLAINTEXT, i);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] ALLOWED() { return GetTokens(KplParser.ALLOWED); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode ALLOWED(int i) {
+			return GetToken(KplParser.ALLOWED, i);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] DENIED() { return GetTokens(KplParser.DENIED); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode DENIED(int i) {
+			return GetToken(KplParser.DENIED, i);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] BY() { return GetTokens(KplParser.BY); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode BY(int i) {
+			return GetToken(KplParser.BY, i);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] REACHES() { return GetTokens(KplParser.REACHES); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode REACHES(int i) {
+			return GetToken(KplParser.REACHES, i);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] NOTHING() { return GetTokens(KplParser.NOTHING); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode NOTHING(int i) {
+			return GetToken(KplParser.NOTHING, i);
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public CallContext[] call() {
+			return GetRuleContexts<CallContext>();
+		}
+		[System.Diagnostics.DebuggerNonUserCode] public CallContext call(int i) {
+			return GetRuleContext<CallContext>(i);
 		}
 		public FieldContext(ParserRuleContext parent, int invokingState)
 			: base(parent, invokingState)
@@ -823,19 +905,179 @@ public partial class KplParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 130;
-			_localctx.key = fieldName();
-			State = 134;
+			State = 125;
+			_localctx.key = TokenStream.LT(1);
+			_la = TokenStream.LA(1);
+			if ( !(_la==NODE || _la==WORD) ) {
+				_localctx.key = ErrorHandler.RecoverInline(this);
+			}
+			else {
+				ErrorHandler.ReportMatch(this);
+			    Consume();
+			}
+			State = 153;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 1887436798L) != 0)) {
+			while ((((_la) & ~0x3f) == 0 && ((1L << _la) & 947912702L) != 0)) {
 				{
-				{
-				State = 131;
-				value();
+				State = 151;
+				ErrorHandler.Sync(this);
+				switch (TokenStream.LA(1)) {
+				case WORD:
+					{
+					State = 126;
+					Match(WORD);
+					}
+					break;
+				case STRING:
+					{
+					State = 127;
+					Match(STRING);
+					}
+					break;
+				case NAMESPACE:
+					{
+					State = 128;
+					Match(NAMESPACE);
+					}
+					break;
+				case NODE:
+					{
+					State = 129;
+					Match(NODE);
+					}
+					break;
+				case WORKLOAD:
+					{
+					State = 130;
+					Match(WORKLOAD);
+					}
+					break;
+				case SERVICE:
+					{
+					State = 131;
+					Match(SERVICE);
+					}
+					break;
+				case POLICY:
+					{
+					State = 132;
+					Match(POLICY);
+					}
+					break;
+				case RULE:
+					{
+					State = 133;
+					Match(RULE);
+					}
+					break;
+				case CLAUSE:
+					{
+					State = 134;
+					Match(CLAUSE);
+					}
+					break;
+				case MATCH:
+					{
+					State = 135;
+					Match(MATCH);
+					}
+					break;
+				case WORLD:
+					{
+					State = 136;
+					Match(WORLD);
+					}
+					break;
+				case EXPECT:
+					{
+					State = 137;
+					Match(EXPECT);
+					}
+					break;
+				case CONNECTION:
+					{
+					State = 138;
+					Match(CONNECTION);
+					}
+					break;
+				case LB:
+					{
+					State = 139;
+					Match(LB);
+					}
+					break;
+				case FROM:
+					{
+					State = 140;
+					Match(FROM);
+					}
+					break;
+				case TO:
+					{
+					State = 141;
+					Match(TO);
+					}
+					break;
+				case PORT:
+					{
+					State = 142;
+					Match(PORT);
+					}
+					break;
+				case IDENTITY:
+					{
+					State = 143;
+					Match(IDENTITY);
+					}
+					break;
+				case PLAINTEXT:
+					{
+					State = 144;
+					Match(PLAINTEXT);
+					}
+					break;
+				case ALLOWED:
+					{
+					State = 145;
+					Match(ALLOWED);
+					}
+					break;
+				case DENIED:
+					{
+					State = 146;
+					Match(DENIED);
+					}
+					break;
+				case BY:
+					{
+					State = 147;
+					Match(BY);
+					}
+					break;
+				case REACHES:
+					{
+					State = 148;
+					Match(REACHES);
+					}
+					break;
+				case NOTHING:
+					{
+					State = 149;
+					Match(NOTHING);
+					}
+					break;
+				case CALL:
+					{
+					State = 150;
+					call();
+					}
+					break;
+				default:
+					throw new NoViableAltException(this);
 				}
 				}
-				State = 136;
+				State = 155;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 			}
@@ -852,33 +1094,34 @@ public partial class KplParser : Parser {
 		return _localctx;
 	}
 
-	public partial class FieldNameContext : ParserRuleContext {
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode WORD() { return GetToken(KplParser.WORD, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode NODE() { return GetToken(KplParser.NODE, 0); }
-		public FieldNameContext(ParserRuleContext parent, int invokingState)
+	public partial class CallContext : ParserRuleContext {
+		public IToken fn;
+		public TextContext arg;
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode RPAREN() { return GetToken(KplParser.RPAREN, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode CALL() { return GetToken(KplParser.CALL, 0); }
+		[System.Diagnostics.DebuggerNonUserCode] public TextContext text() {
+			return GetRuleContext<TextContext>(0);
+		}
+		public CallContext(ParserRuleContext parent, int invokingState)
 			: base(parent, invokingState)
 		{
 		}
-		public override int RuleIndex { get { return RULE_fieldName; } }
+		public override int RuleIndex { get { return RULE_call; } }
 	}
 
 	[RuleVersion(0)]
-	public FieldNameContext fieldName() {
-		FieldNameContext _localctx = new FieldNameContext(Context, State);
-		EnterRule(_localctx, 24, RULE_fieldName);
-		int _la;
+	public CallContext call() {
+		CallContext _localctx = new CallContext(Context, State);
+		EnterRule(_localctx, 24, RULE_call);
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 137;
-			_la = TokenStream.LA(1);
-			if ( !(_la==NODE || _la==WORD) ) {
-			ErrorHandler.RecoverInline(this);
-			}
-			else {
-				ErrorHandler.ReportMatch(this);
-			    Consume();
-			}
+			State = 156;
+			_localctx.fn = Match(CALL);
+			State = 157;
+			_localctx.arg = text();
+			State = 158;
+			Match(RPAREN);
 			}
 		}
 		catch (RecognitionException re) {
@@ -895,11 +1138,9 @@ public partial class KplParser : Parser {
 	public partial class PolicyBodyContext : ParserRuleContext {
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode LBRACE() { return GetToken(KplParser.LBRACE, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode RBRACE() { return GetToken(KplParser.RBRACE, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public EndContext[] end() {
-			return GetRuleContexts<EndContext>();
-		}
-		[System.Diagnostics.DebuggerNonUserCode] public EndContext end(int i) {
-			return GetRuleContext<EndContext>(i);
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] NL() { return GetTokens(KplParser.NL); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode NL(int i) {
+			return GetToken(KplParser.NL, i);
 		}
 		[System.Diagnostics.DebuggerNonUserCode] public PolicyMemberContext[] policyMember() {
 			return GetRuleContexts<PolicyMemberContext>();
@@ -923,57 +1164,57 @@ public partial class KplParser : Parser {
 			int _alt;
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 139;
+			State = 160;
 			Match(LBRACE);
-			State = 141;
+			State = 162;
 			ErrorHandler.Sync(this);
-			switch ( Interpreter.AdaptivePredict(TokenStream,13,Context) ) {
+			switch ( Interpreter.AdaptivePredict(TokenStream,14,Context) ) {
 			case 1:
 				{
-				State = 140;
-				end();
+				State = 161;
+				Match(NL);
 				}
 				break;
 			}
-			State = 152;
+			State = 172;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 536870980L) != 0)) {
+			if ((((_la) & ~0x3f) == 0 && ((1L << _la) & 268435524L) != 0)) {
 				{
-				State = 143;
+				State = 164;
 				policyMember();
-				State = 149;
+				State = 169;
 				ErrorHandler.Sync(this);
-				_alt = Interpreter.AdaptivePredict(TokenStream,14,Context);
+				_alt = Interpreter.AdaptivePredict(TokenStream,15,Context);
 				while ( _alt!=2 && _alt!=global::Antlr4.Runtime.Atn.ATN.INVALID_ALT_NUMBER ) {
 					if ( _alt==1 ) {
 						{
 						{
-						State = 144;
-						end();
-						State = 145;
+						State = 165;
+						Match(NL);
+						State = 166;
 						policyMember();
 						}
 						}
 					}
-					State = 151;
+					State = 171;
 					ErrorHandler.Sync(this);
-					_alt = Interpreter.AdaptivePredict(TokenStream,14,Context);
+					_alt = Interpreter.AdaptivePredict(TokenStream,15,Context);
 				}
 				}
 			}
 
-			State = 155;
+			State = 175;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if (_la==SEMI || _la==NL) {
+			if (_la==NL) {
 				{
-				State = 154;
-				end();
+				State = 174;
+				Match(NL);
 				}
 			}
 
-			State = 157;
+			State = 177;
 			Match(RBRACE);
 			}
 		}
@@ -1007,21 +1248,21 @@ public partial class KplParser : Parser {
 		PolicyMemberContext _localctx = new PolicyMemberContext(Context, State);
 		EnterRule(_localctx, 28, RULE_policyMember);
 		try {
-			State = 161;
+			State = 181;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case NODE:
 			case WORD:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 159;
+				State = 179;
 				field();
 				}
 				break;
 			case RULE:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 160;
+				State = 180;
 				ruleDecl();
 				}
 				break;
@@ -1044,11 +1285,9 @@ public partial class KplParser : Parser {
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode RULE() { return GetToken(KplParser.RULE, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode LBRACE() { return GetToken(KplParser.LBRACE, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode RBRACE() { return GetToken(KplParser.RBRACE, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public EndContext[] end() {
-			return GetRuleContexts<EndContext>();
-		}
-		[System.Diagnostics.DebuggerNonUserCode] public EndContext end(int i) {
-			return GetRuleContext<EndContext>(i);
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] NL() { return GetTokens(KplParser.NL); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode NL(int i) {
+			return GetToken(KplParser.NL, i);
 		}
 		[System.Diagnostics.DebuggerNonUserCode] public RuleMemberContext[] ruleMember() {
 			return GetRuleContexts<RuleMemberContext>();
@@ -1072,59 +1311,59 @@ public partial class KplParser : Parser {
 			int _alt;
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 163;
+			State = 183;
 			Match(RULE);
-			State = 164;
+			State = 184;
 			Match(LBRACE);
-			State = 166;
+			State = 186;
 			ErrorHandler.Sync(this);
-			switch ( Interpreter.AdaptivePredict(TokenStream,18,Context) ) {
+			switch ( Interpreter.AdaptivePredict(TokenStream,19,Context) ) {
 			case 1:
 				{
-				State = 165;
-				end();
+				State = 185;
+				Match(NL);
 				}
 				break;
 			}
-			State = 177;
+			State = 196;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==CLAUSE || _la==MATCH) {
 				{
-				State = 168;
+				State = 188;
 				ruleMember();
-				State = 174;
+				State = 193;
 				ErrorHandler.Sync(this);
-				_alt = Interpreter.AdaptivePredict(TokenStream,19,Context);
+				_alt = Interpreter.AdaptivePredict(TokenStream,20,Context);
 				while ( _alt!=2 && _alt!=global::Antlr4.Runtime.Atn.ATN.INVALID_ALT_NUMBER ) {
 					if ( _alt==1 ) {
 						{
 						{
-						State = 169;
-						end();
-						State = 170;
+						State = 189;
+						Match(NL);
+						State = 190;
 						ruleMember();
 						}
 						}
 					}
-					State = 176;
+					State = 195;
 					ErrorHandler.Sync(this);
-					_alt = Interpreter.AdaptivePredict(TokenStream,19,Context);
+					_alt = Interpreter.AdaptivePredict(TokenStream,20,Context);
 				}
 				}
 			}
 
-			State = 180;
+			State = 199;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if (_la==SEMI || _la==NL) {
+			if (_la==NL) {
 				{
-				State = 179;
-				end();
+				State = 198;
+				Match(NL);
 				}
 			}
 
-			State = 182;
+			State = 201;
 			Match(RBRACE);
 			}
 		}
@@ -1158,20 +1397,20 @@ public partial class KplParser : Parser {
 		RuleMemberContext _localctx = new RuleMemberContext(Context, State);
 		EnterRule(_localctx, 32, RULE_ruleMember);
 		try {
-			State = 186;
+			State = 205;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case CLAUSE:
 				EnterOuterAlt(_localctx, 1);
 				{
-				State = 184;
+				State = 203;
 				clauseDecl();
 				}
 				break;
 			case MATCH:
 				EnterOuterAlt(_localctx, 2);
 				{
-				State = 185;
+				State = 204;
 				matchDecl();
 				}
 				break;
@@ -1194,11 +1433,9 @@ public partial class KplParser : Parser {
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode CLAUSE() { return GetToken(KplParser.CLAUSE, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode LBRACE() { return GetToken(KplParser.LBRACE, 0); }
 		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode RBRACE() { return GetToken(KplParser.RBRACE, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public EndContext[] end() {
-			return GetRuleContexts<EndContext>();
-		}
-		[System.Diagnostics.DebuggerNonUserCode] public EndContext end(int i) {
-			return GetRuleContext<EndContext>(i);
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] NL() { return GetTokens(KplParser.NL); }
+		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode NL(int i) {
+			return GetToken(KplParser.NL, i);
 		}
 		[System.Diagnostics.DebuggerNonUserCode] public MatchDeclContext[] matchDecl() {
 			return GetRuleContexts<MatchDeclContext>();
@@ -1222,59 +1459,59 @@ public partial class KplParser : Parser {
 			int _alt;
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 188;
+			State = 207;
 			Match(CLAUSE);
-			State = 189;
+			State = 208;
 			Match(LBRACE);
-			State = 191;
+			State = 210;
 			ErrorHandler.Sync(this);
-			switch ( Interpreter.AdaptivePredict(TokenStream,23,Context) ) {
+			switch ( Interpreter.AdaptivePredict(TokenStream,24,Context) ) {
 			case 1:
 				{
-				State = 190;
-				end();
+				State = 209;
+				Match(NL);
 				}
 				break;
 			}
-			State = 202;
+			State = 220;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==MATCH) {
 				{
-				State = 193;
+				State = 212;
 				matchDecl();
-				State = 199;
+				State = 217;
 				ErrorHandler.Sync(this);
-				_alt = Interpreter.AdaptivePredict(TokenStream,24,Context);
+				_alt = Interpreter.AdaptivePredict(TokenStream,25,Context);
 				while ( _alt!=2 && _alt!=global::Antlr4.Runtime.Atn.ATN.INVALID_ALT_NUMBER ) {
 					if ( _alt==1 ) {
 						{
 						{
-						State = 194;
-						end();
-						State = 195;
+						State = 213;
+						Match(NL);
+						State = 214;
 						matchDecl();
 						}
 						}
 					}
-					State = 201;
+					State = 219;
 					ErrorHandler.Sync(this);
-					_alt = Interpreter.AdaptivePredict(TokenStream,24,Context);
+					_alt = Interpreter.AdaptivePredict(TokenStream,25,Context);
 				}
 				}
 			}
 
-			State = 205;
+			State = 223;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
-			if (_la==SEMI || _la==NL) {
+			if (_la==NL) {
 				{
-				State = 204;
-				end();
+				State = 222;
+				Match(NL);
 				}
 			}
 
-			State = 207;
+			State = 225;
 			Match(RBRACE);
 			}
 		}
@@ -1308,9 +1545,9 @@ public partial class KplParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 209;
+			State = 227;
 			Match(MATCH);
-			State = 210;
+			State = 228;
 			body();
 			}
 		}
@@ -1348,22 +1585,22 @@ public partial class KplParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 212;
+			State = 230;
 			Match(WORLD);
-			State = 214;
+			State = 232;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			do {
 				{
 				{
-				State = 213;
+				State = 231;
 				text();
 				}
 				}
-				State = 216;
+				State = 234;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
-			} while ( (((_la) & ~0x3f) == 0 && ((1L << _la) & 1619001342L) != 0) );
+			} while ( (((_la) & ~0x3f) == 0 && ((1L << _la) & 813694974L) != 0) );
 			}
 		}
 		catch (RecognitionException re) {
@@ -1399,20 +1636,20 @@ public partial class KplParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 218;
+			State = 236;
 			Match(EXPECT);
-			State = 221;
+			State = 239;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case CONNECTION:
 				{
-				State = 219;
+				State = 237;
 				connectionExpect();
 				}
 				break;
 			case LB:
 				{
-				State = 220;
+				State = 238;
 				lbExpect();
 				}
 				break;
@@ -1469,26 +1706,26 @@ public partial class KplParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 223;
+			State = 241;
 			Match(CONNECTION);
-			State = 224;
+			State = 242;
 			Match(FROM);
-			State = 225;
+			State = 243;
 			_localctx.src = text();
-			State = 229;
+			State = 247;
 			ErrorHandler.Sync(this);
 			switch (TokenStream.LA(1)) {
 			case IDENTITY:
 				{
-				State = 226;
+				State = 244;
 				Match(IDENTITY);
-				State = 227;
+				State = 245;
 				_localctx.identity = text();
 				}
 				break;
 			case PLAINTEXT:
 				{
-				State = 228;
+				State = 246;
 				Match(PLAINTEXT);
 				}
 				break;
@@ -1497,15 +1734,15 @@ public partial class KplParser : Parser {
 			default:
 				break;
 			}
-			State = 231;
+			State = 249;
 			Match(TO);
-			State = 232;
+			State = 250;
 			_localctx.dst = text();
-			State = 233;
+			State = 251;
 			Match(PORT);
-			State = 234;
+			State = 252;
 			_localctx.port = text();
-			State = 235;
+			State = 253;
 			_localctx.verdict = TokenStream.LT(1);
 			_la = TokenStream.LA(1);
 			if ( !(_la==ALLOWED || _la==DENIED) ) {
@@ -1515,14 +1752,14 @@ public partial class KplParser : Parser {
 				ErrorHandler.ReportMatch(this);
 			    Consume();
 			}
-			State = 238;
+			State = 256;
 			ErrorHandler.Sync(this);
 			_la = TokenStream.LA(1);
 			if (_la==BY) {
 				{
-				State = 236;
+				State = 254;
 				Match(BY);
-				State = 237;
+				State = 255;
 				_localctx.policy = text();
 				}
 			}
@@ -1572,293 +1809,52 @@ public partial class KplParser : Parser {
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 240;
+			State = 258;
 			Match(LB);
-			State = 241;
+			State = 259;
 			Match(FROM);
-			State = 242;
+			State = 260;
 			Match(NODE);
-			State = 243;
+			State = 261;
 			_localctx.node = text();
-			State = 244;
+			State = 262;
 			Match(SERVICE);
-			State = 245;
+			State = 263;
 			_localctx.service = text();
-			State = 246;
+			State = 264;
 			Match(PORT);
-			State = 247;
+			State = 265;
 			_localctx.port = text();
-			State = 248;
+			State = 266;
 			Match(REACHES);
-			State = 255;
+			State = 273;
 			ErrorHandler.Sync(this);
-			switch ( Interpreter.AdaptivePredict(TokenStream,32,Context) ) {
+			switch ( Interpreter.AdaptivePredict(TokenStream,33,Context) ) {
 			case 1:
 				{
-				State = 249;
+				State = 267;
 				Match(NOTHING);
 				}
 				break;
 			case 2:
 				{
-				State = 251;
+				State = 269;
 				ErrorHandler.Sync(this);
 				_la = TokenStream.LA(1);
 				do {
 					{
 					{
-					State = 250;
+					State = 268;
 					text();
 					}
 					}
-					State = 253;
+					State = 271;
 					ErrorHandler.Sync(this);
 					_la = TokenStream.LA(1);
-				} while ( (((_la) & ~0x3f) == 0 && ((1L << _la) & 1619001342L) != 0) );
+				} while ( (((_la) & ~0x3f) == 0 && ((1L << _la) & 813694974L) != 0) );
 				}
 				break;
 			}
-			}
-		}
-		catch (RecognitionException re) {
-			_localctx.exception = re;
-			ErrorHandler.ReportError(this, re);
-			ErrorHandler.Recover(this, re);
-		}
-		finally {
-			ExitRule();
-		}
-		return _localctx;
-	}
-
-	public partial class ValueContext : ParserRuleContext {
-		public IToken fn;
-		public TextContext arg;
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode WORD() { return GetToken(KplParser.WORD, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode STRING() { return GetToken(KplParser.STRING, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode NAMESPACE() { return GetToken(KplParser.NAMESPACE, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode NODE() { return GetToken(KplParser.NODE, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode WORKLOAD() { return GetToken(KplParser.WORKLOAD, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode SERVICE() { return GetToken(KplParser.SERVICE, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode POLICY() { return GetToken(KplParser.POLICY, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode RULE() { return GetToken(KplParser.RULE, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode CLAUSE() { return GetToken(KplParser.CLAUSE, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode MATCH() { return GetToken(KplParser.MATCH, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode WORLD() { return GetToken(KplParser.WORLD, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode EXPECT() { return GetToken(KplParser.EXPECT, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode CONNECTION() { return GetToken(KplParser.CONNECTION, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode LB() { return GetToken(KplParser.LB, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode FROM() { return GetToken(KplParser.FROM, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode TO() { return GetToken(KplParser.TO, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode PORT() { return GetToken(KplParser.PORT, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode IDENTITY() { return GetToken(KplParser.IDENTITY, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode PLAINTEXT() { return GetToken(KplParser.PLAINTEXT, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode ALLOWED() { return GetToken(KplParser.ALLOWED, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode DENIED() { return GetToken(KplParser.DENIED, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode BY() { return GetToken(KplParser.BY, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode REACHES() { return GetToken(KplParser.REACHES, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode NOTHING() { return GetToken(KplParser.NOTHING, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode RPAREN() { return GetToken(KplParser.RPAREN, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode CALL() { return GetToken(KplParser.CALL, 0); }
-		[System.Diagnostics.DebuggerNonUserCode] public TextContext text() {
-			return GetRuleContext<TextContext>(0);
-		}
-		public ValueContext(ParserRuleContext parent, int invokingState)
-			: base(parent, invokingState)
-		{
-		}
-		public override int RuleIndex { get { return RULE_value; } }
-	}
-
-	[RuleVersion(0)]
-	public ValueContext value() {
-		ValueContext _localctx = new ValueContext(Context, State);
-		EnterRule(_localctx, 46, RULE_value);
-		try {
-			State = 285;
-			ErrorHandler.Sync(this);
-			switch (TokenStream.LA(1)) {
-			case WORD:
-				EnterOuterAlt(_localctx, 1);
-				{
-				State = 257;
-				Match(WORD);
-				}
-				break;
-			case STRING:
-				EnterOuterAlt(_localctx, 2);
-				{
-				State = 258;
-				Match(STRING);
-				}
-				break;
-			case NAMESPACE:
-				EnterOuterAlt(_localctx, 3);
-				{
-				State = 259;
-				Match(NAMESPACE);
-				}
-				break;
-			case NODE:
-				EnterOuterAlt(_localctx, 4);
-				{
-				State = 260;
-				Match(NODE);
-				}
-				break;
-			case WORKLOAD:
-				EnterOuterAlt(_localctx, 5);
-				{
-				State = 261;
-				Match(WORKLOAD);
-				}
-				break;
-			case SERVICE:
-				EnterOuterAlt(_localctx, 6);
-				{
-				State = 262;
-				Match(SERVICE);
-				}
-				break;
-			case POLICY:
-				EnterOuterAlt(_localctx, 7);
-				{
-				State = 263;
-				Match(POLICY);
-				}
-				break;
-			case RULE:
-				EnterOuterAlt(_localctx, 8);
-				{
-				State = 264;
-				Match(RULE);
-				}
-				break;
-			case CLAUSE:
-				EnterOuterAlt(_localctx, 9);
-				{
-				State = 265;
-				Match(CLAUSE);
-				}
-				break;
-			case MATCH:
-				EnterOuterAlt(_localctx, 10);
-				{
-				State = 266;
-				Match(MATCH);
-				}
-				break;
-			case WORLD:
-				EnterOuterAlt(_localctx, 11);
-				{
-				State = 267;
-				Match(WORLD);
-				}
-				break;
-			case EXPECT:
-				EnterOuterAlt(_localctx, 12);
-				{
-				State = 268;
-				Match(EXPECT);
-				}
-				break;
-			case CONNECTION:
-				EnterOuterAlt(_localctx, 13);
-				{
-				State = 269;
-				Match(CONNECTION);
-				}
-				break;
-			case LB:
-				EnterOuterAlt(_localctx, 14);
-				{
-				State = 270;
-				Match(LB);
-				}
-				break;
-			case FROM:
-				EnterOuterAlt(_localctx, 15);
-				{
-				State = 271;
-				Match(FROM);
-				}
-				break;
-			case TO:
-				EnterOuterAlt(_localctx, 16);
-				{
-				State = 272;
-				Match(TO);
-				}
-				break;
-			case PORT:
-				EnterOuterAlt(_localctx, 17);
-				{
-				State = 273;
-				Match(PORT);
-				}
-				break;
-			case IDENTITY:
-				EnterOuterAlt(_localctx, 18);
-				{
-				State = 274;
-				Match(IDENTITY);
-				}
-				break;
-			case PLAINTEXT:
-				EnterOuterAlt(_localctx, 19);
-				{
-				State = 275;
-				Match(PLAINTEXT);
-				}
-				break;
-			case ALLOWED:
-				EnterOuterAlt(_localctx, 20);
-				{
-				State = 276;
-				Match(ALLOWED);
-				}
-				break;
-			case DENIED:
-				EnterOuterAlt(_localctx, 21);
-				{
-				State = 277;
-				Match(DENIED);
-				}
-				break;
-			case BY:
-				EnterOuterAlt(_localctx, 22);
-				{
-				State = 278;
-				Match(BY);
-				}
-				break;
-			case REACHES:
-				EnterOuterAlt(_localctx, 23);
-				{
-				State = 279;
-				Match(REACHES);
-				}
-				break;
-			case NOTHING:
-				EnterOuterAlt(_localctx, 24);
-				{
-				State = 280;
-				Match(NOTHING);
-				}
-				break;
-			case CALL:
-				EnterOuterAlt(_localctx, 25);
-				{
-				State = 281;
-				_localctx.fn = Match(CALL);
-				State = 282;
-				_localctx.arg = text();
-				State = 283;
-				Match(RPAREN);
-				}
-				break;
-			default:
-				throw new NoViableAltException(this);
 			}
 		}
 		catch (RecognitionException re) {
@@ -1907,14 +1903,14 @@ public partial class KplParser : Parser {
 	[RuleVersion(0)]
 	public TextContext text() {
 		TextContext _localctx = new TextContext(Context, State);
-		EnterRule(_localctx, 48, RULE_text);
+		EnterRule(_localctx, 46, RULE_text);
 		int _la;
 		try {
 			EnterOuterAlt(_localctx, 1);
 			{
-			State = 287;
+			State = 275;
 			_la = TokenStream.LA(1);
-			if ( !((((_la) & ~0x3f) == 0 && ((1L << _la) & 1619001342L) != 0)) ) {
+			if ( !((((_la) & ~0x3f) == 0 && ((1L << _la) & 813694974L) != 0)) ) {
 			ErrorHandler.RecoverInline(this);
 			}
 			else {
@@ -1934,174 +1930,103 @@ public partial class KplParser : Parser {
 		return _localctx;
 	}
 
-	public partial class EndContext : ParserRuleContext {
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] NL() { return GetTokens(KplParser.NL); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode NL(int i) {
-			return GetToken(KplParser.NL, i);
-		}
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode[] SEMI() { return GetTokens(KplParser.SEMI); }
-		[System.Diagnostics.DebuggerNonUserCode] public ITerminalNode SEMI(int i) {
-			return GetToken(KplParser.SEMI, i);
-		}
-		public EndContext(ParserRuleContext parent, int invokingState)
-			: base(parent, invokingState)
-		{
-		}
-		public override int RuleIndex { get { return RULE_end; } }
-	}
-
-	[RuleVersion(0)]
-	public EndContext end() {
-		EndContext _localctx = new EndContext(Context, State);
-		EnterRule(_localctx, 50, RULE_end);
-		int _la;
-		try {
-			int _alt;
-			EnterOuterAlt(_localctx, 1);
-			{
-			State = 290;
-			ErrorHandler.Sync(this);
-			_alt = 1;
-			do {
-				switch (_alt) {
-				case 1:
-					{
-					{
-					State = 289;
-					_la = TokenStream.LA(1);
-					if ( !(_la==SEMI || _la==NL) ) {
-					ErrorHandler.RecoverInline(this);
-					}
-					else {
-						ErrorHandler.ReportMatch(this);
-					    Consume();
-					}
-					}
-					}
-					break;
-				default:
-					throw new NoViableAltException(this);
-				}
-				State = 292;
-				ErrorHandler.Sync(this);
-				_alt = Interpreter.AdaptivePredict(TokenStream,34,Context);
-			} while ( _alt!=2 && _alt!=global::Antlr4.Runtime.Atn.ATN.INVALID_ALT_NUMBER );
-			}
-		}
-		catch (RecognitionException re) {
-			_localctx.exception = re;
-			ErrorHandler.ReportError(this, re);
-			ErrorHandler.Recover(this, re);
-		}
-		finally {
-			ExitRule();
-		}
-		return _localctx;
-	}
-
 	private static int[] _serializedATN = {
-		4,1,35,295,2,0,7,0,2,1,7,1,2,2,7,2,2,3,7,3,2,4,7,4,2,5,7,5,2,6,7,6,2,7,
+		4,1,34,278,2,0,7,0,2,1,7,1,2,2,7,2,2,3,7,3,2,4,7,4,2,5,7,5,2,6,7,6,2,7,
 		7,7,2,8,7,8,2,9,7,9,2,10,7,10,2,11,7,11,2,12,7,12,2,13,7,13,2,14,7,14,
 		2,15,7,15,2,16,7,16,2,17,7,17,2,18,7,18,2,19,7,19,2,20,7,20,2,21,7,21,
-		2,22,7,22,2,23,7,23,2,24,7,24,2,25,7,25,1,0,5,0,54,8,0,10,0,12,0,57,9,
-		0,1,0,1,0,1,1,3,1,62,8,1,1,1,1,1,1,1,1,1,3,1,68,8,1,1,2,1,2,5,2,72,8,2,
-		10,2,12,2,75,9,2,1,3,1,3,1,3,1,3,1,3,1,3,1,3,3,3,84,8,3,1,4,1,4,1,4,1,
-		5,1,5,1,5,3,5,92,8,5,1,6,1,6,1,6,3,6,97,8,6,1,7,1,7,1,7,3,7,102,8,7,1,
-		8,1,8,1,8,1,8,1,8,1,9,1,9,1,10,1,10,3,10,113,8,10,1,10,1,10,1,10,1,10,
-		5,10,119,8,10,10,10,12,10,122,9,10,3,10,124,8,10,1,10,3,10,127,8,10,1,
-		10,1,10,1,11,1,11,5,11,133,8,11,10,11,12,11,136,9,11,1,12,1,12,1,13,1,
-		13,3,13,142,8,13,1,13,1,13,1,13,1,13,5,13,148,8,13,10,13,12,13,151,9,13,
-		3,13,153,8,13,1,13,3,13,156,8,13,1,13,1,13,1,14,1,14,3,14,162,8,14,1,15,
-		1,15,1,15,3,15,167,8,15,1,15,1,15,1,15,1,15,5,15,173,8,15,10,15,12,15,
-		176,9,15,3,15,178,8,15,1,15,3,15,181,8,15,1,15,1,15,1,16,1,16,3,16,187,
-		8,16,1,17,1,17,1,17,3,17,192,8,17,1,17,1,17,1,17,1,17,5,17,198,8,17,10,
-		17,12,17,201,9,17,3,17,203,8,17,1,17,3,17,206,8,17,1,17,1,17,1,18,1,18,
-		1,18,1,19,1,19,4,19,215,8,19,11,19,12,19,216,1,20,1,20,1,20,3,20,222,8,
-		20,1,21,1,21,1,21,1,21,1,21,1,21,3,21,230,8,21,1,21,1,21,1,21,1,21,1,21,
-		1,21,1,21,3,21,239,8,21,1,22,1,22,1,22,1,22,1,22,1,22,1,22,1,22,1,22,1,
-		22,1,22,4,22,252,8,22,11,22,12,22,253,3,22,256,8,22,1,23,1,23,1,23,1,23,
-		1,23,1,23,1,23,1,23,1,23,1,23,1,23,1,23,1,23,1,23,1,23,1,23,1,23,1,23,
-		1,23,1,23,1,23,1,23,1,23,1,23,1,23,1,23,1,23,1,23,3,23,286,8,23,1,24,1,
-		24,1,25,4,25,291,8,25,11,25,12,25,292,1,25,0,0,26,0,2,4,6,8,10,12,14,16,
-		18,20,22,24,26,28,30,32,34,36,38,40,42,44,46,48,50,0,5,4,0,1,5,9,10,27,
-		27,32,32,2,0,27,27,32,32,2,0,2,2,29,29,1,0,18,19,2,0,1,22,29,30,332,0,
-		55,1,0,0,0,2,67,1,0,0,0,4,69,1,0,0,0,6,83,1,0,0,0,8,85,1,0,0,0,10,88,1,
-		0,0,0,12,93,1,0,0,0,14,98,1,0,0,0,16,103,1,0,0,0,18,108,1,0,0,0,20,110,
-		1,0,0,0,22,130,1,0,0,0,24,137,1,0,0,0,26,139,1,0,0,0,28,161,1,0,0,0,30,
-		163,1,0,0,0,32,186,1,0,0,0,34,188,1,0,0,0,36,209,1,0,0,0,38,212,1,0,0,
-		0,40,218,1,0,0,0,42,223,1,0,0,0,44,240,1,0,0,0,46,285,1,0,0,0,48,287,1,
-		0,0,0,50,290,1,0,0,0,52,54,3,2,1,0,53,52,1,0,0,0,54,57,1,0,0,0,55,53,1,
-		0,0,0,55,56,1,0,0,0,56,58,1,0,0,0,57,55,1,0,0,0,58,59,5,0,0,1,59,1,1,0,
-		0,0,60,62,3,6,3,0,61,60,1,0,0,0,61,62,1,0,0,0,62,63,1,0,0,0,63,68,3,50,
-		25,0,64,65,3,4,2,0,65,66,3,50,25,0,66,68,1,0,0,0,67,61,1,0,0,0,67,64,1,
-		0,0,0,68,3,1,0,0,0,69,73,8,0,0,0,70,72,8,1,0,0,71,70,1,0,0,0,72,75,1,0,
-		0,0,73,71,1,0,0,0,73,74,1,0,0,0,74,5,1,0,0,0,75,73,1,0,0,0,76,84,3,8,4,
-		0,77,84,3,10,5,0,78,84,3,12,6,0,79,84,3,14,7,0,80,84,3,16,8,0,81,84,3,
-		38,19,0,82,84,3,40,20,0,83,76,1,0,0,0,83,77,1,0,0,0,83,78,1,0,0,0,83,79,
-		1,0,0,0,83,80,1,0,0,0,83,81,1,0,0,0,83,82,1,0,0,0,84,7,1,0,0,0,85,86,5,
-		1,0,0,86,87,3,48,24,0,87,9,1,0,0,0,88,89,5,2,0,0,89,91,3,48,24,0,90,92,
-		3,20,10,0,91,90,1,0,0,0,91,92,1,0,0,0,92,11,1,0,0,0,93,94,5,3,0,0,94,96,
-		3,18,9,0,95,97,3,20,10,0,96,95,1,0,0,0,96,97,1,0,0,0,97,13,1,0,0,0,98,
-		99,5,4,0,0,99,101,3,18,9,0,100,102,3,20,10,0,101,100,1,0,0,0,101,102,1,
-		0,0,0,102,15,1,0,0,0,103,104,5,5,0,0,104,105,3,18,9,0,105,106,3,48,24,
-		0,106,107,3,26,13,0,107,17,1,0,0,0,108,109,3,48,24,0,109,19,1,0,0,0,110,
-		112,5,23,0,0,111,113,3,50,25,0,112,111,1,0,0,0,112,113,1,0,0,0,113,123,
-		1,0,0,0,114,120,3,22,11,0,115,116,3,50,25,0,116,117,3,22,11,0,117,119,
-		1,0,0,0,118,115,1,0,0,0,119,122,1,0,0,0,120,118,1,0,0,0,120,121,1,0,0,
-		0,121,124,1,0,0,0,122,120,1,0,0,0,123,114,1,0,0,0,123,124,1,0,0,0,124,
-		126,1,0,0,0,125,127,3,50,25,0,126,125,1,0,0,0,126,127,1,0,0,0,127,128,
-		1,0,0,0,128,129,5,24,0,0,129,21,1,0,0,0,130,134,3,24,12,0,131,133,3,46,
-		23,0,132,131,1,0,0,0,133,136,1,0,0,0,134,132,1,0,0,0,134,135,1,0,0,0,135,
-		23,1,0,0,0,136,134,1,0,0,0,137,138,7,2,0,0,138,25,1,0,0,0,139,141,5,23,
-		0,0,140,142,3,50,25,0,141,140,1,0,0,0,141,142,1,0,0,0,142,152,1,0,0,0,
-		143,149,3,28,14,0,144,145,3,50,25,0,145,146,3,28,14,0,146,148,1,0,0,0,
-		147,144,1,0,0,0,148,151,1,0,0,0,149,147,1,0,0,0,149,150,1,0,0,0,150,153,
-		1,0,0,0,151,149,1,0,0,0,152,143,1,0,0,0,152,153,1,0,0,0,153,155,1,0,0,
-		0,154,156,3,50,25,0,155,154,1,0,0,0,155,156,1,0,0,0,156,157,1,0,0,0,157,
-		158,5,24,0,0,158,27,1,0,0,0,159,162,3,22,11,0,160,162,3,30,15,0,161,159,
-		1,0,0,0,161,160,1,0,0,0,162,29,1,0,0,0,163,164,5,6,0,0,164,166,5,23,0,
-		0,165,167,3,50,25,0,166,165,1,0,0,0,166,167,1,0,0,0,167,177,1,0,0,0,168,
-		174,3,32,16,0,169,170,3,50,25,0,170,171,3,32,16,0,171,173,1,0,0,0,172,
-		169,1,0,0,0,173,176,1,0,0,0,174,172,1,0,0,0,174,175,1,0,0,0,175,178,1,
-		0,0,0,176,174,1,0,0,0,177,168,1,0,0,0,177,178,1,0,0,0,178,180,1,0,0,0,
-		179,181,3,50,25,0,180,179,1,0,0,0,180,181,1,0,0,0,181,182,1,0,0,0,182,
-		183,5,24,0,0,183,31,1,0,0,0,184,187,3,34,17,0,185,187,3,36,18,0,186,184,
-		1,0,0,0,186,185,1,0,0,0,187,33,1,0,0,0,188,189,5,7,0,0,189,191,5,23,0,
-		0,190,192,3,50,25,0,191,190,1,0,0,0,191,192,1,0,0,0,192,202,1,0,0,0,193,
-		199,3,36,18,0,194,195,3,50,25,0,195,196,3,36,18,0,196,198,1,0,0,0,197,
-		194,1,0,0,0,198,201,1,0,0,0,199,197,1,0,0,0,199,200,1,0,0,0,200,203,1,
-		0,0,0,201,199,1,0,0,0,202,193,1,0,0,0,202,203,1,0,0,0,203,205,1,0,0,0,
-		204,206,3,50,25,0,205,204,1,0,0,0,205,206,1,0,0,0,206,207,1,0,0,0,207,
-		208,5,24,0,0,208,35,1,0,0,0,209,210,5,8,0,0,210,211,3,20,10,0,211,37,1,
-		0,0,0,212,214,5,9,0,0,213,215,3,48,24,0,214,213,1,0,0,0,215,216,1,0,0,
-		0,216,214,1,0,0,0,216,217,1,0,0,0,217,39,1,0,0,0,218,221,5,10,0,0,219,
-		222,3,42,21,0,220,222,3,44,22,0,221,219,1,0,0,0,221,220,1,0,0,0,222,41,
-		1,0,0,0,223,224,5,11,0,0,224,225,5,13,0,0,225,229,3,48,24,0,226,227,5,
-		16,0,0,227,230,3,48,24,0,228,230,5,17,0,0,229,226,1,0,0,0,229,228,1,0,
-		0,0,229,230,1,0,0,0,230,231,1,0,0,0,231,232,5,14,0,0,232,233,3,48,24,0,
-		233,234,5,15,0,0,234,235,3,48,24,0,235,238,7,3,0,0,236,237,5,20,0,0,237,
-		239,3,48,24,0,238,236,1,0,0,0,238,239,1,0,0,0,239,43,1,0,0,0,240,241,5,
-		12,0,0,241,242,5,13,0,0,242,243,5,2,0,0,243,244,3,48,24,0,244,245,5,4,
-		0,0,245,246,3,48,24,0,246,247,5,15,0,0,247,248,3,48,24,0,248,255,5,21,
-		0,0,249,256,5,22,0,0,250,252,3,48,24,0,251,250,1,0,0,0,252,253,1,0,0,0,
-		253,251,1,0,0,0,253,254,1,0,0,0,254,256,1,0,0,0,255,249,1,0,0,0,255,251,
-		1,0,0,0,256,45,1,0,0,0,257,286,5,29,0,0,258,286,5,30,0,0,259,286,5,1,0,
-		0,260,286,5,2,0,0,261,286,5,3,0,0,262,286,5,4,0,0,263,286,5,5,0,0,264,
-		286,5,6,0,0,265,286,5,7,0,0,266,286,5,8,0,0,267,286,5,9,0,0,268,286,5,
-		10,0,0,269,286,5,11,0,0,270,286,5,12,0,0,271,286,5,13,0,0,272,286,5,14,
-		0,0,273,286,5,15,0,0,274,286,5,16,0,0,275,286,5,17,0,0,276,286,5,18,0,
-		0,277,286,5,19,0,0,278,286,5,20,0,0,279,286,5,21,0,0,280,286,5,22,0,0,
-		281,282,5,28,0,0,282,283,3,48,24,0,283,284,5,26,0,0,284,286,1,0,0,0,285,
-		257,1,0,0,0,285,258,1,0,0,0,285,259,1,0,0,0,285,260,1,0,0,0,285,261,1,
-		0,0,0,285,262,1,0,0,0,285,263,1,0,0,0,285,264,1,0,0,0,285,265,1,0,0,0,
-		285,266,1,0,0,0,285,267,1,0,0,0,285,268,1,0,0,0,285,269,1,0,0,0,285,270,
-		1,0,0,0,285,271,1,0,0,0,285,272,1,0,0,0,285,273,1,0,0,0,285,274,1,0,0,
-		0,285,275,1,0,0,0,285,276,1,0,0,0,285,277,1,0,0,0,285,278,1,0,0,0,285,
-		279,1,0,0,0,285,280,1,0,0,0,285,281,1,0,0,0,286,47,1,0,0,0,287,288,7,4,
-		0,0,288,49,1,0,0,0,289,291,7,1,0,0,290,289,1,0,0,0,291,292,1,0,0,0,292,
-		290,1,0,0,0,292,293,1,0,0,0,293,51,1,0,0,0,35,55,61,67,73,83,91,96,101,
-		112,120,123,126,134,141,149,152,155,161,166,174,177,180,186,191,199,202,
-		205,216,221,229,238,253,255,285,292
+		2,22,7,22,2,23,7,23,1,0,5,0,50,8,0,10,0,12,0,53,9,0,1,0,1,0,1,1,3,1,58,
+		8,1,1,1,1,1,1,1,1,1,3,1,64,8,1,1,2,1,2,5,2,68,8,2,10,2,12,2,71,9,2,1,3,
+		1,3,1,3,1,3,1,3,1,3,1,3,3,3,80,8,3,1,4,1,4,1,4,1,5,1,5,1,5,3,5,88,8,5,
+		1,6,1,6,1,6,3,6,93,8,6,1,7,1,7,1,7,3,7,98,8,7,1,8,1,8,1,8,1,8,1,8,1,9,
+		1,9,1,10,1,10,3,10,109,8,10,1,10,1,10,1,10,5,10,114,8,10,10,10,12,10,117,
+		9,10,3,10,119,8,10,1,10,3,10,122,8,10,1,10,1,10,1,11,1,11,1,11,1,11,1,
+		11,1,11,1,11,1,11,1,11,1,11,1,11,1,11,1,11,1,11,1,11,1,11,1,11,1,11,1,
+		11,1,11,1,11,1,11,1,11,1,11,1,11,1,11,5,11,152,8,11,10,11,12,11,155,9,
+		11,1,12,1,12,1,12,1,12,1,13,1,13,3,13,163,8,13,1,13,1,13,1,13,5,13,168,
+		8,13,10,13,12,13,171,9,13,3,13,173,8,13,1,13,3,13,176,8,13,1,13,1,13,1,
+		14,1,14,3,14,182,8,14,1,15,1,15,1,15,3,15,187,8,15,1,15,1,15,1,15,5,15,
+		192,8,15,10,15,12,15,195,9,15,3,15,197,8,15,1,15,3,15,200,8,15,1,15,1,
+		15,1,16,1,16,3,16,206,8,16,1,17,1,17,1,17,3,17,211,8,17,1,17,1,17,1,17,
+		5,17,216,8,17,10,17,12,17,219,9,17,3,17,221,8,17,1,17,3,17,224,8,17,1,
+		17,1,17,1,18,1,18,1,18,1,19,1,19,4,19,233,8,19,11,19,12,19,234,1,20,1,
+		20,1,20,3,20,240,8,20,1,21,1,21,1,21,1,21,1,21,1,21,3,21,248,8,21,1,21,
+		1,21,1,21,1,21,1,21,1,21,1,21,3,21,257,8,21,1,22,1,22,1,22,1,22,1,22,1,
+		22,1,22,1,22,1,22,1,22,1,22,4,22,270,8,22,11,22,12,22,271,3,22,274,8,22,
+		1,23,1,23,1,23,0,0,24,0,2,4,6,8,10,12,14,16,18,20,22,24,26,28,30,32,34,
+		36,38,40,42,44,46,0,5,3,0,1,5,9,10,31,31,1,0,31,31,2,0,2,2,28,28,1,0,18,
+		19,2,0,1,22,28,29,316,0,51,1,0,0,0,2,63,1,0,0,0,4,65,1,0,0,0,6,79,1,0,
+		0,0,8,81,1,0,0,0,10,84,1,0,0,0,12,89,1,0,0,0,14,94,1,0,0,0,16,99,1,0,0,
+		0,18,104,1,0,0,0,20,106,1,0,0,0,22,125,1,0,0,0,24,156,1,0,0,0,26,160,1,
+		0,0,0,28,181,1,0,0,0,30,183,1,0,0,0,32,205,1,0,0,0,34,207,1,0,0,0,36,227,
+		1,0,0,0,38,230,1,0,0,0,40,236,1,0,0,0,42,241,1,0,0,0,44,258,1,0,0,0,46,
+		275,1,0,0,0,48,50,3,2,1,0,49,48,1,0,0,0,50,53,1,0,0,0,51,49,1,0,0,0,51,
+		52,1,0,0,0,52,54,1,0,0,0,53,51,1,0,0,0,54,55,5,0,0,1,55,1,1,0,0,0,56,58,
+		3,6,3,0,57,56,1,0,0,0,57,58,1,0,0,0,58,59,1,0,0,0,59,64,5,31,0,0,60,61,
+		3,4,2,0,61,62,5,31,0,0,62,64,1,0,0,0,63,57,1,0,0,0,63,60,1,0,0,0,64,3,
+		1,0,0,0,65,69,8,0,0,0,66,68,8,1,0,0,67,66,1,0,0,0,68,71,1,0,0,0,69,67,
+		1,0,0,0,69,70,1,0,0,0,70,5,1,0,0,0,71,69,1,0,0,0,72,80,3,8,4,0,73,80,3,
+		10,5,0,74,80,3,12,6,0,75,80,3,14,7,0,76,80,3,16,8,0,77,80,3,38,19,0,78,
+		80,3,40,20,0,79,72,1,0,0,0,79,73,1,0,0,0,79,74,1,0,0,0,79,75,1,0,0,0,79,
+		76,1,0,0,0,79,77,1,0,0,0,79,78,1,0,0,0,80,7,1,0,0,0,81,82,5,1,0,0,82,83,
+		3,46,23,0,83,9,1,0,0,0,84,85,5,2,0,0,85,87,3,46,23,0,86,88,3,20,10,0,87,
+		86,1,0,0,0,87,88,1,0,0,0,88,11,1,0,0,0,89,90,5,3,0,0,90,92,3,18,9,0,91,
+		93,3,20,10,0,92,91,1,0,0,0,92,93,1,0,0,0,93,13,1,0,0,0,94,95,5,4,0,0,95,
+		97,3,18,9,0,96,98,3,20,10,0,97,96,1,0,0,0,97,98,1,0,0,0,98,15,1,0,0,0,
+		99,100,5,5,0,0,100,101,3,18,9,0,101,102,3,46,23,0,102,103,3,26,13,0,103,
+		17,1,0,0,0,104,105,3,46,23,0,105,19,1,0,0,0,106,108,5,23,0,0,107,109,5,
+		31,0,0,108,107,1,0,0,0,108,109,1,0,0,0,109,118,1,0,0,0,110,115,3,22,11,
+		0,111,112,5,31,0,0,112,114,3,22,11,0,113,111,1,0,0,0,114,117,1,0,0,0,115,
+		113,1,0,0,0,115,116,1,0,0,0,116,119,1,0,0,0,117,115,1,0,0,0,118,110,1,
+		0,0,0,118,119,1,0,0,0,119,121,1,0,0,0,120,122,5,31,0,0,121,120,1,0,0,0,
+		121,122,1,0,0,0,122,123,1,0,0,0,123,124,5,24,0,0,124,21,1,0,0,0,125,153,
+		7,2,0,0,126,152,5,28,0,0,127,152,5,29,0,0,128,152,5,1,0,0,129,152,5,2,
+		0,0,130,152,5,3,0,0,131,152,5,4,0,0,132,152,5,5,0,0,133,152,5,6,0,0,134,
+		152,5,7,0,0,135,152,5,8,0,0,136,152,5,9,0,0,137,152,5,10,0,0,138,152,5,
+		11,0,0,139,152,5,12,0,0,140,152,5,13,0,0,141,152,5,14,0,0,142,152,5,15,
+		0,0,143,152,5,16,0,0,144,152,5,17,0,0,145,152,5,18,0,0,146,152,5,19,0,
+		0,147,152,5,20,0,0,148,152,5,21,0,0,149,152,5,22,0,0,150,152,3,24,12,0,
+		151,126,1,0,0,0,151,127,1,0,0,0,151,128,1,0,0,0,151,129,1,0,0,0,151,130,
+		1,0,0,0,151,131,1,0,0,0,151,132,1,0,0,0,151,133,1,0,0,0,151,134,1,0,0,
+		0,151,135,1,0,0,0,151,136,1,0,0,0,151,137,1,0,0,0,151,138,1,0,0,0,151,
+		139,1,0,0,0,151,140,1,0,0,0,151,141,1,0,0,0,151,142,1,0,0,0,151,143,1,
+		0,0,0,151,144,1,0,0,0,151,145,1,0,0,0,151,146,1,0,0,0,151,147,1,0,0,0,
+		151,148,1,0,0,0,151,149,1,0,0,0,151,150,1,0,0,0,152,155,1,0,0,0,153,151,
+		1,0,0,0,153,154,1,0,0,0,154,23,1,0,0,0,155,153,1,0,0,0,156,157,5,27,0,
+		0,157,158,3,46,23,0,158,159,5,26,0,0,159,25,1,0,0,0,160,162,5,23,0,0,161,
+		163,5,31,0,0,162,161,1,0,0,0,162,163,1,0,0,0,163,172,1,0,0,0,164,169,3,
+		28,14,0,165,166,5,31,0,0,166,168,3,28,14,0,167,165,1,0,0,0,168,171,1,0,
+		0,0,169,167,1,0,0,0,169,170,1,0,0,0,170,173,1,0,0,0,171,169,1,0,0,0,172,
+		164,1,0,0,0,172,173,1,0,0,0,173,175,1,0,0,0,174,176,5,31,0,0,175,174,1,
+		0,0,0,175,176,1,0,0,0,176,177,1,0,0,0,177,178,5,24,0,0,178,27,1,0,0,0,
+		179,182,3,22,11,0,180,182,3,30,15,0,181,179,1,0,0,0,181,180,1,0,0,0,182,
+		29,1,0,0,0,183,184,5,6,0,0,184,186,5,23,0,0,185,187,5,31,0,0,186,185,1,
+		0,0,0,186,187,1,0,0,0,187,196,1,0,0,0,188,193,3,32,16,0,189,190,5,31,0,
+		0,190,192,3,32,16,0,191,189,1,0,0,0,192,195,1,0,0,0,193,191,1,0,0,0,193,
+		194,1,0,0,0,194,197,1,0,0,0,195,193,1,0,0,0,196,188,1,0,0,0,196,197,1,
+		0,0,0,197,199,1,0,0,0,198,200,5,31,0,0,199,198,1,0,0,0,199,200,1,0,0,0,
+		200,201,1,0,0,0,201,202,5,24,0,0,202,31,1,0,0,0,203,206,3,34,17,0,204,
+		206,3,36,18,0,205,203,1,0,0,0,205,204,1,0,0,0,206,33,1,0,0,0,207,208,5,
+		7,0,0,208,210,5,23,0,0,209,211,5,31,0,0,210,209,1,0,0,0,210,211,1,0,0,
+		0,211,220,1,0,0,0,212,217,3,36,18,0,213,214,5,31,0,0,214,216,3,36,18,0,
+		215,213,1,0,0,0,216,219,1,0,0,0,217,215,1,0,0,0,217,218,1,0,0,0,218,221,
+		1,0,0,0,219,217,1,0,0,0,220,212,1,0,0,0,220,221,1,0,0,0,221,223,1,0,0,
+		0,222,224,5,31,0,0,223,222,1,0,0,0,223,224,1,0,0,0,224,225,1,0,0,0,225,
+		226,5,24,0,0,226,35,1,0,0,0,227,228,5,8,0,0,228,229,3,20,10,0,229,37,1,
+		0,0,0,230,232,5,9,0,0,231,233,3,46,23,0,232,231,1,0,0,0,233,234,1,0,0,
+		0,234,232,1,0,0,0,234,235,1,0,0,0,235,39,1,0,0,0,236,239,5,10,0,0,237,
+		240,3,42,21,0,238,240,3,44,22,0,239,237,1,0,0,0,239,238,1,0,0,0,240,41,
+		1,0,0,0,241,242,5,11,0,0,242,243,5,13,0,0,243,247,3,46,23,0,244,245,5,
+		16,0,0,245,248,3,46,23,0,246,248,5,17,0,0,247,244,1,0,0,0,247,246,1,0,
+		0,0,247,248,1,0,0,0,248,249,1,0,0,0,249,250,5,14,0,0,250,251,3,46,23,0,
+		251,252,5,15,0,0,252,253,3,46,23,0,253,256,7,3,0,0,254,255,5,20,0,0,255,
+		257,3,46,23,0,256,254,1,0,0,0,256,257,1,0,0,0,257,43,1,0,0,0,258,259,5,
+		12,0,0,259,260,5,13,0,0,260,261,5,2,0,0,261,262,3,46,23,0,262,263,5,4,
+		0,0,263,264,3,46,23,0,264,265,5,15,0,0,265,266,3,46,23,0,266,273,5,21,
+		0,0,267,274,5,22,0,0,268,270,3,46,23,0,269,268,1,0,0,0,270,271,1,0,0,0,
+		271,269,1,0,0,0,271,272,1,0,0,0,272,274,1,0,0,0,273,267,1,0,0,0,273,269,
+		1,0,0,0,274,45,1,0,0,0,275,276,7,4,0,0,276,47,1,0,0,0,34,51,57,63,69,79,
+		87,92,97,108,115,118,121,151,153,162,169,172,175,181,186,193,196,199,205,
+		210,217,220,223,234,239,247,256,271,273
 	};
 
 	public static readonly ATN _ATN =

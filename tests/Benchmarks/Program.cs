@@ -12,6 +12,8 @@ public static class Program
             ["xds-read"] = XdsBench.ReadOnce,
             ["kernel"] = KernelBench.Run,
             ["kpl"] = KplBench.Run,
+            ["check"] = CheckBench.Run,
+            ["frontend"] = FrontendBench.Run, ["frontend-gen"] = FrontendBench.GenArea, ["frontend-measure"] = FrontendBench.MeasureArea, ["frontend-repeat"] = FrontendBench.RepeatArea,
             ["lowering"] = LoweringBench.Run,
             ["lowering-once"] = LoweringBench.Once,
         };

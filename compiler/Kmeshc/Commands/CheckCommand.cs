@@ -127,27 +127,15 @@ public static class CheckOutput
             w.WriteStartArray("rules");
             foreach (var rule in p.Rules)
             {
-                w.WriteStartObject();
-                w.WriteNumber("index", rule.Index);
-                w.WriteBoolean("matched", rule.Matched);
-                w.WriteString("detail", rule.Detail);
-                Loc(w, rule.Location);
+                Element(w, rule.Index, rule.Matched, rule.Detail, rule.Location);
                 w.WriteStartArray("clauses");
                 foreach (var c in rule.Clauses)
                 {
-                    w.WriteStartObject();
-                    w.WriteNumber("index", c.Index);
-                    w.WriteBoolean("matched", c.Matched);
-                    w.WriteString("detail", c.Detail);
-                    Loc(w, c.Location);
+                    Element(w, c.Index, c.Matched, c.Detail, c.Location);
                     w.WriteStartArray("matches");
                     foreach (var m in c.Matches)
                     {
-                        w.WriteStartObject();
-                        w.WriteNumber("index", m.Index);
-                        w.WriteBoolean("matched", m.Matched);
-                        w.WriteString("detail", m.Detail);
-                        Loc(w, m.Location);
+                        Element(w, m.Index, m.Matched, m.Detail, m.Location);
                         w.WriteEndObject();
                     }
                     w.WriteEndArray();
@@ -162,6 +150,16 @@ public static class CheckOutput
         w.WriteEndArray();
         w.WriteEndObject();
     }) + "\n";
+
+    /// <summary>Opens a trace element's object with the fields every level shares.</summary>
+    private static void Element(Utf8JsonWriter w, int index, bool matched, string detail, SourceLocation l)
+    {
+        w.WriteStartObject();
+        w.WriteNumber("index", index);
+        w.WriteBoolean("matched", matched);
+        w.WriteString("detail", detail);
+        Loc(w, l);
+    }
 
     private static void Loc(Utf8JsonWriter w, SourceLocation l)
     {

@@ -50,6 +50,13 @@ public static class FmtCommand
             byte[] bytes;
             try
             {
+                long size = path == "-" ? 0 : new FileInfo(path).Length;
+                if (size > InputLoader.MaxInputBytes)
+                {
+                    io.Err.WriteLine(Codes.InputTooLarge.Create(new KmeshCompiler.Ir.SourceLocation(path, 0, 0), path, size, InputLoader.MaxInputBytes).ToString());
+                    failed = true;
+                    continue;
+                }
                 bytes = path == "-" ? ReadAll(Console.OpenStandardInput()) : File.ReadAllBytes(path);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -82,7 +89,13 @@ public static class FmtCommand
     private static byte[] ReadAll(Stream s)
     {
         using var ms = new MemoryStream();
-        s.CopyTo(ms);
+        var buf = new byte[1 << 16];
+        int n;
+        while ((n = s.Read(buf, 0, buf.Length)) > 0)
+        {
+            if (ms.Length + n > InputLoader.MaxInputBytes) throw new IOException($"stdin is larger than {InputLoader.MaxInputBytes} bytes");
+            ms.Write(buf, 0, n);
+        }
         return ms.ToArray();
     }
 }

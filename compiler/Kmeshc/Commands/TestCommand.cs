@@ -133,8 +133,14 @@ public static class TestCommand
         if (errors)
         {
             // The expectations cannot be trusted against a broken world: each counts as failed.
+            // Named by their source line: an expectation with an error may not print back as written.
+            var lines = System.Text.Encoding.UTF8.GetString(bytes).Split('\n');
             foreach (var e in doc.Expectations)
-                outcomes.Add(new Outcome(path, KplPrinter.Expectation(e)["expect ".Length..], e.Location, false, "not run: the test file or its world has errors (see above)", null));
+            {
+                string line = e.Location.Line - 1 < lines.Length ? lines[e.Location.Line - 1].Trim() : "";
+                string name = line.StartsWith("expect ", StringComparison.Ordinal) ? line["expect ".Length..] : KplPrinter.Expectation(e)["expect ".Length..];
+                outcomes.Add(new Outcome(path, name, e.Location, false, "not run: the test file or its world has errors (see above)", null));
+            }
             return outcomes;
         }
         var ev = new Evaluator(world);

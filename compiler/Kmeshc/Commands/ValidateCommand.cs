@@ -27,7 +27,7 @@ public static class ValidateCommand
         };
         failOn.AcceptOnlyFromAmong("error", "warning");
 
-        var cmd = new Command("validate", "Check Kubernetes and Istio resources (AuthorizationPolicy, Pod, Service, Namespace, Node) and report every problem with its file, line and column. Exit 0 when valid, 1 on errors (or warnings with --fail-on warning), 2 when an input cannot be read.")
+        var cmd = new Command("validate", "Validate Kubernetes and Istio resources for CI, reporting every problem with its file, line and column. Exit 0 valid, 1 errors (or warnings with --fail-on warning), 2 unreadable input.")
         {
             inputs, format, failOn,
         };

@@ -122,6 +122,10 @@ public sealed class RealTrafficTests
         var seen = Enumerable.Range(0, 40).Select(_ => Fetch(cg, vip, basePort)).ToHashSet();
         Assert.Equal(["far", "near"], seen.Order());
 
+        // A dual-stack socket connecting to the IPv4-mapped VIP goes through connect6 and is balanced too.
+        prog.Fill(ServiceTables(vip, (uint)basePort, Layout.LbFailover, (1, near), (3, far)));
+        Assert.Equal("near", Fetch(cg, IPAddress.Parse("::ffff:127.0.0.100"), basePort));
+
         // A process outside the cgroup is not rewritten.
         using var outside = new System.Net.Sockets.TcpClient();
         outside.Connect(vip, basePort);

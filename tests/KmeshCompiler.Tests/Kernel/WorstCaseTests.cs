@@ -1,7 +1,11 @@
 using System.Net;
 using KmeshCompiler.Loader;
 using KmeshCompiler.Loader.DataPlane;
+using KmeshCompiler.Diagnostics;
+using KmeshCompiler.Ir;
 using KmeshCompiler.Lowering;
+using KmeshCompiler.Semantics;
+using Kmeshc.Commands;
 
 namespace KmeshCompiler.Tests.Kernel;
 
@@ -37,5 +41,38 @@ public sealed class WorstCaseTests
         Assert.Equal(XdpAction.Drop, r.XdpAction);
         Assert.Equal((AuthorizationProgram.VerdictSlot.DenyPolicy, last), prog.LastDecision());
         Assert.Equal(0UL, prog.VerdictCount(AuthorizationProgram.VerdictSlot.Error));
+    }
+
+    [KernelFact]
+    public void A_compiled_workload_with_a_thousand_policies_is_evaluated_in_full()
+    {
+        var none = SourceLocation.None;
+        var server = new Workload("Kubernetes//Pod/big/server", "server", "big", "default", Workload.DefaultTrustDomain,
+            [IpAddr.Parse("10.10.0.1"), IpAddr.Parse("fd10::1")], "n1", "", Workload.DefaultClusterId, Locality.Empty, WorkloadHealth.Healthy, 1, [], [], none);
+        var policies = Enumerable.Range(0, 1000).Select(i => new Policy($"allow-{i:D4}", "big", PolicyScope.Namespace, PolicyAction.Allow, false,
+            [new Rule([new Clause([Match.Empty(none) with { SourceIps = [IpPrefix.Host(IpAddr.Parse($"10.20.{i / 256}.{i % 256}")), IpPrefix.Host(IpAddr.Parse($"fd20::{i:x}"))] }], none)], none)], none)).ToList();
+        policies.Add(new Policy("zz-deny-last", "big", PolicyScope.Namespace, PolicyAction.Deny, false,
+            [new Rule([new Clause([Match.Empty(none) with { SourceIps = [IpPrefix.Host(IpAddr.Parse("10.20.3.231"))] }], none)], none)], none));
+        var world = new Ir.World([new Namespace("big", none)], [new Node("n1", Locality.Empty, "", none)], [server], [], [.. policies]).Canonical();
+        var bag = new DiagnosticBag();
+        var image = Lowerer.Lower(world, "n1", bag);
+        Assert.True(image is not null, string.Join("; ", bag.Sorted()));
+        using var prog = AuthorizationProgram.Load();
+        KernelEngine.Fill(prog, image!);
+        var ev = new Evaluator(world);
+        foreach (var (src, dst, decision, policy) in new[]
+        {
+            ("10.20.3.230", "10.10.0.1", Decision.Allow, "big/allow-0998"),
+            ("fd20::3e7", "fd10::1", Decision.Allow, "big/allow-0999"),
+            ("10.20.3.231", "10.10.0.1", Decision.Deny, "big/zz-deny-last"),
+            ("10.20.9.9", "10.10.0.1", Decision.Deny, null),
+        })
+        {
+            var c = ev.ResolveIdentity(new Connection(IpAddr.Parse(src), IpAddr.Parse(dst), 8080, null));
+            var got = KernelEngine.Decide(prog, image!, c);
+            Assert.Equal((decision, policy), (got.Decision, got.Policy));
+            Assert.Equal(ev.Decide(c).Reason, got.Reason);
+            Assert.Equal(1001, got.Policies.Count);
+        }
     }
 }

@@ -57,6 +57,24 @@ public sealed class XdpProgramTests : IDisposable
     }
 
     [KernelFact]
+    public void Vlan_tagged_syns_are_judged_too()
+    {
+        Setup(DenyAll);
+        static byte[] Tag(byte[] frame, params ushort[] tpids)
+        {
+            var f = frame.ToList();
+            foreach (var tpid in tpids.Reverse())
+                f.InsertRange(12, new byte[] { (byte)(tpid >> 8), (byte)tpid, 0x00, 0x64 });
+            return f.ToArray();
+        }
+        Assert.Equal(XdpAction.Drop, Run(Tag(Packets.Syn(Client4, Local4, 80), 0x8100)));
+        Assert.Equal(XdpAction.Drop, Run(Tag(Packets.Syn(Client6, Local6, 80), 0x88a8, 0x8100)));
+        Assert.Equal(XdpAction.Pass, Run(Tag(Packets.Syn(Client4, IPAddress.Parse("10.0.0.99"), 80), 0x8100)));
+        // Three tags: the entry does not look further, and the frame is not IP to it.
+        Assert.Equal(XdpAction.Pass, Run(Tag(Packets.Syn(Client4, Local4, 80), 0x88a8, 0x8100, 0x8100)));
+    }
+
+    [KernelFact]
     public void Ipv4_options_are_skipped()
     {
         Setup(DenyAll);

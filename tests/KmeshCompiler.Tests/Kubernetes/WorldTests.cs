@@ -258,6 +258,15 @@ public class WorldTests
     }
 
     [Fact]
+    public void Stdin_is_read_and_named_in_locations()
+    {
+        var bytes = Encoding.UTF8.GetBytes(Policy("  action: REJECT\n"));
+        var res = InputLoader.Load(["-"], FrontendSettings.Default, () => new MemoryStream(bytes));
+        var d = Assert.Single(res.Diagnostics.Items, x => x.Code == Codes.UnknownAction.Code);
+        Assert.Equal(new SourceLocation("<stdin>", 7, 11), d.Location);
+    }
+
+    [Fact]
     public void Later_kinds_are_skipped_with_info()
     {
         var (_, bag) = Build("apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: x}\nspec: {mtls: {mode: STRICT}}\n");

@@ -230,4 +230,23 @@ public class KplDiagnosticsTests
         }
         Assert.Equal("", captured.ToString());
     }
+
+    [Fact]
+    public void Crlf_line_ends_and_a_bom_read_like_lf()
+    {
+        const string text = "# c\r\nnamespace a\r\n\r\npolicy a/p deny {\r\n  scope namespace\r\n  rule {\r\n    match {\r\n      ports 80\r\n    }\r\n  }\r\n}\r\n";
+        var bag = new DiagnosticBag();
+        var bytes = new byte[] { 0xEF, 0xBB, 0xBF }.Concat(Encoding.UTF8.GetBytes(text)).ToArray();
+        var doc = KplFrontend.ReadDocument(new SourceText("crlf.kpl", bytes), bag);
+        Assert.Empty(bag.Items);
+        Assert.Equal(KplPrinter.Print(KplFrontend.Parse(text.Replace("\r\n", "\n"), "lf.kpl", new DiagnosticBag())), KplPrinter.Print(doc));
+        Assert.Equal([80u], doc.World.Policies[0].Rules[0].Clauses[0].Matches[0].DestinationPorts.ToArray());
+    }
+
+    [Theory]
+    [InlineData("policy a/p deny {}\n", InputKind.Kpl)]
+    [InlineData("# header\n\nworkload a/b\n", InputKind.Kpl)]
+    [InlineData("apiVersion: v1\nkind: Namespace\n", InputKind.Kubernetes)]
+    public void Stdin_is_recognised_by_content(string text, InputKind kind) =>
+        Assert.Equal(kind, InputKinds.Classify(new SourceText("-", Encoding.UTF8.GetBytes(text))));
 }

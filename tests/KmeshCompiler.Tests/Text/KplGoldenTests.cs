@@ -36,11 +36,10 @@ public class KplGoldenTests
     [Fact]
     public void Every_kpl_file_in_the_repository_is_canonical()
     {
-        var files = new[] { "golden", "examples" }
+        var files = new[] { "golden/ir", "golden/kpltest", "examples" }
             .Select(d => Repo.Path(d)).Where(Directory.Exists)
             .SelectMany(d => Directory.GetFiles(d, "*.kpl", SearchOption.AllDirectories))
             .Select(f => Path.GetRelativePath(Repo.Root, f).Replace('\\', '/'))
-            .Where(f => !f.EndsWith("/errors.test.kpl", StringComparison.Ordinal)) // broken on purpose
             .Order(StringComparer.Ordinal).ToArray();
         Assert.NotEmpty(files);
         var r = CliRunner.Run(["fmt", "--check", .. files]);
@@ -60,16 +59,18 @@ public class KplGoldenTests
     {
         var data = new TheoryData<string>();
         foreach (var f in Directory.GetFiles(Repo.Path("golden", "kpltest", "fail"), "*.test.kpl").Order(StringComparer.Ordinal))
-            data.Add(Path.GetFileName(f));
+            data.Add($"golden/kpltest/fail/{Path.GetFileName(f)}");
+        // Test files with syntax errors live beside the tests: everything under golden/ is canonical.
+        data.Add("tests/KmeshCompiler.Tests/Text/Cases/errors.test.kpl");
         return data;
     }
 
     [Theory]
     [Trait("Category", "Golden")]
     [MemberData(nameof(FailingTests))]
-    public void Failing_policy_test_report(string name)
+    public void Failing_policy_test_report(string rel)
     {
-        string rel = $"golden/kpltest/fail/{name}";
+        string name = Path.GetFileName(rel);
         string junit = Path.Combine(Path.GetTempPath(), $"kpl-junit-{Guid.NewGuid():N}.xml");
         try
         {
@@ -123,7 +124,7 @@ public class KplGoldenTests
         var r = CliRunner.Run("check", "golden/ir/tricky/scopes-and-dry-run.kpl", "--src", "shop/frontend", "--dst", "shop/cart", "--port", "23", "--format", "json");
         Assert.True(r.Exit == 0, r.Err);
         Assert.Contains("\"policy\": \"istio-system/deny-telnet\"", r.Out);
-        r = CliRunner.Run("validate", "golden/kpltest/fail/errors.test.kpl");
+        r = CliRunner.Run("validate", "tests/KmeshCompiler.Tests/Text/Cases/errors.test.kpl");
         Assert.NotEqual(0, r.Exit);
     }
 }
@@ -136,14 +137,8 @@ public class KplExampleGoldenTests
     [InlineData("bookinfo")]
     public void Example_ir(string example)
     {
-        string old = Directory.GetCurrentDirectory();
-        LoadResult load;
-        lock (typeof(CliRunner))
-        {
-            Directory.SetCurrentDirectory(Repo.Root);
-            try { load = InputLoader.Load([$"examples/{example}"], FrontendSettings.Default); }
-            finally { Directory.SetCurrentDirectory(old); }
-        }
+        // Absolute paths: the printed IR carries no locations, and the working directory is shared.
+        var load = InputLoader.Load([Repo.Path("examples", example)], FrontendSettings.Default);
         Assert.False(load.HasErrors, string.Join("\n", load.Diagnostics.Items));
         string text = KplPrinter.Print(load.World);
         Golden.Assert($"ir/{example}.kpl", text);

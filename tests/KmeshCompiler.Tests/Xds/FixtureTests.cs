@@ -158,8 +158,15 @@ public class FixtureTests
     public void Json_unknown_enum_values_reject_their_resource()
     {
         var w = Fixtures.Read("unknown-enum.json", out var bag);
-        Assert.Contains("action", Fixtures.Single(bag, "KM5007", "prod/bad-action").Message);
-        Assert.Contains("scope", Fixtures.Single(bag, "KM5007", "prod/bad-scope").Message);
+        var action = Fixtures.Single(bag, "KM5007", "prod/bad-action");
+        Assert.Contains("action", action.Message);
+        Assert.Equal(("unknown-enum.json", 4, 5), (action.Location.File, action.Location.Line, action.Location.Column));
+        Assert.Equal("prod/bad-action", action.Object);
+        Assert.Contains("known: ALLOW=0, DENY=1", action.Message);
+        var scope = Fixtures.Single(bag, "KM5007", "prod/bad-scope");
+        Assert.Contains("scope", scope.Message);
+        Assert.Equal((6, 5), (scope.Location.Line, scope.Location.Column));
+        Assert.Equal(8, Assert.Single(w.Policies).Location.Line);
         Assert.Equal(["prod/good"], w.Policies.Select(p => p.Key));
     }
 

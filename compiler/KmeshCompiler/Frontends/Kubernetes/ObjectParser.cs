@@ -34,6 +34,17 @@ internal sealed class ObjectParser(FrontendSettings settings, DiagnosticBag bag)
     /// <summary>Objects seen, including skipped kinds and objects with errors.</summary>
     public int ObjectCount { get; private set; }
 
+    /// <summary>Appends what another parser (of a later piece of input) read.</summary>
+    public void Absorb(ObjectParser other)
+    {
+        Namespaces.AddRange(other.Namespaces);
+        Nodes.AddRange(other.Nodes);
+        Pods.AddRange(other.Pods);
+        Services.AddRange(other.Services);
+        Policies.AddRange(other.Policies);
+        ObjectCount += other.ObjectCount;
+    }
+
     public void Document(YNode root)
     {
         if (root is YScalar { IsNull: true }) return; // an empty document between "---" separators

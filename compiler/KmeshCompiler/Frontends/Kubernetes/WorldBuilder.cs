@@ -15,6 +15,8 @@ internal sealed class WorldBuilder(ObjectParser o, FrontendSettings settings, Di
     private readonly Dictionary<string, List<int>> _byNs = new(StringComparer.Ordinal);
     private List<PodModel> _pods = [];
 
+    // Runs once per compile over every pod: compile it optimized from the start rather than tiering up.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public World Build()
     {
         var namespaces = Unique(o.Namespaces, x => x.Name, x => x.Location, "namespace");
@@ -112,6 +114,7 @@ internal sealed class WorldBuilder(ObjectParser o, FrontendSettings settings, Di
         return d;
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private void IndexPods()
     {
         for (int i = 0; i < _pods.Count; i++)
@@ -178,6 +181,7 @@ internal sealed class WorldBuilder(ObjectParser o, FrontendSettings settings, Di
 
     /// <summary>Lints that need the world (semantics.md §5): policies that apply to nothing, service
     /// ports written where target ports are meant, namespaces that do not exist.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private void Lint(List<PolicyModel> policies, List<Workload> workloads, HashSet<string> knownNamespaces, bool namespacesDeclared)
     {
         bool podsKnown = _pods.Count > 0;
@@ -233,6 +237,7 @@ internal sealed class WorldBuilder(ObjectParser o, FrontendSettings settings, Di
         public HashSet<uint> Targets { get; } = new();
         public Dictionary<uint, (string Service, uint Target)> ServicePorts { get; } = new();
 
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public PortView(List<Workload> workloads, IEnumerable<int> indices)
         {
             foreach (int i in indices)

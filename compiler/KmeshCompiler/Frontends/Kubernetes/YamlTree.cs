@@ -23,14 +23,29 @@ internal sealed partial class YScalar(SourceLocation location, string value, boo
     /// <summary>Unquoted: subject to YAML's implicit typing (numbers, booleans, null).</summary>
     public bool Plain { get; } = plain;
 
-    public bool IsNull => Plain && Value is "" or "~" or "null" or "Null" or "NULL";
+    private byte _kind; // 0 unknown, 1 string, 2 null, 3 bool, 4 number: computed once
 
-    public bool IsBool => Plain && Value is "true" or "True" or "TRUE" or "false" or "False" or "FALSE";
+    private byte Kind => _kind != 0 ? _kind : _kind = Classify();
 
-    public bool IsNumber => Plain && Value.Length > 0 && (IntRegex().IsMatch(Value) || FloatRegex().IsMatch(Value));
+    private byte Classify()
+    {
+        if (!Plain) return 1;
+        string v = Value;
+        if (v is "" or "~" or "null" or "Null" or "NULL") return 2;
+        if (v is "true" or "True" or "TRUE" or "false" or "False" or "FALSE") return 3;
+        char c = v[0];
+        if ((c is >= '0' and <= '9' or '-' or '+' or '.') && (IntRegex().IsMatch(v) || FloatRegex().IsMatch(v))) return 4;
+        return 1;
+    }
+
+    public bool IsNull => Kind == 2;
+
+    public bool IsBool => Kind == 3;
+
+    public bool IsNumber => Kind == 4;
 
     /// <summary>A string in the Kubernetes sense: quoted, or plain and not null, bool or number.</summary>
-    public bool IsString => !Plain || (!IsNull && !IsBool && !IsNumber);
+    public bool IsString => Kind == 1;
 
     public override string Describe() =>
         IsNull ? "null" : IsBool ? $"the boolean {Value}" : IsNumber ? $"the number {Value}" : $"the string '{Value}'";
@@ -94,20 +109,115 @@ internal static partial class YamlTree
     /// "billion laughs" documents are refused rather than walked.</summary>
     public const long MaxExpandedNodes = 20_000_000;
 
-    public static IEnumerable<YDocument> Read(SourceText src, DiagnosticBag bag)
+    public static IEnumerable<YDocument> Read(SourceText src, DiagnosticBag bag) =>
+        Decode(src, bag) is { } text ? Read(src, text.AsMemory(), 0, bag) : [];
+
+    /// <summary>The text of a source: strict UTF-8 (an invalid byte is a located error), BOM removed.</summary>
+    public static string? Decode(SourceText src, DiagnosticBag bag)
     {
-        string file = src.DisplayPath;
-        string text;
-        try { text = new System.Text.UTF8Encoding(false, true).GetString(src.Bytes); }
+        try
+        {
+            string text = new System.Text.UTF8Encoding(false, true).GetString(src.Bytes);
+            return text.Length > 0 && text[0] == '\uFEFF' ? text[1..] : text;
+        }
         catch (System.Text.DecoderFallbackException e)
         {
             var (line, col) = LineCol(src.Bytes, e.Index);
-            bag.Add(Codes.YamlSyntax, new SourceLocation(file, line, col), "the file is not UTF-8 text");
+            bag.Add(Codes.YamlSyntax, new SourceLocation(src.DisplayPath, line, col), "the file is not UTF-8 text");
+            return null;
+        }
+    }
+
+    /// <summary>Cuts a stream into pieces of about <paramref name="target"/> characters at document
+    /// markers ("---" at the start of a line), which YAML never allows inside a document, so the pieces
+    /// can be parsed independently. Streams with directives ("%YAML") stay whole.</summary>
+    public static List<(ReadOnlyMemory<char> Text, int LineOffset)> Split(string text, int target)
+    {
+        var result = new List<(ReadOnlyMemory<char>, int)>();
+        if (text.Length <= target || text.StartsWith('%') || text.Contains("\n%", StringComparison.Ordinal))
+        {
+            result.Add((text.AsMemory(), 0));
+            return result;
+        }
+        int start = 0, startLine = 0, line = 0, counted = 0;
+        while (start < text.Length)
+        {
+            int cut = text.Length;
+            int probe = start + target;
+            while (probe < text.Length)
+            {
+                int m = text.IndexOf("\n---", probe, StringComparison.Ordinal);
+                if (m < 0) break;
+                int after = m + 4;
+                if (after >= text.Length || text[after] is '\n' or '\r' or ' ' or '\t') { cut = m + 1; break; }
+                probe = after;
+            }
+            result.Add((text.AsMemory(start, cut - start), startLine));
+            line += text.AsSpan(counted, cut - counted).Count('\n');
+            counted = cut;
+            start = cut;
+            startLine = line;
+        }
+        return result;
+    }
+
+    public static IEnumerable<YDocument> Read(SourceText src, ReadOnlyMemory<char> text, int lineOffset, DiagnosticBag bag)
+    {
+        string file = src.DisplayPath;
+        if (DeepFlow(text.Span) is { } deep)
+        {
+            // YamlDotNet's scanner is quadratic in flow nesting, so refuse before it starts.
+            bag.Add(Codes.YamlTooDeep, new SourceLocation(file, deep.Line + lineOffset, deep.Column), MaxDepth);
             yield break;
         }
-        if (text.Length > 0 && text[0] == '\uFEFF') text = text[1..];
-        var parser = new Parser(new StringReader(text));
-        var builder = new Builder(file, bag);
+        if (Documents(text) is not { } docs || !System.Runtime.InteropServices.MemoryMarshal.TryGetString(text, out var whole, out int offset, out _))
+        {
+            foreach (var d in ReadWithYamlDotNet(src, text, lineOffset, bag)) yield return d;
+            yield break;
+        }
+        // Most documents are plain block YAML: read them with the fast reader, the rest with YamlDotNet.
+        foreach (var (start, end, line) in docs)
+        {
+            var root = FastYaml.TryParse(whole, offset + start, offset + end, file, lineOffset + line);
+            if (root is not null) yield return new YDocument(src, root, root.Location);
+            else foreach (var d in ReadWithYamlDotNet(src, text[start..end], lineOffset + line, bag)) yield return d;
+        }
+    }
+
+    /// <summary>The documents of a stream: (start, end, first line) of the text between "---" marker
+    /// lines. Null when a marker carries content or the stream has directives or "..." markers, so
+    /// that YamlDotNet reads it whole.</summary>
+    internal static List<(int Start, int End, int Line)>? Documents(ReadOnlyMemory<char> memory)
+    {
+        var text = memory.Span;
+        var docs = new List<(int, int, int)>();
+        int docStart = 0, docLine = 0, line = 0;
+        for (int i = 0; i < text.Length;)
+        {
+            int e = text[i..].IndexOf('\n');
+            int end = e < 0 ? text.Length : i + e;
+            var l = text[i..end].TrimEnd('\r');
+            if (l.Length > 0 && l[0] is '%' or '.' && (l[0] == '%' || l.StartsWith("...")) ) return null;
+            if (l.StartsWith("---") && (l.Length == 3 || l[3] is ' ' or '\t'))
+            {
+                var rest = l[3..].Trim();
+                if (rest.Length > 0 && rest[0] != '#') return null;
+                if (i > docStart) docs.Add((docStart, i, docLine));
+                docStart = end + 1 > text.Length ? text.Length : end + 1;
+                docLine = line + 1;
+            }
+            line++;
+            i = end + 1;
+        }
+        if (docStart < text.Length) docs.Add((docStart, text.Length, docLine));
+        return docs;
+    }
+
+    internal static IEnumerable<YDocument> ReadWithYamlDotNet(SourceText src, ReadOnlyMemory<char> text, int lineOffset, DiagnosticBag bag)
+    {
+        string file = src.DisplayPath;
+        var parser = new Parser(new MemoryReader(text));
+        var builder = new Builder(file, lineOffset, bag);
         while (true)
         {
             bool more;
@@ -120,10 +230,10 @@ internal static partial class YamlTree
             catch (YamlException e)
             {
                 string message = CleanMessage(e.Message);
-                var at = Loc(file, e.Start);
+                var at = Loc(file, e.Start, lineOffset);
                 // YamlDotNet points a tab error at the enclosing mapping; the tab itself is more useful.
-                if (message.Contains("tab", StringComparison.Ordinal) && FirstIndentTab(text, at.Line) is { } tab)
-                    at = new SourceLocation(file, tab.Line, tab.Column);
+                if (message.Contains("tab", StringComparison.Ordinal) && FirstIndentTab(text.Span, at.Line - lineOffset) is { } tab)
+                    at = new SourceLocation(file, tab.Line + lineOffset, tab.Column);
                 bag.Add(Codes.YamlSyntax, at, message);
                 yield break;
             }
@@ -139,14 +249,66 @@ internal static partial class YamlTree
         }
     }
 
-    private static (int Line, int Column)? FirstIndentTab(string text, int fromLine)
+    /// <summary>Finds where flow collections ([ and {) nest deeper than <see cref="MaxDepth"/>. A bracket
+    /// counts only where a YAML token can start (after a line start, ':', ',', '-', '?', '[' or '{'),
+    /// so brackets inside plain scalars, quoted strings and comments are ignored.</summary>
+    internal static (int Line, int Column)? DeepFlow(ReadOnlySpan<char> text)
+    {
+        int depth = 0, line = 1, lineStart = 0;
+        bool tokenStart = true;
+        for (int i = 0; i < text.Length; i++)
+        {
+            char c = text[i];
+            switch (c)
+            {
+                case '\n':
+                    line++; lineStart = i + 1; tokenStart = true;
+                    continue;
+                case ' ' or '\t' or '\r':
+                    continue;
+                case '#' when tokenStart || text[i - 1] is ' ' or '\t':
+                    while (i + 1 < text.Length && text[i + 1] != '\n') i++;
+                    continue;
+                case '[' or '{' when tokenStart:
+                    if (++depth > MaxDepth) return (line, i - lineStart + 1);
+                    continue;
+                case ']' or '}':
+                    if (depth > 0) depth--;
+                    tokenStart = false;
+                    continue;
+                case ':' or ',' or '-' or '?':
+                    tokenStart = true;
+                    continue;
+                case '"' when tokenStart:
+                    for (i++; i < text.Length && text[i] != '"'; i++)
+                    {
+                        if (text[i] == '\\') i++;
+                        else if (text[i] == '\n') { line++; lineStart = i + 1; }
+                    }
+                    tokenStart = false;
+                    continue;
+                case '\'' when tokenStart:
+                    for (i++; i < text.Length && text[i] != '\''; i++)
+                        if (text[i] == '\n') { line++; lineStart = i + 1; }
+                    tokenStart = false;
+                    continue;
+                default:
+                    if (c == '-' && i == lineStart && text[i..].StartsWith("---")) depth = 0;
+                    tokenStart = false;
+                    continue;
+            }
+        }
+        return null;
+    }
+
+    private static (int Line, int Column)? FirstIndentTab(ReadOnlySpan<char> text, int fromLine)
     {
         int line = 1;
         int start = 0;
         while (start <= text.Length)
         {
-            int end = text.IndexOf('\n', start);
-            if (end < 0) end = text.Length;
+            int end = start < text.Length ? text[start..].IndexOf('\n') : -1;
+            end = end < 0 ? text.Length : start + end;
             if (line >= fromLine)
                 for (int i = start; i < end && (text[i] == ' ' || text[i] == '\t'); i++)
                     if (text[i] == '\t') return (line, i - start + 1);
@@ -167,7 +329,38 @@ internal static partial class YamlTree
         return (line, col);
     }
 
-    internal static SourceLocation Loc(string file, Mark m) => new(file, (int)Math.Max(1, m.Line), (int)Math.Max(1, m.Column));
+    internal static SourceLocation Loc(string file, Mark m, int lineOffset) => new(file, (int)Math.Max(1, m.Line) + lineOffset, (int)Math.Max(1, m.Column));
+
+    /// <summary>A TextReader over a slice of a string, so pieces of a large input are not copied.</summary>
+    private sealed class MemoryReader : TextReader
+    {
+        private readonly string _text;
+        private readonly int _end;
+        private int _pos;
+
+        public MemoryReader(ReadOnlyMemory<char> text)
+        {
+            if (!System.Runtime.InteropServices.MemoryMarshal.TryGetString(text, out var s, out int start, out int length))
+                (s, start, length) = (text.ToString(), 0, text.Length);
+            _text = s;
+            _pos = start;
+            _end = start + length;
+        }
+
+        public override int Peek() => _pos < _end ? _text[_pos] : -1;
+
+        public override int Read() => _pos < _end ? _text[_pos++] : -1;
+
+        public override int Read(Span<char> buffer)
+        {
+            int n = Math.Min(buffer.Length, _end - _pos);
+            _text.AsSpan(_pos, n).CopyTo(buffer);
+            _pos += n;
+            return n;
+        }
+
+        public override int Read(char[] buffer, int index, int count) => Read(buffer.AsSpan(index, count));
+    }
 
     private static string CleanMessage(string m)
     {
@@ -180,7 +373,7 @@ internal static partial class YamlTree
     [GeneratedRegex(@"^\(Line: \d+, Col: \d+, Idx: \d+\) - \(Line: \d+, Col: \d+, Idx: \d+\):\s*")]
     private static partial Regex PrefixRegex();
 
-    private sealed class Builder(string file, DiagnosticBag bag)
+    private sealed class Builder(string file, int lineOffset, DiagnosticBag bag)
     {
         private readonly Stack<(YNode Node, YScalar? PendingKey, long SizeAtStart, string? Anchor)> _stack = new();
         private readonly Dictionary<string, (YNode Node, long Size)> _anchors = new(StringComparer.Ordinal);
@@ -190,11 +383,11 @@ internal static partial class YamlTree
         private bool _docFailed;
         private long _docSize; // nodes so far, counting every alias as the size of what it names
 
-        public SourceLocation LastLocation { get; private set; } = new(file, 1, 1);
+        public SourceLocation LastLocation { get; private set; } = new(file, 1 + lineOffset, 1);
 
         public YDocument? Accept(ParsingEvent ev, SourceText src)
         {
-            var loc = Loc(file, ev.Start);
+            var loc = Loc(file, ev.Start, lineOffset);
             LastLocation = loc;
             switch (ev)
             {

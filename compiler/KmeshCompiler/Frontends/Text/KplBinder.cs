@@ -16,6 +16,8 @@ internal sealed class KplBinder
     private readonly string _file;
     private readonly DiagnosticBag _bag;
     private readonly CommonTokenStream _tokens;
+    private readonly string _source;
+    private readonly bool _hasComments;
     private readonly KplComments _comments = new();
     private readonly HashSet<int> _usedComments = new();
 
@@ -28,35 +30,45 @@ internal sealed class KplBinder
     private readonly List<KplExpectation> _expectations = new();
     private readonly Dictionary<string, int> _seen = new(StringComparer.Ordinal);
 
-    private KplBinder(KplTree tree, DiagnosticBag bag)
+    private bool _first = true;
+
+    /// <summary>A binder for one file; <paramref name="tokens"/> must be filled (comments are read
+    /// from it).</summary>
+    public KplBinder(string file, string source, CommonTokenStream tokens, DiagnosticBag bag)
     {
-        _file = tree.File;
+        _file = file;
         _bag = bag;
-        _tokens = tree.Tokens;
+        _tokens = tokens;
+        _source = source;
+        for (int i = 0; i < _tokens.Size && !_hasComments; i++) _hasComments = _tokens.Get(i).Type == KplLexer.COMMENT;
     }
 
-    public static KplDocument Bind(KplTree tree, DiagnosticBag bag)
+    /// <summary>Ends the file: attaches the last comments and returns what was bound.</summary>
+    public KplDocument Finish()
     {
-        var b = new KplBinder(tree, bag);
-        if (tree.Root is { } root) b.BindFile(root);
-        var world = new World([.. b._namespaces], [.. b._nodes], [.. b._workloads], [.. b._services], [.. b._policies]).Canonical();
-        return new KplDocument(world, [.. b._worldRefs], [.. b._expectations], b._comments);
+        if (_tokens.Size > 0) Leading(_tokens.Get(_tokens.Size - 1), "eof", header: _first);
+        if (_hasComments)
+            for (int i = 0; i < _tokens.Size; i++)
+            {
+                var t = _tokens.Get(i);
+                if (t.Type == KplLexer.COMMENT && !_usedComments.Contains(i)) _comments.Orphans.Add(Loc(t));
+            }
+        var world = new World([.. _namespaces], [.. _nodes], [.. _workloads], [.. _services], [.. _policies]).Canonical();
+        return new KplDocument(world, [.. _worldRefs], [.. _expectations], _comments);
     }
 
     // ---------------------------------------------------------------------------------------------
     // Statements
 
-    private void BindFile(KplParser.FileContext root)
+    public void BindLine(KplParser.LineContext line)
     {
-        bool first = true;
-        foreach (var line in root.line())
         {
             if (line.junk() is { } junk)
             {
                 Junk(junk);
-                continue;
+                return;
             }
-            if (line.statement() is not { } s) continue;
+            if (line.statement() is not { } s) return;
             string? path = s.GetChild(0) switch
             {
                 KplParser.NamespaceDeclContext c => BindNamespace(c),
@@ -70,16 +82,11 @@ internal sealed class KplBinder
             };
             if (path is not null)
             {
-                Leading(s.Start, path, header: first);
+                bool blankAbove = Leading(s.Start, path, header: _first);
+                if (blankAbove && path.StartsWith("expect[", StringComparison.Ordinal)) _comments.BlankBefore.Add(path);
                 Trailing(s.Stop, path);
             }
-            first = false;
-        }
-        if (_tokens.Size > 0) Leading(_tokens.Get(_tokens.Size - 1), "eof", header: first);
-        for (int i = 0; i < _tokens.Size; i++)
-        {
-            var t = _tokens.Get(i);
-            if (t.Type == KplLexer.COMMENT && !_usedComments.Contains(i)) _comments.Orphans.Add(Loc(t));
+            _first = false;
         }
     }
 
@@ -323,7 +330,7 @@ internal sealed class KplBinder
     private sealed class FieldSet
     {
         private readonly KplBinder _b;
-        private readonly Dictionary<string, List<FieldLine>> _lines = new(StringComparer.Ordinal);
+        // Blocks have a handful of fields: a list beats a dictionary here.
         private readonly List<FieldLine> _order = new();
 
         public FieldSet(KplBinder b, string what, string[] known, string? repeatable, IEnumerable<KplParser.FieldContext> fields)
@@ -331,10 +338,10 @@ internal sealed class KplBinder
             _b = b;
             foreach (var fc in fields)
             {
-                if (fc.key is null) continue;
-                var nameTok = fc.key.Start;
-                string key = nameTok.Text;
-                var values = fc.value().Select(b.Value).ToArray();
+                if (fc.key is null || fc.key.TokenIndex < 0) continue;
+                var nameTok = fc.key;
+                string key = b.Raw(nameTok);
+                var values = b.Values(fc);
                 if (!known.Contains(key))
                 {
                     string hint = KplNames.Nearest(key, known) is { } near ? $" (did you mean '{near}'?)" : "";
@@ -342,25 +349,24 @@ internal sealed class KplBinder
                     continue;
                 }
                 var line = new FieldLine(key, nameTok, values, fc);
-                if (_lines.TryGetValue(key, out var prev))
+                if (key != repeatable && Get(key) is { } prev)
                 {
-                    if (key != repeatable)
-                    {
-                        b.Report(Codes.KplDuplicateField, Loc(b._file, nameTok), key, what.Split(' ')[^1], prev[0].Name.Line);
-                        continue;
-                    }
-                    prev.Add(line);
+                    b.Report(Codes.KplDuplicateField, Loc(b._file, nameTok), key, what.Split(' ')[^1], prev.Name.Line);
+                    continue;
                 }
-                else _lines[key] = [line];
                 _order.Add(line);
             }
         }
 
-        public bool Has(string key) => _lines.ContainsKey(key);
+        public bool Has(string key) => Get(key) is not null;
 
-        public FieldLine? Get(string key) => _lines.TryGetValue(key, out var l) ? l[0] : null;
+        public FieldLine? Get(string key)
+        {
+            foreach (var l in _order) if (l.Key == key) return l;
+            return null;
+        }
 
-        public IEnumerable<FieldLine> All(string key) => _lines.TryGetValue(key, out var l) ? l : [];
+        public IEnumerable<FieldLine> All(string key) => _order.Where(l => l.Key == key);
 
         /// <summary>A field with exactly one value, as a plain string; "" when absent.</summary>
         public string One(string key)
@@ -407,6 +413,7 @@ internal sealed class KplBinder
         /// <summary>Attaches the comments of each field line and of the block's closing brace.</summary>
         public void Comments(KplBinder b, string path, KplParser.BodyContext? body)
         {
+            if (!b._hasComments) return;
             foreach (var line in _order)
             {
                 string p = line.Key == "serves" && line.Values.Length > 0 ? $"{path}/serves:{b.Plain(line.Values[0])}" : $"{path}/{line.Key}";
@@ -434,7 +441,7 @@ internal sealed class KplBinder
         switch (t.Type)
         {
             case KplLexer.UNTERMINATED: Report(Codes.KplUnterminatedString, Loc(t)); break;
-            case KplLexer.BAD: Report(Codes.KplBadCharacter, Loc(t), KplSyntax.ShowChar(t.Text)); break;
+            case KplLexer.BAD: Report(Codes.KplBadCharacter, Loc(t), KplSyntax.ShowChar(Raw(t))); break;
             default:
                 Report(Codes.KplSyntax, Loc(t), "a statement ('namespace', 'node', 'workload', 'service', 'policy', 'world' or 'expect')", KplSyntax.Found(t));
                 break;
@@ -453,10 +460,26 @@ internal sealed class KplBinder
         return (first[..slash], first[(slash + 1)..]);
     }
 
-    private Val Value(KplParser.ValueContext v)
+    /// <summary>A field's values: its children after the name, tokens or explicit string matches.</summary>
+    private Val[] Values(KplParser.FieldContext f)
     {
-        if (v.fn is not null) return new Val(Text(v.arg), v.fn.Text[..^1], v.fn);
-        return new Val(TokenText(v.Start), null, v.Start);
+        int n = f.ChildCount - 1;
+        if (n <= 0) return [];
+        var vals = new Val[n];
+        int k = 0;
+        for (int i = 1; i <= n; i++)
+        {
+            switch (f.GetChild(i))
+            {
+                case KplParser.CallContext c when c.fn is not null:
+                    vals[k++] = new Val(Text(c.arg), Raw(c.fn)[..^1], c.fn);
+                    break;
+                case Antlr4.Runtime.Tree.ITerminalNode t when t.Symbol.TokenIndex >= 0:
+                    vals[k++] = new Val(TokenText(t.Symbol), null, t.Symbol);
+                    break;
+            }
+        }
+        return k == n ? vals : vals[..k];
     }
 
     private Val ValOf(KplParser.TextContext t) => new(Text(t), null, t.Start);
@@ -565,8 +588,8 @@ internal sealed class KplBinder
 
     private string TokenText(IToken tok)
     {
-        if (tok.Type != KplLexer.STRING) return tok.Text ?? "";
-        string s = tok.Text;
+        if (tok.Type != KplLexer.STRING) return Raw(tok);
+        string s = Raw(tok);
         var body = s.AsSpan(1, s.Length - 2);
         if (body.IndexOf('\\') < 0) return body.ToString();
         var sb = new StringBuilder(body.Length);
@@ -600,32 +623,44 @@ internal sealed class KplBinder
 
     private SourceLocation Loc(IToken t) => Loc(_file, t);
 
+    /// <summary>A token's text, cut from the source (ANTLR's own Text builds it char by char).</summary>
+    private string Raw(IToken t) =>
+        t.StopIndex >= t.StartIndex && t.StartIndex >= 0 ? _source.Substring(t.StartIndex, t.StopIndex - t.StartIndex + 1) : "";
+
     private static SourceLocation Loc(string file, IToken t) => new(file, t.Line, t.Column + 1);
 
     /// <summary>Own-line comments just above <paramref name="start"/>. For the first statement, the
     /// comments above a blank line are the file's header.</summary>
-    private void Leading(IToken? start, string path, bool header)
+    private bool Leading(IToken? start, string path, bool header)
     {
-        if (start is null || start.TokenIndex < 0) return;
+        if (start is null || start.TokenIndex < 0) return false;
+        // Without comments only the blank lines between expectations matter.
+        if (!_hasComments && !path.StartsWith("expect[", StringComparison.Ordinal)) return false;
         var found = new List<(int Index, bool BlankBelow)>();
         int newlines = 0;
         bool blank = false;
         for (int i = start.TokenIndex - 1; i >= 0; i--)
         {
             var t = _tokens.Get(i);
-            if (t.Type == KplLexer.NL) { if (++newlines >= 2) blank = true; continue; }
+            if (t.Type == KplLexer.NL)
+            {
+                newlines += Math.Max(1, Raw(t).Count(c => c == '\n'));
+                if (newlines >= 2) blank = true;
+                continue;
+            }
             if (t.Type != KplLexer.COMMENT || _usedComments.Contains(i)) break;
             var prev = i > 0 ? _tokens.Get(i - 1) : null;
             if (prev is not null && prev.Type != KplLexer.NL && prev.Line == t.Line) break;
             found.Add((i, blank));
             newlines = 0;
         }
-        if (found.Count == 0) return;
+        bool blankAbove = newlines >= 2;
+        if (found.Count == 0) return blankAbove;
         found.Reverse();
         foreach (var (i, blankBelow) in found)
         {
             _usedComments.Add(i);
-            string text = _tokens.Get(i).Text.TrimEnd();
+            string text = Raw(_tokens.Get(i)).TrimEnd();
             if (header && blankBelow) _comments.Header.Add(text);
             else
             {
@@ -633,16 +668,17 @@ internal sealed class KplBinder
                 l.Add(text);
             }
         }
+        return blankAbove;
     }
 
     private void Trailing(IToken? last, string path)
     {
-        if (last is null || last.TokenIndex < 0 || last.TokenIndex + 1 >= _tokens.Size) return;
+        if (!_hasComments || last is null || last.TokenIndex < 0 || last.TokenIndex + 1 >= _tokens.Size) return;
         var t = _tokens.Get(last.TokenIndex + 1);
         if (t.Type == KplLexer.COMMENT && t.Line == last.Line && !_usedComments.Contains(t.TokenIndex) && !_comments.Trailing.ContainsKey(path))
         {
             _usedComments.Add(t.TokenIndex);
-            _comments.Trailing[path] = t.Text.TrimEnd();
+            _comments.Trailing[path] = Raw(t).TrimEnd();
         }
     }
 }

@@ -55,6 +55,9 @@ public sealed class KplComments
     /// <summary>A comment at the end of an element's (first) line.</summary>
     public Dictionary<string, string> Trailing { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Expectations that follow a blank line: their grouping is kept.</summary>
+    public HashSet<string> BlankBefore { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Comments that no element owns (for example between the values of a field); fmt
     /// refuses to drop them.</summary>
     public List<SourceLocation> Orphans { get; } = new();

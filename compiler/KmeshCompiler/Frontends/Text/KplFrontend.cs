@@ -17,13 +17,27 @@ public static class KplFrontend
     }
 
     /// <summary>Reads any .kpl file, test files included, keeping comments for the formatter.</summary>
-    public static KplDocument ReadDocument(SourceText source, DiagnosticBag bag)
-    {
-        var tree = KplSyntax.Parse(source, bag);
-        return KplBinder.Bind(tree, bag);
-    }
+    public static KplDocument ReadDocument(SourceText source, DiagnosticBag bag) =>
+        InBatchGc(source.Bytes.Length, () => KplSyntax.Read(source, bag));
 
     /// <summary>Parses text held in memory (tests, tools).</summary>
     public static KplDocument Parse(string text, string file, DiagnosticBag bag) =>
-        KplBinder.Bind(KplSyntax.Parse(text, file, bag), bag);
+        InBatchGc(text.Length, () => KplSyntax.Read(text, file, bag));
+
+    /// <summary>Reading a large file allocates a parse tree that lives until binding ends; background
+    /// (concurrent) collections only add CPU work then, so they are paused while such a file is read.</summary>
+    private static T InBatchGc<T>(long size, Func<T> read)
+    {
+        if (size < 4 << 20) return read();
+        var old = System.Runtime.GCSettings.LatencyMode;
+        System.Runtime.GCSettings.LatencyMode = System.Runtime.GCLatencyMode.Batch;
+        try
+        {
+            return read();
+        }
+        finally
+        {
+            System.Runtime.GCSettings.LatencyMode = old;
+        }
+    }
 }

@@ -49,7 +49,10 @@ public static class KplPrinter
         p.Section();
 
         for (int i = 0; i < doc.Expectations.Length; i++)
+        {
+            if (i > 0 && doc.Comments.BlankBefore.Contains($"expect[{i}]")) p.Blank();
             p.Line($"expect[{i}]", Expectation(doc.Expectations[i]));
+        }
         p.Section();
         p.Comments("eof");
         return p.ToString();

@@ -8,11 +8,7 @@ using KmeshCompiler.Ir;
 
 namespace KmeshCompiler.Frontends.Text;
 
-/// <summary>A parsed .kpl file: the tree, the token stream (comments live on its hidden channel) and
-/// whether parsing stopped early.</summary>
-internal sealed record KplTree(string File, KplParser.FileContext? Root, CommonTokenStream Tokens, bool Complete);
-
-/// <summary>Text → parse tree. Decodes strictly as UTF-8, parses with SLL prediction first and falls
+/// <summary>Text → parse tree → (KplBinder) IR. Decodes strictly as UTF-8, parses with SLL prediction first and falls
 /// back to full LL only when SLL fails, and turns ANTLR's errors into located KM6xxx diagnostics
 /// ("expected ... found ..."). ANTLR's console listeners are removed: nothing is printed.</summary>
 internal static class KplSyntax
@@ -20,50 +16,61 @@ internal static class KplSyntax
     /// <summary>Errors beyond this many in one file stop the parse: bounded time and output.</summary>
     public const int MaxErrors = 100;
 
-    public static KplTree Parse(SourceText source, DiagnosticBag bag)
+    public static KplDocument Read(SourceText source, DiagnosticBag bag)
     {
         string file = source.DisplayPath;
         string? text = Decode(source, file, bag);
-        if (text is null) return new KplTree(file, null, new CommonTokenStream(new KplLexer(CharStreams.fromString(""))), false);
-        return Parse(text, file, bag);
+        if (text is null) return new KplBinder(file, "", new CommonTokenStream(new KplLexer(new AntlrInputStream(""))), bag).Finish();
+        return Read(text, file, bag);
     }
 
-    public static KplTree Parse(string text, string file, DiagnosticBag bag)
+    public static KplDocument Read(string text, string file, DiagnosticBag bag)
     {
         // A final newline ends the last statement, so the grammar needs no special case for EOF.
-        var lexer = new KplLexer(CharStreams.fromString(text.EndsWith('\n') ? text : text + "\n"));
+        if (!text.EndsWith('\n')) text += "\n";
+        // UTF-16 indices, so the binder can cut token text straight out of the source string.
+        var lexer = new KplLexer(new AntlrInputStream(text));
         lexer.RemoveErrorListeners();
         var tokens = new CommonTokenStream(lexer);
+        tokens.Fill();
         var parser = new KplParser(tokens) { BuildParseTree = true };
         parser.RemoveErrorListeners();
 
         // Stage 1: SLL, bail on the first error. Most files are valid and this is the fast path.
+        // Each line is bound as soon as it is parsed, so the tree of the whole file never exists
+        // (a large world is millions of nodes); the binder reports into a scratch bag until the
+        // whole file has parsed.
         parser.Interpreter.PredictionMode = PredictionMode.SLL;
         parser.ErrorHandler = new BailErrorStrategy();
+        var scratch = new DiagnosticBag();
+        var fast = new KplBinder(file, text, tokens, scratch);
         try
         {
-            return new KplTree(file, parser.file(), tokens, true);
+            while (tokens.LA(1) != TokenConstants.EOF) fast.BindLine(parser.line());
+            bag.AddRange(scratch.Items);
+            return fast.Finish();
         }
         catch (ParseCanceledException)
         {
         }
 
-        // Stage 2: full LL with recovery, reporting every error (up to MaxErrors).
+        // Stage 2: full LL with recovery, reporting every error (up to MaxErrors), then binding.
         tokens.Seek(0);
         parser.Reset();
         parser.Interpreter.PredictionMode = PredictionMode.LL;
         parser.ErrorHandler = new DefaultErrorStrategy();
         var listener = new Listener(file, bag);
         parser.AddErrorListener(listener);
+        var binder = new KplBinder(file, text, tokens, bag);
         try
         {
-            return new KplTree(file, parser.file(), tokens, listener.Count == 0);
+            foreach (var line in parser.file().line()) binder.BindLine(line);
         }
         catch (TooManyErrors)
         {
             bag.Add(Codes.KplTooManyErrors, listener.LastLocation, MaxErrors);
-            return new KplTree(file, null, tokens, false);
         }
+        return binder.Finish();
     }
 
     private static string? Decode(SourceText source, string file, DiagnosticBag bag)
@@ -155,12 +162,6 @@ internal static class KplSyntax
             parts.Add("a field name");
             types.Remove(KplLexer.WORD);
             types.Remove(KplLexer.NODE);
-        }
-        if (types.Contains(KplLexer.NL) || types.Contains(KplLexer.SEMI))
-        {
-            types.Remove(KplLexer.NL);
-            types.Remove(KplLexer.SEMI);
-            types.Add(KplLexer.NL);
         }
         foreach (var t in types.OrderBy(t => t == TokenConstants.EOF ? int.MaxValue : t == KplLexer.NL ? int.MaxValue - 1 : t))
             parts.Add(TokenName(t));

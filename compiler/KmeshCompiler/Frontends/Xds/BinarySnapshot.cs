@@ -11,7 +11,9 @@ namespace KmeshCompiler.Frontends.Xds;
 /// the stream there (nothing after it can be trusted); what came before is kept.</summary>
 internal static class BinarySnapshot
 {
-    public static void Read(SourceText src, ResourceReader reader, DiagnosticBag bag)
+    /// <summary>Reads with <see cref="DirectDecoder"/>; <paramref name="reference"/> uses the
+    /// generated Google.Protobuf parsers instead (slower; kept as the tests' reference).</summary>
+    public static void Read(SourceText src, ResourceReader reader, DiagnosticBag bag, bool reference = false)
     {
         var bytes = src.Bytes;
         int pos = 0;
@@ -23,26 +25,42 @@ internal static class BinarySnapshot
             SourceLocation At() => new(src.DisplayPath, 0, 0, $"response {index} at byte {start}");
             if (!TryReadVarint(bytes, pos, out ulong size, out int used))
             {
-                bag.Add(Codes.XdsBadFrame, At(), "the length prefix is cut short or longer than 10 bytes");
+                bag.Report(Codes.XdsBadFrame, At(), "the length prefix is cut short or longer than 10 bytes");
                 return;
             }
             long remaining = bytes.Length - pos - used;
             if (size > (ulong)remaining)
             {
-                bag.Add(Codes.XdsBadFrame, At(), $"the length prefix says {size} bytes but only {remaining} remain");
+                bag.Report(Codes.XdsBadFrame, At(), $"the length prefix says {size} bytes but only {remaining} remain");
                 return;
             }
             var msg = new ReadOnlySpan<byte>(bytes, pos + used, (int)size);
             pos += used + (int)size;
             if (size == 0) continue; // an empty response changes nothing
+            bool sotw = IsStateOfTheWorld(msg);
+            if (!reference)
+            {
+                Envelope env;
+                try
+                {
+                    env = Envelope.Parse(msg, sotw);
+                }
+                catch (WireException e)
+                {
+                    bag.Report(Codes.XdsBadResponse, At(), e.Message);
+                    return;
+                }
+                env.Apply(msg, sotw, index, reader, At(), bag);
+                continue;
+            }
             try
             {
-                if (IsStateOfTheWorld(msg)) Apply(Disc.DiscoveryResponse.Parser.ParseFrom(msg), index, reader);
+                if (sotw) Apply(Disc.DiscoveryResponse.Parser.ParseFrom(msg), index, reader);
                 else Apply(Disc.DeltaDiscoveryResponse.Parser.ParseFrom(msg), index, reader, At(), bag);
             }
-            catch (InvalidProtocolBufferException e)
+            catch (Exception e) when (e is InvalidProtocolBufferException or InvalidOperationException)
             {
-                bag.Add(Codes.XdsBadResponse, At(), e.Message);
+                bag.Report(Codes.XdsBadResponse, At(), e.Message);
                 return;
             }
         }
@@ -159,6 +177,103 @@ internal static class BinarySnapshot
             if (_data.Length - _pos < n) return false;
             _pos += n;
             return true;
+        }
+    }
+
+    /// <summary>One response's envelope, read and checked whole before any resource is applied (as a
+    /// parser would refuse the whole message): resources as (name, type URL, value range), removals.</summary>
+    private sealed class Envelope
+    {
+        private readonly List<(string Name, string TypeUrl, Range Value, bool HasAny)> _resources = [];
+        private readonly List<string> _removed = [];
+        private string _typeUrl = "";
+
+        public static Envelope Parse(ReadOnlySpan<byte> msg, bool sotw)
+        {
+            var env = new Envelope();
+            var r = new WireReader(msg);
+            while (r.Next(out int f, out int wire))
+            {
+                switch (f, wire)
+                {
+                    case (4, 2): env._typeUrl = r.String(); break;
+                    case (6, 2) when !sotw: env._removed.Add(r.String()); break;
+                    case (2, 2) when sotw:
+                        {
+                            var any = r.Bytes();
+                            string typeUrl = "";
+                            Range value = default;
+                            ReadAny(any, Offset(msg, any), ref typeUrl, ref value);
+                            env._resources.Add(("", typeUrl, value, true));
+                            break;
+                        }
+                    case (2, 2):
+                        {
+                            var res = r.Bytes();
+                            int resAt = Offset(msg, res);
+                            var rr = new WireReader(res);
+                            string name = "", typeUrl = "";
+                            Range value = default;
+                            bool hasAny = false;
+                            while (rr.Next(out int rf, out int rw))
+                            {
+                                switch (rf, rw)
+                                {
+                                    case (3, 2): name = rr.String(); break;
+                                    case (2, 2):
+                                        {
+                                            var any = rr.Bytes();
+                                            hasAny = true;
+                                            ReadAny(any, resAt + Offset(res, any), ref typeUrl, ref value);
+                                            break;
+                                        }
+                                    case (6, 2) or (7, 2): WireReader.Validate(rr.Bytes(), Schema.Scalars); break;
+                                    default: rr.Skip(rf, rw); break;
+                                }
+                            }
+                            env._resources.Add((name, typeUrl, value, hasAny));
+                            break;
+                        }
+                    default: r.Skip(f, wire); break;
+                }
+            }
+            return env;
+        }
+
+        /// <summary>An Any seen again merges: each of its fields keeps the last value given.</summary>
+        private static void ReadAny(ReadOnlySpan<byte> any, int anyAt, ref string typeUrl, ref Range value)
+        {
+            var a = new WireReader(any);
+            while (a.Next(out int f, out int wire))
+            {
+                if (f == 1 && wire == 2) typeUrl = a.String();
+                else if (f == 2 && wire == 2)
+                {
+                    int len = a.Bytes().Length;
+                    value = new Range(anyAt + a.Position - len, anyAt + a.Position);
+                }
+                else a.Skip(f, wire);
+            }
+        }
+
+        private static int Offset(ReadOnlySpan<byte> whole, ReadOnlySpan<byte> part) =>
+            part.IsEmpty ? 0 : (int)System.Runtime.CompilerServices.Unsafe.ByteOffset(
+                ref System.Runtime.InteropServices.MemoryMarshal.GetReference(whole),
+                ref System.Runtime.InteropServices.MemoryMarshal.GetReference(part));
+
+        public void Apply(ReadOnlySpan<byte> msg, bool sotw, int index, ResourceReader reader, SourceLocation at, DiagnosticBag bag)
+        {
+            if (sotw) reader.State.Reset(TypeUrls.Classify(_typeUrl));
+            for (int i = 0; i < _resources.Count; i++)
+            {
+                var (name, typeUrl, value, hasAny) = _resources[i];
+                bool byPosition = name.Length == 0;
+                if (byPosition) name = ResourceReader.Position(index, i);
+                if (!hasAny) { reader.Unknown("", name); continue; }
+                reader.AddDirect(typeUrl, msg[value], name, byPosition);
+            }
+            var type = TypeUrls.Classify(_typeUrl);
+            foreach (var name in _removed) reader.State.Remove(type, name, at, bag);
         }
     }
 }

@@ -32,15 +32,16 @@ internal static class JsonSnapshot
         {
             int line = (int)(e.LineNumber ?? 0) + 1;
             int col = (int)(e.BytePositionInLine ?? 0) + 1;
-            bag.Add(Codes.XdsBadJson, new SourceLocation(src.DisplayPath, line, col), FirstSentence(e.Message));
+            bag.Report(Codes.XdsBadJson, new SourceLocation(src.DisplayPath, line, col), FirstSentence(e.Message));
             return;
         }
         using (doc)
         {
+            var positions = new ResourcePositions(src.Bytes);
             var root = doc.RootElement;
             var file = new SourceLocation(src.DisplayPath, 1, 1);
             var namings = new HashSet<string>(StringComparer.Ordinal);
-            if (root.ValueKind == JsonValueKind.Object) Response(root, 1, reader, bag, file, namings);
+            if (root.ValueKind == JsonValueKind.Object) Response(root, 1, reader, bag, file, namings, positions);
             else if (root.ValueKind == JsonValueKind.Array)
             {
                 int i = 0;
@@ -48,17 +49,17 @@ internal static class JsonSnapshot
                 {
                     i++;
                     if (r.ValueKind != JsonValueKind.Object)
-                        bag.Add(Codes.XdsBadJsonShape, file with { Resource = $"response {i}" }, $"element {i} of the array is {Kind(r)}, not a response object");
-                    else Response(r, i, reader, bag, file, namings);
+                        bag.Report(Codes.XdsBadJsonShape, file with { Resource = $"response {i}" }, $"element {i} of the array is {Kind(r)}, not a response object");
+                    else Response(r, i, reader, bag, file, namings, positions);
                 }
             }
-            else bag.Add(Codes.XdsBadJsonShape, file, $"the document is {Kind(root)}");
+            else bag.Report(Codes.XdsBadJsonShape, file, $"the document is {Kind(root)}");
         }
     }
 
-    private static void Response(JsonElement r, int index, ResourceReader reader, DiagnosticBag bag, SourceLocation file, HashSet<string> namings)
+    private static void Response(JsonElement r, int index, ResourceReader reader, DiagnosticBag bag, SourceLocation file, HashSet<string> namings, ResourcePositions positions)
     {
-        var at = file with { Resource = $"response {index}" };
+        var at = new SourceLocation(file.File, 0, 0, $"response {index}");
         string typeUrl = Str(r, "typeUrl", "type_url");
         bool delta = Has(r, "removedResources", "removed_resources") || Has(r, "systemVersionInfo", "system_version_info");
         bool sotw = Has(r, "versionInfo", "version_info") || Has(r, "canary");
@@ -66,7 +67,7 @@ internal static class JsonSnapshot
         {
             if (list.ValueKind != JsonValueKind.Array)
             {
-                bag.Add(Codes.XdsBadJsonShape, at, "\"resources\" is not an array");
+                bag.Report(Codes.XdsBadJsonShape, at, "\"resources\" is not an array");
                 return;
             }
             // A state-of-the-world response holds bare Any values: its first entry has an "@type".
@@ -79,10 +80,12 @@ internal static class JsonSnapshot
             int i = 0;
             foreach (var e in list.EnumerateArray())
             {
+                var (line, col) = positions.Of(index, i);
+                reader.At(line, col);
                 string pos = ResourceReader.Position(index, i++);
                 if (e.ValueKind != JsonValueKind.Object)
                 {
-                    bag.Add(Codes.XdsBadJsonShape, reader.Location(pos), $"a resource is {Kind(e)}, not an object");
+                    bag.Report(Codes.XdsBadJsonShape, reader.Location(pos), $"a resource is {Kind(e)}, not an object");
                     continue;
                 }
                 if (e.TryGetProperty("@type", out _)) { Any(e, pos, reader, bag, namings); continue; }
@@ -93,18 +96,19 @@ internal static class JsonSnapshot
             }
         }
         else if (sotw && !delta) reader.State.Reset(TypeUrls.Classify(typeUrl));
+        reader.At(0, 0);
         if (Get(r, "removedResources", "removed_resources") is { } removed)
         {
             if (removed.ValueKind != JsonValueKind.Array)
             {
-                bag.Add(Codes.XdsBadJsonShape, at, "\"removedResources\" is not an array");
+                bag.Report(Codes.XdsBadJsonShape, at, "\"removedResources\" is not an array");
                 return;
             }
             var type = TypeUrls.Classify(typeUrl);
             foreach (var n in removed.EnumerateArray())
             {
                 if (n.ValueKind == JsonValueKind.String) reader.State.Remove(type, n.GetString()!, at, bag);
-                else bag.Add(Codes.XdsBadJsonShape, at, $"an entry of \"removedResources\" is {Kind(n)}, not a resource name");
+                else bag.Report(Codes.XdsBadJsonShape, at, $"an entry of \"removedResources\" is {Kind(n)}, not a resource name");
             }
         }
     }
@@ -127,7 +131,7 @@ internal static class JsonSnapshot
                 default:
                     string? naming = Naming(obj);
                     if (naming is not null && namings.Add(naming))
-                        bag.Add(Codes.XdsJsonNaming, reader.Location(name), naming);
+                        bag.Report(Codes.XdsJsonNaming, reader.Location(name), naming);
                     msg = Parser.Parse<Sec.Authorization>(obj.ToJsonString());
                     break;
             }
@@ -135,7 +139,7 @@ internal static class JsonSnapshot
         }
         catch (Exception e) when (e is InvalidProtocolBufferException or InvalidJsonException or FormatException or JsonException or InvalidOperationException)
         {
-            bag.Add(Codes.XdsUndecodable, reader.Location(name), TypeUrls.MessageName(typeUrl), FirstSentence(e.Message));
+            bag.Report(Codes.XdsUndecodable, reader.Location(name), TypeUrls.MessageName(typeUrl), FirstSentence(e.Message));
         }
     }
 
@@ -195,4 +199,57 @@ internal static class JsonSnapshot
         int nl = m.IndexOf('\n');
         return nl < 0 ? m : m[..nl];
     }
+}
+
+/// <summary>Line and column of every entry of every response's "resources" array, found by one pass
+/// of a forward-only reader (JsonElement keeps no positions). Columns count bytes.</summary>
+internal sealed class ResourcePositions
+{
+    private readonly Dictionary<(int Response, int Index), (int Line, int Column)> _at = new();
+
+    public ResourcePositions(byte[] json)
+    {
+        var lineStarts = new List<int> { 0 };
+        for (int i = 0; i < json.Length; i++) if (json[i] == (byte)'\n') lineStarts.Add(i + 1);
+        var r = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, MaxDepth = JsonSnapshot.MaxDepth });
+        int responseDepth = -1, response = 0, index = -1;
+        bool resourcesNext = false, inResources = false;
+        try
+        {
+            while (r.Read())
+            {
+                int depth = r.CurrentDepth;
+                if (responseDepth < 0) responseDepth = r.TokenType == JsonTokenType.StartArray ? 1 : 0;
+                switch (r.TokenType)
+                {
+                    case JsonTokenType.StartObject when depth == responseDepth:
+                        response++; index = -1; inResources = false;
+                        break;
+                    case JsonTokenType.PropertyName when depth == responseDepth + 1:
+                        resourcesNext = r.ValueTextEquals("resources"u8);
+                        break;
+                    case JsonTokenType.StartArray when depth == responseDepth + 1:
+                        inResources = resourcesNext;
+                        break;
+                    case JsonTokenType.EndArray when depth == responseDepth + 1:
+                        inResources = false;
+                        break;
+                    case JsonTokenType.StartObject or JsonTokenType.StartArray or JsonTokenType.String or JsonTokenType.Number
+                        or JsonTokenType.True or JsonTokenType.False or JsonTokenType.Null when inResources && depth == responseDepth + 2:
+                        index++;
+                        long at = r.TokenStartIndex;
+                        int line = lineStarts.BinarySearch((int)at);
+                        if (line < 0) line = ~line - 1;
+                        _at[(response, index)] = (line + 1, (int)(at - lineStarts[line]) + 1);
+                        break;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // The document parsed already; a reader that disagrees just leaves positions unknown.
+        }
+    }
+
+    public (int Line, int Column) Of(int response, int index) => _at.GetValueOrDefault((response, index));
 }

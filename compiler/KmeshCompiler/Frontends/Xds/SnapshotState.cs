@@ -42,7 +42,7 @@ internal sealed class SnapshotState
             ResourceType.Authorization => _policies.Remove(name),
             _ => _workloads.Remove(name) || _services.Remove(name) || _policies.Remove(name),
         };
-        if (!removed) bag.Add(Codes.XdsRemovedUnknown, loc with { Resource = name }, name);
+        if (!removed) bag.Report(Codes.XdsRemovedUnknown, loc with { Resource = name }, name);
     }
 
     /// <summary>The world the state describes. Nodes and namespaces are not on the wire, so they are
@@ -61,7 +61,7 @@ internal sealed class SnapshotState
             if (w.Node.Length == 0) continue;
             if (!nodes.TryGetValue(w.Node, out var n)) nodes[w.Node] = new Node(w.Node, w.Locality, "", w.Location);
             else if (n.Locality != w.Locality && conflicted.Add(w.Node))
-                bag.Add(Codes.XdsNodeLocalityConflict, w.Location, w.Node, n.Locality, w.Locality);
+                bag.Report(Codes.XdsNodeLocalityConflict, w.Location, w.Node, n.Locality, w.Locality);
         }
         var namespaces = new Dictionary<string, Namespace>(StringComparer.Ordinal);
         void Ns(string name, SourceLocation loc)

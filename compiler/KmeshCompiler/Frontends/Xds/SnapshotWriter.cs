@@ -1,4 +1,6 @@
 using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Google.Protobuf.WellKnownTypes;
@@ -27,15 +29,22 @@ public static class SnapshotWriter
             foreach (var r in responses) r.WriteDelimitedTo(ms);
             return ms.ToArray();
         }
-        var formatter = new JsonFormatter(JsonFormatter.Settings.Default.WithTypeRegistry(Registry).WithIndentation("  "));
-        var sb = new StringBuilder("[\n");
+        // Google.Protobuf's own indentation is uneven around maps and Any; the compact form is
+        // re-indented by System.Text.Json so that the file reads (and diffs) evenly.
+        var formatter = new JsonFormatter(JsonFormatter.Settings.Default.WithTypeRegistry(Registry));
+        var sb = new StringBuilder("[");
         for (int i = 0; i < responses.Count; i++)
         {
-            if (i > 0) sb.Append(",\n");
+            if (i > 0) sb.Append(',');
             sb.Append(formatter.Format(responses[i]));
         }
-        sb.Append("\n]\n");
-        return Encoding.UTF8.GetBytes(sb.ToString());
+        sb.Append(']');
+        using var doc = JsonDocument.Parse(sb.ToString());
+        using var text = new MemoryStream();
+        using (var w = new Utf8JsonWriter(text, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+            doc.WriteTo(w);
+        text.WriteByte((byte)'\n');
+        return text.ToArray();
     }
 
     public static TypeRegistry Registry { get; } = TypeRegistry.FromMessages(

@@ -22,7 +22,7 @@ internal static class WireToIr
         string uid = w.Uid.Length > 0 ? w.Uid : fallbackUid;
         if (uid.Length == 0)
         {
-            bag.Add(Codes.XdsMissingName, loc, "a workload needs a uid (field 20) or a resource name");
+            bag.Report(Codes.XdsMissingName, loc, "a workload needs a uid (field 20) or a resource name");
             return null;
         }
         var addrs = ImmutableArray.CreateBuilder<IpAddr>(w.Addresses.Count);
@@ -30,7 +30,7 @@ internal static class WireToIr
         {
             if (a.Length is not (4 or 16))
             {
-                bag.Add(Codes.XdsBadWorkloadAddress, loc, $"workload '{uid}'", a.Length);
+                bag.Report(Codes.XdsBadWorkloadAddress, loc, $"workload '{uid}'", a.Length);
                 return null;
             }
             addrs.Add(IpAddr.FromBytes(a.Span));
@@ -38,7 +38,7 @@ internal static class WireToIr
         var health = (WorkloadHealth)(int)w.Status;
         if (!Enum.IsDefined(w.Status))
         {
-            bag.Add(Codes.XdsUnknownEnumDefaulted, loc, "status", (int)w.Status, "HEALTHY");
+            bag.Report(Codes.XdsUnknownEnumDefaulted, loc, "status", (int)w.Status, "HEALTHY");
             health = WorkloadHealth.Healthy;
         }
         var services = ImmutableArray.CreateBuilder<WorkloadServicePorts>(w.Services.Count);
@@ -61,7 +61,7 @@ internal static class WireToIr
     {
         if (s.Hostname.Length == 0)
         {
-            bag.Add(Codes.XdsMissingName, loc, "a service needs a hostname (field 3): it is named namespace/hostname");
+            bag.Report(Codes.XdsMissingName, loc, "a service needs a hostname (field 3): it is named namespace/hostname");
             return null;
         }
         string key = $"{s.Namespace}/{s.Hostname}";
@@ -70,7 +70,7 @@ internal static class WireToIr
         {
             if (a.Address.Length is not (4 or 16))
             {
-                bag.Add(Codes.XdsBadWorkloadAddress, loc, $"service '{key}'", a.Address.Length);
+                bag.Report(Codes.XdsBadWorkloadAddress, loc, $"service '{key}'", a.Address.Length);
                 return null;
             }
             addrs.Add(new NetworkAddress(a.Network, IpAddr.FromBytes(a.Address.Span)));
@@ -83,12 +83,12 @@ internal static class WireToIr
             {
                 if (p == Wl.LoadBalancing.Types.Scope.UnspecifiedScope)
                 {
-                    bag.Add(Codes.XdsUnspecifiedScope, loc);
+                    bag.Report(Codes.XdsUnspecifiedScope, loc);
                     return null;
                 }
                 if (!Enum.IsDefined(p))
                 {
-                    bag.Add(Codes.XdsUnknownEnum, loc, "load_balancing.routing_preference", (int)p);
+                    bag.Report(Codes.XdsUnknownEnum, loc, "load_balancing.routing_preference", (int)p, EnumNames.Scopes);
                     return null;
                 }
                 prefs.Add((LbScope)(int)p);
@@ -96,13 +96,13 @@ internal static class WireToIr
             var mode = (LbMode)(int)wlb.Mode;
             if (!Enum.IsDefined(wlb.Mode))
             {
-                bag.Add(Codes.XdsUnknownEnumDefaulted, loc, "load_balancing.mode", (int)wlb.Mode, "UNSPECIFIED_MODE");
+                bag.Report(Codes.XdsUnknownEnumDefaulted, loc, "load_balancing.mode", (int)wlb.Mode, "UNSPECIFIED_MODE");
                 mode = LbMode.Unspecified;
             }
             var hp = (HealthPolicy)(int)wlb.HealthPolicy;
             if (!Enum.IsDefined(wlb.HealthPolicy))
             {
-                bag.Add(Codes.XdsUnknownEnumDefaulted, loc, "load_balancing.health_policy", (int)wlb.HealthPolicy, "ONLY_HEALTHY");
+                bag.Report(Codes.XdsUnknownEnumDefaulted, loc, "load_balancing.health_policy", (int)wlb.HealthPolicy, "ONLY_HEALTHY");
                 hp = HealthPolicy.OnlyHealthy;
             }
             lb = new LoadBalancing(prefs.MoveToImmutable(), mode, hp);
@@ -119,7 +119,7 @@ internal static class WireToIr
             var proto = (AppProtocol)(int)p.AppProtocol;
             if (!Enum.IsDefined(p.AppProtocol))
             {
-                bag.Add(Codes.XdsUnknownEnumDefaulted, loc, "port.app_protocol", (int)p.AppProtocol, "UNKNOWN");
+                bag.Report(Codes.XdsUnknownEnumDefaulted, loc, "port.app_protocol", (int)p.AppProtocol, "UNKNOWN");
                 proto = AppProtocol.Unknown;
             }
             b.Add(new ServicePort(p.ServicePort, p.TargetPort, proto));
@@ -131,17 +131,17 @@ internal static class WireToIr
     {
         if (a.Name.Length == 0)
         {
-            bag.Add(Codes.XdsMissingName, loc, "an Authorization needs a name (field 1): it is named namespace/name");
+            bag.Report(Codes.XdsMissingName, loc, "an Authorization needs a name (field 1): it is named namespace/name");
             return null;
         }
         if (!Enum.IsDefined(a.Scope))
         {
-            bag.Add(Codes.XdsUnknownEnum, loc, "scope", (int)a.Scope);
+            bag.Report(Codes.XdsUnknownEnum, loc, "scope", (int)a.Scope, EnumNames.PolicyScopes);
             return null;
         }
         if (!Enum.IsDefined(a.Action))
         {
-            bag.Add(Codes.XdsUnknownEnum, loc, "action", (int)a.Action);
+            bag.Report(Codes.XdsUnknownEnum, loc, "action", (int)a.Action, EnumNames.Actions);
             return null;
         }
         var rules = ImmutableArray.CreateBuilder<Rule>(a.Rules.Count);
@@ -203,7 +203,7 @@ internal static class WireToIr
                 case Sec.StringMatch.MatchTypeOneofCase.Prefix: b.Add(new StringMatch(StringMatchKind.Prefix, s.Prefix)); break;
                 case Sec.StringMatch.MatchTypeOneofCase.Suffix: b.Add(new StringMatch(StringMatchKind.Suffix, s.Suffix)); break;
                 case Sec.StringMatch.MatchTypeOneofCase.Presence: b.Add(new StringMatch(StringMatchKind.Presence, "")); break;
-                default: bag.Add(Codes.XdsEmptyStringMatch, loc, path.Field(field)); break;
+                default: bag.Report(Codes.XdsEmptyStringMatch, loc, path.Field(field)); break;
             }
         }
         return b.ToImmutable();
@@ -217,13 +217,13 @@ internal static class WireToIr
         {
             if (a.Address_.Length is not (4 or 16))
             {
-                bag.Add(Codes.XdsBadMatchAddress, loc, path.Field(field), $"{a.Address_.Length} address bytes (an address has 4 or 16)");
+                bag.Report(Codes.XdsBadMatchAddress, loc, path.Field(field), $"{a.Address_.Length} address bytes (an address has 4 or 16)");
                 continue;
             }
             var addr = IpAddr.FromBytes(a.Address_.Span);
             if (a.Length > (uint)addr.Bits)
             {
-                bag.Add(Codes.XdsBadMatchAddress, loc, path.Field(field), $"prefix length {a.Length}, longer than an {(addr.IsV6 ? "IPv6" : "IPv4")} address");
+                bag.Report(Codes.XdsBadMatchAddress, loc, path.Field(field), $"prefix length {a.Length}, longer than an {(addr.IsV6 ? "IPv6" : "IPv4")} address");
                 continue;
             }
             b.Add(new IpPrefix(addr, (int)a.Length));

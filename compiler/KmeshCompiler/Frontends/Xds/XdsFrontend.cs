@@ -15,10 +15,17 @@ public static class XdsFrontend
     public static World Read(SourceText source, FrontendSettings settings, DiagnosticBag bag)
     {
         _ = settings; // the wire carries everything istiod decided; no setting changes how it reads
+        return Read(source, bag, referenceDecoder: false);
+    }
+
+    /// <summary><paramref name="referenceDecoder"/>: binary resources go through the generated
+    /// Google.Protobuf parsers rather than <see cref="DirectDecoder"/> (the tests' reference).</summary>
+    internal static World Read(SourceText source, DiagnosticBag bag, bool referenceDecoder)
+    {
         var state = new SnapshotState();
         var reader = new ResourceReader(source, state, bag);
         if (InputKinds.Classify(source) == InputKind.XdsJson) JsonSnapshot.Read(source, reader, bag);
-        else BinarySnapshot.Read(source, reader, bag);
+        else BinarySnapshot.Read(source, reader, bag, referenceDecoder);
         return state.ToWorld(bag);
     }
 }
@@ -28,7 +35,14 @@ internal sealed class ResourceReader(SourceText source, SnapshotState state, Dia
 {
     public SnapshotState State => state;
 
-    public SourceLocation Location(string resource) => new(source.DisplayPath, 0, 0, resource);
+    public StringPool Strings { get; } = new();
+
+    private (int Line, int Column) _position;
+
+    /// <summary>Where the resource being read starts (JSON), or (0, 0) when positions are unknown (binary).</summary>
+    public void At(int line, int column) => _position = (line, column);
+
+    public SourceLocation Location(string resource) => new(source.DisplayPath, _position.Line, _position.Column, resource);
 
     /// <summary>Binary: the Any's type URL and value bytes.</summary>
     public void Add(string typeUrl, ByteString value, string name)
@@ -45,18 +59,39 @@ internal sealed class ResourceReader(SourceText source, SnapshotState state, Dia
                 _ => Sec.Authorization.Parser.ParseFrom(value),
             };
         }
-        catch (InvalidProtocolBufferException e)
+        catch (Exception e) when (e is InvalidProtocolBufferException or InvalidOperationException)
         {
-            bag.Add(Codes.XdsUndecodable, Location(name), TypeUrls.MessageName(typeUrl), e.Message);
+            // Google.Protobuf 3.25 throws InvalidOperationException for some truncated wrappers.
+            bag.Report(Codes.XdsUndecodable, Location(name), TypeUrls.MessageName(typeUrl), e.Message);
             return;
         }
         Add(msg, name);
     }
 
+    /// <summary>Binary, decoded straight into the IR by <see cref="DirectDecoder"/>.</summary>
+    public void AddDirect(string typeUrl, ReadOnlySpan<byte> value, string name, bool namedByPosition)
+    {
+        var type = TypeUrls.Classify(typeUrl);
+        if (type == ResourceType.Unknown) { Unknown(typeUrl, name); return; }
+        try
+        {
+            switch (type)
+            {
+                case ResourceType.Address: DirectDecoder.Address(value, name, namedByPosition, this, bag); break;
+                case ResourceType.Workload: DirectDecoder.Workload(value, name, namedByPosition, this, bag); break;
+                default: DirectDecoder.Authorization(value, name, namedByPosition, this, bag); break;
+            }
+        }
+        catch (WireException e)
+        {
+            bag.Report(Codes.XdsUndecodable, Location(name), TypeUrls.MessageName(typeUrl), e.Message);
+        }
+    }
+
     public void Unknown(string typeUrl, string name)
     {
         // Named one by one: a single warning per type would hide which resources were skipped.
-        bag.Add(Codes.XdsUnknownType, Location(name), typeUrl.Length == 0 ? "(no type URL)" : typeUrl, TypeUrls.Known);
+        bag.Report(Codes.XdsUnknownType, Location(name), typeUrl.Length == 0 ? "(no type URL)" : typeUrl, TypeUrls.Known);
     }
 
     /// <summary>A decoded message. <paramref name="name"/> is the Resource name, or a position when the
@@ -74,7 +109,7 @@ internal sealed class ResourceReader(SourceText source, SnapshotState state, Dia
                     break;
                 }
             case Wl.Address:
-                bag.Add(Codes.XdsMissingName, Location(name), "an Address holds neither a workload nor a service");
+                bag.Report(Codes.XdsMissingName, Location(name), "an Address holds neither a workload nor a service");
                 break;
             case Wl.Workload w: AddWorkload(w, name); break;
             case Sec.Authorization p:
