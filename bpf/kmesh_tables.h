@@ -81,8 +81,8 @@ typedef uint64_t __u64;
 /* ---------------------------------------------------------------------------------------------
  * Budgets. Evaluation runs bottom-up in four stages, each stage one pass over its rows:
  *   entry (XDP) -> MATCH -> CLAUSE -> RULE -> POLICY
- * so every evaluated packet takes exactly KMESH_TAIL_CALLS tail calls, whatever the number of
- * policies. Within a stage the program walks the eval's list for that stage; for CLAUSE, RULE and
+ * so every evaluated packet takes at most KMESH_TAIL_CALLS tail calls, whatever the number of
+ * policies (a stage whose list is empty is skipped; an eval with no policies is decided in the entry). Within a stage the program walks the eval's list for that stage; for CLAUSE, RULE and
  * POLICY each listed row also walks its member range. The work of a stage is counted in steps:
  *   MATCH  steps = match_count
  *   CLAUSE steps = clause_count + sum of the listed clauses' match counts

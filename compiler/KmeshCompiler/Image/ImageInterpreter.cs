@@ -35,6 +35,12 @@ public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = La
             return new KernelVerdict(KernelAction.NotEvaluated, 0, null, [], 0, 0);
         uint evalId = t.PortIndex.TryGetValue((wl.WorkloadId, port), out var e) ? e : wl.EvalId;
         if (ImageTables.At(t.Evals, evalId) is not { } eval) return Error("eval row missing", 0, 0);
+        // No candidate policy: decided in the entry program, without a tail call.
+        if (eval.PolicyCount == 0)
+            return (eval.Flags & Layout.EvalHasAllow) != 0
+                ? new KernelVerdict(KernelAction.Drop, VerdictDenyNoneAllow, null, [], 0, 0)
+                : new KernelVerdict(KernelAction.Pass, VerdictAllowNoAllow, null, [], 0, 0);
+        // A stage whose list is empty writes and reads no bits: the programs skip it (no tail call).
         int tailCalls = 0;
         uint maxSteps = 0;
         var matchBits = new HashSet<uint>();
@@ -42,7 +48,7 @@ public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = La
         var ruleBits = new HashSet<uint>();
 
         // MATCH stage.
-        tailCalls++;
+        if (eval.MatchCount > 0) tailCalls++;
         uint steps = 0;
         for (uint i = 0; i < eval.MatchCount; i++)
         {
@@ -54,7 +60,7 @@ public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = La
         maxSteps = Math.Max(maxSteps, steps);
 
         // CLAUSE stage: OR of its matches; no matches: true.
-        tailCalls++;
+        if (eval.ClauseCount > 0) tailCalls++;
         steps = 0;
         for (uint i = 0; i < eval.ClauseCount; i++)
         {
@@ -73,7 +79,7 @@ public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = La
         maxSteps = Math.Max(maxSteps, steps);
 
         // RULE stage: AND of its clauses; no clauses: true.
-        tailCalls++;
+        if (eval.RuleCount > 0) tailCalls++;
         steps = 0;
         for (uint i = 0; i < eval.RuleCount; i++)
         {

@@ -12,7 +12,7 @@ public sealed record MapSpec(string Name, BpfMapType Type, int KeySize, int Valu
 public static partial class Layout
 {
     /// <summary>SHA-256 of bpf/kmesh_tables.h with CR removed. LayoutTests fails when it is stale.</summary>
-    public const string AbiHash = "769088ce9bbb3d3b764ba168d607b008a9b9446c747fe83eb2ed3ab733c26096";
+    public const string AbiHash = "23445e73f363f3e2316daa22ea16e91b3df68fb2910e8bda28fb56055fe813e9";
 
     /// <summary>The maps an image carries, in image order.</summary>
     public static readonly ImmutableArray<MapSpec> ImageMaps =

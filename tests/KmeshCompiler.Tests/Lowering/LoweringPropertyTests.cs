@@ -67,7 +67,7 @@ public class LoweringPropertyTests(ITestOutputHelper output)
                 }
                 evaluated++;
                 Assert.True(actual.Error is null, ctx);
-                Assert.True(actual.TailCalls == Layout.TailCalls, ctx);
+                Assert.True(actual.TailCalls <= Layout.TailCalls, ctx);
                 Assert.True((expected.Decision == Decision.Allow) == (actual.Action == KernelAction.Pass), ctx);
                 uint code = expected.Reason switch
                 {
