@@ -1,3 +1,4 @@
+using KmeshCompiler.Semantics;
 using System.Collections.Immutable;
 using KmeshCompiler.Diagnostics;
 using KmeshCompiler.Image;
@@ -122,33 +123,7 @@ public sealed partial class Lowerer
     /// <summary>Priority R − rank of an endpoint seen from the client node (semantics.md §4).</summary>
     public static int Priority(ImmutableArray<LbScope> scopes, Node client, Workload w)
     {
-        int len = scopes.Length;
-        bool networkFirst = len > 0 && scopes[0] == LbScope.Network;
-        int count = 0;
-        bool networkEqual = false;
-        for (int i = 0; i < len; i++)
-        {
-            bool equal = scopes[i] switch
-            {
-                LbScope.Region => w.Locality.Region == client.Locality.Region,
-                LbScope.Zone => w.Locality.Zone == client.Locality.Zone,
-                LbScope.Subzone => w.Locality.Subzone == client.Locality.Subzone,
-                LbScope.Node => w.Node == client.Name,
-                LbScope.Cluster => w.ClusterId == Workload.DefaultClusterId,
-                LbScope.Network => w.Network == client.Network,
-                _ => false,
-            };
-            if (equal)
-            {
-                count++;
-                if (i == 0 && networkFirst) networkEqual = true;
-                continue;
-            }
-            if (i == 0 && networkFirst) continue;
-            break;
-        }
-        int rank = networkFirst && networkEqual ? count + len - 1 : count;
-        int max = networkFirst ? 2 * len - 1 : len;
-        return max - rank;
+        int max = scopes.Length > 0 && scopes[0] == LbScope.Network ? 2 * scopes.Length - 1 : scopes.Length;
+        return max - LoadBalancer.Rank(scopes, client, w).Rank;
     }
 }
