@@ -16,7 +16,7 @@ public static class CompileCommand
         var inputs = Cli.Inputs();
         var node = new Option<string>("--node") { Description = "The node the image is for (its workloads are authorized; load balancing is ranked from its locality).", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "Where to write the image.", Required = true };
-        var text = new Option<string?>("--text") { Description = "Also write the image's text rendering (what kmeshc inspect prints) to this file." };
+        var text = new Option<string?>("--text") { Description = "Also write the image's text rendering (what kmeshc inspect prints) to this file, or - for standard output." };
         var cmd = new Command("compile", "Compile the inputs into the map image of one node.") { inputs, node, output, text };
         Cli.AddInputOptions(cmd);
         cmd.SetAction(parse =>
@@ -40,7 +40,7 @@ public static class CompileCommand
             try
             {
                 Cli.WriteAtomically(parse.GetValue(output)!, bytes);
-                if (textPath is not null) Cli.WriteAtomically(textPath, textBytes);
+                if (textPath is not null && textPath != "-") Cli.WriteAtomically(textPath, textBytes);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -50,6 +50,7 @@ public static class CompileCommand
             if (stats is not null)
                 io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{parse.GetValue(output)}: node {image.Node}, {stats.LocalWorkloads} workloads, {stats.Policies} policies, {bytes.Length} bytes, content {ImageFile.ContentHashOf(bytes)[..16]}"));
+            if (textPath == "-") io.Out.Write(Encoding.UTF8.GetString(textBytes!));
             return Cli.Ok;
         });
         return cmd;
