@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 using System.Collections.Immutable;
 using KmeshCompiler.Ir;
 
@@ -16,29 +15,29 @@ public sealed record Verdict(Decision Decision, string Reason, Policy? Policy, W
 /// of every policy.</summary>
 public sealed class Evaluator
 {
-    private readonly FrozenDictionary<IpAddr, Workload> _byAddress;
-    private readonly FrozenDictionary<string, ImmutableArray<Policy>> _byNamespace;
+    // Plain dictionaries: a CLI builds the index once per process, and frozen ones cost more to
+    // build than they save on a handful of lookups.
+    private readonly Dictionary<IpAddr, Workload> _byAddress;
+    private readonly Dictionary<string, ImmutableArray<Policy>> _byNamespace;
     private readonly ImmutableArray<Policy> _global;
-    private readonly FrozenDictionary<string, Policy> _byKey;
+    private readonly Dictionary<string, Policy> _byKey;
 
     public World World { get; }
 
     public Evaluator(World world)
     {
         World = world;
-        var addr = new Dictionary<IpAddr, Workload>();
+        _byAddress = new Dictionary<IpAddr, Workload>(world.Workloads.Length);
         // The first workload (by uid) owns a shared address; validation reports the clash.
         foreach (var w in world.Workloads.OrderBy(w => w.Uid, StringComparer.Ordinal))
-            foreach (var a in w.Addresses) addr.TryAdd(a, w);
-        _byAddress = addr.ToFrozenDictionary();
+            foreach (var a in w.Addresses) _byAddress.TryAdd(a, w);
         var ordered = world.Policies.OrderBy(p => p.Key, StringComparer.Ordinal).ToList();
         _byNamespace = ordered.Where(p => p.Scope == PolicyScope.Namespace)
             .GroupBy(p => p.Namespace, StringComparer.Ordinal)
-            .ToFrozenDictionary(g => g.Key, g => g.ToImmutableArray(), StringComparer.Ordinal);
+            .ToDictionary(g => g.Key, g => g.ToImmutableArray(), StringComparer.Ordinal);
         _global = ordered.Where(p => p.Scope == PolicyScope.Global).ToImmutableArray();
-        var byKey = new Dictionary<string, Policy>(StringComparer.Ordinal);
-        foreach (var p in ordered) byKey.TryAdd(p.Key, p);
-        _byKey = byKey.ToFrozenDictionary(StringComparer.Ordinal);
+        _byKey = new Dictionary<string, Policy>(ordered.Count, StringComparer.Ordinal);
+        foreach (var p in ordered) _byKey.TryAdd(p.Key, p);
     }
 
     public Workload? WorkloadAt(IpAddr address) => _byAddress.GetValueOrDefault(address);
