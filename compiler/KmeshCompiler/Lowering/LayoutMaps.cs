@@ -12,7 +12,7 @@ public sealed record MapSpec(string Name, BpfMapType Type, int KeySize, int Valu
 public static partial class Layout
 {
     /// <summary>SHA-256 of bpf/kmesh_tables.h with CR removed. LayoutTests fails when it is stale.</summary>
-    public const string AbiHash = "04989d47b4d2b5fa421e5b2db92b9008cb3454cc0396818610d2c6770b4c7c1b";
+    public const string AbiHash = "8ca722ac4808152514314eaeb7ce5c1adcf303544a730a4ba5b6afc42b3bffe5";
 
     /// <summary>The maps an image carries, in image order.</summary>
     public static readonly ImmutableArray<MapSpec> ImageMaps =
@@ -27,6 +27,7 @@ public static partial class Layout
         new(MapMatches, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshMatch>(), MaxMatches, 0),
         new(MapAddrSets, BpfMapType.LpmTrie, Unsafe.SizeOf<KmeshAddrSetKey>(), sizeof(uint), MaxAddrSetEntries, MapSpec.NoPrealloc),
         new(MapPortSets, BpfMapType.Hash, Unsafe.SizeOf<KmeshPortKey>(), sizeof(uint), MaxPortSetEntries, 0),
+        new(MapDecisions, BpfMapType.LpmTrie, Unsafe.SizeOf<KmeshDecisionKey>(), Unsafe.SizeOf<KmeshDecision>(), MaxDecisions, MapSpec.NoPrealloc),
         new(MapServices, BpfMapType.Hash, Unsafe.SizeOf<KmeshSvcKey>(), Unsafe.SizeOf<KmeshService>(), MaxServices, 0),
         new(MapEndpoints, BpfMapType.Hash, Unsafe.SizeOf<KmeshEndpointKey>(), sizeof(uint), MaxEndpoints, 0),
         new(MapBackends, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshBackend>(), MaxBackends, 0),

@@ -124,7 +124,8 @@ public sealed partial class Lowerer
             ordered.ToImmutableSortedDictionary(s => s.Name, s => s.Entries.Length, StringComparer.Ordinal),
             _matchesRequested, _clausesRequested, _rulesRequested, _setsRequested, _evalsRequested,
             maxSteps, Layout.TailCalls, TimeSpan.Zero);
-        return new ImageFile(_node, Layout.AbiHash, ordered, names.ToImmutable());
+        var image = new ImageFile(_node, Layout.AbiHash, ordered, names.ToImmutable());
+        return DecisionTables.Add(image, _limits, _limits.DecisionTables, out _);
     }
 
     private static string MacroOf(string map) => map switch
