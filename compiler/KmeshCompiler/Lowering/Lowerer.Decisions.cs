@@ -55,7 +55,8 @@ public static class DecisionTables
             uint imageCap = limits.Capacity(Layout.Map(Layout.MapDecisions));
             foreach (var (evalId, ctxs) in contexts)
             {
-                if (evalId >= evals.Length) continue;
+                // An eval without policies is decided in the entry already, without a lookup.
+                if (evalId >= evals.Length || evals[evalId].PolicyCount == 0) continue;
                 var r = ForEval(t, interp, evalId, ctxs, indexPorts, limits);
                 decided += r.Decided;
                 if (r.Outcome == EvalOutcome.OverRegionCap) { overRegion++; continue; }
