@@ -7,7 +7,7 @@ namespace KmeshCompiler.Lowering;
 
 /// <summary>Figures about the decision table of one image.</summary>
 public sealed record DecisionStats(int Evals, int EvalsWithTable, int Entries, long RegionsDecided,
-    int OverRegionCap, int PortDependent, int OverImageCap, TimeSpan Elapsed);
+    int OverRegionCap, int TooManyPorts, int OverImageCap, TimeSpan Elapsed);
 
 /// <summary>One region of a source partition: the prefix stored in the trie, an address that lies
 /// in the prefix and in no longer prefix of the partition, and its decision.</summary>
@@ -60,7 +60,7 @@ public static class DecisionTables
                 var r = ForEval(t, interp, evalId, ctxs, indexPorts, limits);
                 decided += r.Decided;
                 if (r.Outcome == EvalOutcome.OverRegionCap) { overRegion++; continue; }
-                if (r.Outcome == EvalOutcome.PortDependent) { portDependent++; continue; }
+                if (r.Outcome == EvalOutcome.TooManyPorts) { portDependent++; continue; }
                 if (entries.Count + r.Entries.Count > imageCap) { overImage++; continue; }
                 if (r.Ports is { } ports)
                 {
@@ -94,7 +94,7 @@ public static class DecisionTables
 
     private sealed record Context(IpAddr Dst, uint? Port, uint WorkloadId);
 
-    private enum EvalOutcome { Table, OverRegionCap, PortDependent }
+    private enum EvalOutcome { Table, OverRegionCap, TooManyPorts }
 
     private sealed record EvalTable(EvalOutcome Outcome, bool ByDst, uint[]? Ports, List<ImageEntry> Entries, long Decided);
 
@@ -112,7 +112,7 @@ public static class DecisionTables
         // other port's. Every port outside them decides alike (every port test fails on it).
         var named = new SortedSet<uint>(live.SelectMany(m => new[] { m.Row.PortSet, m.Row.NotPortSet })
             .Where(s => s != 0).SelectMany(s => t.PortSets.GetValueOrDefault(s) ?? []));
-        if (named.Count > limits.MaxDecisionPorts) return new EvalTable(EvalOutcome.PortDependent, false, null, [], 0);
+        if (named.Count > limits.MaxDecisionPorts) return new EvalTable(EvalOutcome.TooManyPorts, false, null, [], 0);
         bool byPort = named.Count > 0;
         uint other = 0;
         while (named.Contains(other)) other++;
