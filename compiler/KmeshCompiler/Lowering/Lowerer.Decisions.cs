@@ -37,7 +37,7 @@ public static class DecisionTables
         uint portSetCap = limits.Capacity(Layout.Map(Layout.MapPortSets));
         var entries = new List<ImageEntry>();
         int withTable = 0, overRegion = 0, portDependent = 0, overImage = 0;
-        long decided = 0;
+        long decided = 0, work = 0;
         if (enabled)
         {
             var interp = new ImageInterpreter(t, limits.MaxStageSteps, fastPath: false);
@@ -57,8 +57,10 @@ public static class DecisionTables
             {
                 // An eval without policies is decided in the entry already, without a lookup.
                 if (evalId >= evals.Length || evals[evalId].PolicyCount == 0) continue;
-                var r = ForEval(t, interp, evalId, ctxs, indexPorts, limits);
+                if (work >= limits.MaxDecisionWork) { overImage++; continue; }
+                var r = ForEval(t, interp, evalId, ctxs, indexPorts, limits, limits.MaxDecisionWork - work);
                 decided += r.Decided;
+                work += r.Decided * EvalSize(evals[evalId]);
                 if (r.Outcome == EvalOutcome.OverRegionCap) { overRegion++; continue; }
                 if (r.Outcome == EvalOutcome.TooManyPorts) { portDependent++; continue; }
                 if (entries.Count + r.Entries.Count > imageCap) { overImage++; continue; }
@@ -98,8 +100,11 @@ public static class DecisionTables
 
     private sealed record EvalTable(EvalOutcome Outcome, bool ByDst, uint[]? Ports, List<ImageEntry> Entries, long Decided);
 
+    /// <summary>The rows one stage walk of an eval visits (the unit of the compile-time work budget).</summary>
+    private static long EvalSize(in KmeshEval e) => 1L + e.MatchCount + e.ClauseCount + e.RuleCount + e.PolicyCount;
+
     private static EvalTable ForEval(ImageTables t, ImageInterpreter interp, uint evalId, List<Context> ctxs,
-        Dictionary<uint, HashSet<uint>> indexPorts, LoweringLimits limits)
+        Dictionary<uint, HashSet<uint>> indexPorts, LoweringLimits limits, long budget)
     {
         uint cap = limits.MaxEvalDecisions;
         var eval = t.Evals[evalId];
@@ -143,8 +148,11 @@ public static class DecisionTables
         long decided = 0;
         var tables = new Dictionary<(bool, IpAddr?, uint), List<DecisionRegion>>();
         var perPoint = new SortedDictionary<(IpAddr Dst, uint KeyPort), List<DecisionRegion>>();
+        if (points.Select(p => (p.Dst.IsV6, dstMatters ? p.Dst : (IpAddr?)null, p.KeyPort)).Distinct().Count() > cap)
+            return new EvalTable(EvalOutcome.OverRegionCap, false, null, [], 0);
         foreach (var (dst, keyPort) in points)
         {
+            if (decided * EvalSize(eval) > budget) return new EvalTable(EvalOutcome.OverRegionCap, false, null, [], decided);
             var k = (dst.IsV6, dstMatters ? dst : (IpAddr?)null, keyPort);
             if (!tables.TryGetValue(k, out var regions))
             {

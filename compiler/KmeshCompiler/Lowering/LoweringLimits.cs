@@ -31,5 +31,9 @@ public sealed record LoweringLimits
     /// would be one partition per named port).</summary>
     public int MaxDecisionPorts { get; init; } = 64;
 
+    /// <summary>Compile-time budget of the decision table, in stage-walk rows (regions decided times
+    /// the rows of their eval): once spent, the remaining evals get no table and take the stages.</summary>
+    public long MaxDecisionWork { get; init; } = 50_000_000;
+
     public uint Capacity(MapSpec m) => Capacities.TryGetValue(m.Name, out var c) ? c : m.MaxEntries;
 }

@@ -179,6 +179,10 @@ public class DecisionTableTests
         // Under the cap the same world is decided by the table.
         var free = Compile(null, policies);
         Assert.Equal("app/allow-3", Name(free, Both(free, "10.3.1.1")));
+        // A spent compile-time budget leaves the remaining evals to the stages.
+        var spent = Compile(new LoweringLimits { MaxDecisionWork = 0 }, policies);
+        Assert.Empty(Entries(spent));
+        Assert.Equal("app/allow-3", Name(spent, Both(spent, "10.3.1.1", byTable: false)));
         // Off: no table at all.
         var off = Compile(new LoweringLimits { DecisionTables = false }, policies);
         Assert.Empty(Entries(off));
