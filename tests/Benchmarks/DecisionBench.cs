@@ -24,8 +24,15 @@ public static class DecisionBench
         }
         var sw = Stopwatch.StartNew();
         Ir.World world;
-        if (args[0] == "generated")
-            world = KplBench.Generate(new Random(20260101), 100_000, 20_000).Canonical(); // the kpl bench's 100k/20k world
+        if (args[0].StartsWith("generated", StringComparison.Ordinal))
+        {
+            // The kpl bench's world (seed 20260101): "generated" is 100,000 pods and 20,000 policies,
+            // "generated:PODS:POLICIES" another size.
+            var parts = args[0].Split(':');
+            int pods = parts.Length == 3 ? int.Parse(parts[1], CultureInfo.InvariantCulture) : 100_000;
+            int policies = parts.Length == 3 ? int.Parse(parts[2], CultureInfo.InvariantCulture) : 20_000;
+            world = KplBench.Generate(new Random(20260101), pods, policies).Canonical();
+        }
         else
         {
             var load = InputLoader.Load([args[0]], new FrontendSettings());
