@@ -9,6 +9,10 @@
  * is one bpf_loop over the eval's list for that level, bounded by KMESH_MAX_STAGE_STEPS (the
  * compiler refuses evals that need more). Every path that cannot finish the evaluation of a SYN to a
  * local workload drops it (fail closed) and counts KMESH_VERDICT_ERROR or KMESH_VERDICT_UNPARSED.
+ *
+ * Before the stages, an eval with KMESH_EVAL_DECISIONS is decided by one lookup in km_decisions
+ * (the compile-time decision table, see kmesh_tables.h): verdict and counters, no tail call. A miss
+ * or a region marked KMESH_DECISION_STAGES takes the stages.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -30,6 +34,7 @@ KM_MAP(km_clauses, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_range, KMESH_MAX_CLAU
 KM_MAP(km_matches, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_match, KMESH_MAX_MATCHES);
 KM_MAP_FLAGS(km_addr_sets, BPF_MAP_TYPE_LPM_TRIE, struct kmesh_addr_set_key, __u32, KMESH_MAX_ADDR_SET_ENTRIES, BPF_F_NO_PREALLOC);
 KM_MAP(km_port_sets, BPF_MAP_TYPE_HASH, struct kmesh_port_key, __u32, KMESH_MAX_PORT_SET_ENTRIES);
+KM_MAP_FLAGS(km_decisions, BPF_MAP_TYPE_LPM_TRIE, struct kmesh_decision_key, struct kmesh_decision, KMESH_MAX_DECISIONS, BPF_F_NO_PREALLOC);
 KM_MAP(km_meta, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_meta, KMESH_MAX_META);
 KM_MAP(km_scratch, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct kmesh_scratch, 1);
 KM_MAP(km_policy_stat, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct kmesh_policy_stats, KMESH_MAX_POLICIES);
@@ -184,6 +189,51 @@ static __always_inline int parse_ipv6(struct ipv6hdr *ip6, void *end, struct par
 	return -1; /* chain longer than KM_MAX_IPV6_EXT */
 }
 
+/* The decision table: one LPM lookup. Counts exactly what the POLICY stage would count for the
+ * packet. Returns -1 when the stages must decide. */
+static __always_inline int decide_by_table(struct kmesh_scratch *s, struct kmesh_eval *e, __u32 eid, struct parsed *p)
+{
+	struct kmesh_decision_key k = {};
+	k.prefixlen = KMESH_DECISION_FIXED_BITS + (p->dst.v6 ? 128 : 32);
+	k.eval_id = eid;
+	k.v6 = p->dst.v6;
+	if (e->flags & KMESH_EVAL_DECISIONS_BY_DST)
+		__builtin_memcpy(k.dst, p->dst.addr, 16);
+	if (e->flags & KMESH_EVAL_DECISIONS_BY_PORT) {
+		struct kmesh_port_key pk = { .id = e->decision_ports, .port = p->port };
+		k.port = bpf_map_lookup_elem(&km_port_sets, &pk) ? p->port : KMESH_DECISION_OTHER_PORT;
+	}
+	__builtin_memcpy(k.src, p->src, 16);
+	struct kmesh_decision *d = bpf_map_lookup_elem(&km_decisions, &k);
+	if (!d || (d->flags & KMESH_DECISION_STAGES) || d->verdict > KMESH_VERDICT_DENY_NONE_ALLOW)
+		return -1;
+	__u32 n = d->count;
+	if (n > KMESH_DECISION_MAX_MATCHED)
+		return -1;
+	for (__u32 i = 0; i < n && i < KMESH_DECISION_MAX_MATCHED; i++) {
+		__u32 m = d->matched[i];
+		__u32 id = m & ~KMESH_DECISION_DRY_RUN;
+		struct kmesh_policy_stats *st = bpf_map_lookup_elem(&km_policy_stat, &id);
+		if (!st)
+			continue;
+		if (m & KMESH_DECISION_DRY_RUN)
+			st->dry_run_matched++;
+		else
+			st->matched++;
+	}
+	__u32 verdict = d->verdict;
+	__u32 pid = d->policy_id;
+	if (verdict == KMESH_VERDICT_DENY_POLICY) {
+		struct kmesh_policy_stats *st = bpf_map_lookup_elem(&km_policy_stat, &pid);
+		if (st)
+			st->denied++;
+	}
+	s->verdict = verdict;
+	s->policy_id = pid;
+	count_verdict(verdict);
+	return verdict == KMESH_VERDICT_ALLOW_POLICY || verdict == KMESH_VERDICT_ALLOW_NO_ALLOW ? XDP_PASS : XDP_DROP;
+}
+
 SEC("xdp")
 int kmesh_xdp(struct xdp_md *ctx)
 {
@@ -244,6 +294,11 @@ int kmesh_xdp(struct xdp_md *ctx)
 	struct kmesh_eval *e = bpf_map_lookup_elem(&km_evals, &eid);
 	if (!e)
 		return fail(s, KMESH_VERDICT_ERROR);
+	if (e->flags & KMESH_EVAL_DECISIONS) {
+		int r = decide_by_table(s, e, eid, &p);
+		if (r >= 0)
+			return r;
+	}
 	return advance(ctx, s, e, KMESH_STAGE_MATCH);
 }
 

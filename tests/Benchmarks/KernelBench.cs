@@ -21,6 +21,7 @@ namespace KmeshCompiler.Benchmarks;
 ///    targets the last policy's port, so the port index leaves one candidate.
 ///  * port-agnostic: policy i allows source 10.20.x.y/32 on every port; every policy is a candidate
 ///    and the SYN matches only the last one (the worst case for the evaluation).
+/// Each is measured twice: with the decision table (the default image) and without it (the stages).
 /// Usage: dotnet run -c Release --project tests/Benchmarks -- kernel [--runs N]</summary>
 public static class KernelBench
 {
@@ -43,30 +44,33 @@ public static class KernelBench
         var baselineProg = baselineObj.Program("baseline_xdp");
         var synToServer = Packets.Syn(IPAddress.Parse("10.20.0.1"), IPAddress.Parse("10.10.0.1"), 10000);
         baselineObj.Map("baseline_map").Update(BitConverter.ToUInt32(IPAddress.Parse("10.10.0.1").GetAddressBytes()), 0u);
-        Console.WriteLine("| policies | shape | candidates | verdict | ns/SYN | baseline ns | x baseline | compile ms |");
-        Console.WriteLine("|---:|---|---:|---|---:|---:|---:|---:|");
+        Console.WriteLine("| policies | shape | path | candidates | verdict | ns/SYN | baseline ns | x baseline | compile ms |");
+        Console.WriteLine("|---:|---|---|---:|---|---:|---:|---:|---:|");
 
         using var auth = AuthorizationProgram.Load();
         foreach (bool selective in new[] { true, false })
             foreach (int n in new[] { 0, 1, 10, 20, 100, 1000 })
+            foreach (bool table in new[] { true, false })
             {
                 if (only is not null && only != (selective ? "port-selective" : "port-agnostic")) continue;
                 var world = BenchWorld(n, selective);
                 var sw = Stopwatch.StartNew();
                 var bag = new DiagnosticBag();
-                var image = Lowerer.Lower(world, "n1", bag) ?? throw new InvalidOperationException("lowering failed: " + string.Join("; ", bag.Sorted()));
+                // "table": the decision table decides (the default); "stages": the image without it,
+                // every SYN takes the four tail-call stages (the table's fallback).
+                var image = Lowerer.Lower(world, "n1", bag, new LoweringLimits { DecisionTables = table }) ?? throw new InvalidOperationException("lowering failed: " + string.Join("; ", bag.Sorted()));
                 double compileMs = sw.Elapsed.TotalMilliseconds;
                 auth.Fill(Tables(image));
                 int last = Math.Max(n - 1, 0);
                 var syn = Packets.Syn(IPAddress.Parse($"10.20.{last / 256}.{last % 256}"), IPAddress.Parse("10.10.0.1"), (ushort)(10000 + last));
                 var verdict = auth.Run(syn).XdpAction;
                 int candidates = Candidates(image, (uint)(10000 + last));
-                int repeat = n >= 1000 && !selective ? 2_000 : 50_000;
+                int repeat = n >= 1000 && !selective && !table ? 2_000 : 50_000;
                 // Baseline and candidate alternate, so both medians come from the same minutes of a
                 // shared machine and the ratio is not skewed by load changing between rows.
                 var (ns, baseNs) = Interleaved(runs, () => auth.Run(syn, repeat).DurationNs, () => baselineProg.TestRun(synToServer, 200_000).DurationNs);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {n} | {(selective ? "port-selective" : "port-agnostic")} | {candidates} | {verdict} | {ns:F0} | {baseNs:F0} | {ns / baseNs:F2} | {compileMs:F1} |"));
+                    $"| {n} | {(selective ? "port-selective" : "port-agnostic")} | {(table ? "table" : "stages")} | {candidates} | {verdict} | {ns:F0} | {baseNs:F0} | {ns / baseNs:F2} | {compileMs:F1} |"));
             }
         return 0;
     }

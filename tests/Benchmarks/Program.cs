@@ -11,6 +11,7 @@ public static class Program
             ["xds"] = XdsBench.Run,
             ["xds-read"] = XdsBench.ReadOnce,
             ["kernel"] = KernelBench.Run,
+            ["decisions"] = DecisionBench.Run,
             ["kpl"] = KplBench.Run,
             ["check"] = CheckBench.Run,
             ["frontend"] = FrontendBench.Run, ["frontend-gen"] = FrontendBench.GenArea, ["frontend-measure"] = FrontendBench.MeasureArea, ["frontend-repeat"] = FrontendBench.RepeatArea,

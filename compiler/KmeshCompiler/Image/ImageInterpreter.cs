@@ -19,13 +19,18 @@ public sealed record LbSelection(bool IsService, uint Mode, bool Rewritten, int 
 /// <summary>Evaluates packets by walking an image's tables exactly as the BPF programs do: the same
 /// lookups in the same order with the same bounds (docs/dataplane-layout.md). Differential tests hold
 /// it against the reference evaluator; kernel tests hold the programs against it.</summary>
-public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = Layout.MaxStageSteps)
+/// <remarks>With <paramref name="fastPath"/> (the default) an eval flagged KMESH_EVAL_DECISIONS is
+/// decided by its decision table first, as the entry program does; without it every packet takes the
+/// stages, which the table falls back to.</remarks>
+public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = Layout.MaxStageSteps, bool fastPath = true)
 {
     public const uint VerdictAllowPolicy = 0, VerdictAllowNoAllow = 1, VerdictDenyPolicy = 2, VerdictDenyNoneAllow = 3, VerdictError = 4;
 
     public ImageTables Tables { get; } = tables;
 
-    public ImageInterpreter(ImageFile image) : this(new ImageTables(image)) { }
+    public ImageInterpreter(ImageFile image, bool fastPath = true) : this(new ImageTables(image), Layout.MaxStageSteps, fastPath) { }
+
+    public bool FastPath { get; } = fastPath;
 
     public KernelVerdict Syn(IpAddr src, IpAddr dst, uint port)
     {
@@ -40,6 +45,22 @@ public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = La
             return (eval.Flags & Layout.EvalHasAllow) != 0
                 ? new KernelVerdict(KernelAction.Drop, VerdictDenyNoneAllow, null, [], 0, 0)
                 : new KernelVerdict(KernelAction.Pass, VerdictAllowNoAllow, null, [], 0, 0);
+        if (FastPath && (eval.Flags & Layout.EvalDecisions) != 0)
+        {
+            uint keyPort = (eval.Flags & Layout.EvalDecisionsByPort) == 0 ? 0
+                : t.InPortSet(eval.DecisionPorts, port) ? port : Layout.DecisionOtherPort;
+            if (t.Decisions.Lookup(evalId, keyPort, (eval.Flags & Layout.EvalDecisionsByDst) != 0 ? dst : null, src) is { } d
+                && DecisionTable.Verdict(d) is { } fast)
+                return fast;
+        }
+        return Stages(eval, (_, m) => MatchPasses(m, src, dst, port));
+    }
+
+    /// <summary>The four stages over one eval, <paramref name="passes"/> deciding each match (by id and
+    /// row): the bottom-up walk of the stage programs with their bounds.</summary>
+    public KernelVerdict Stages(in KmeshEval eval, Func<uint, KmeshMatch, bool> passes)
+    {
+        var t = Tables;
         // A stage whose list is empty writes and reads no bits: the programs skip it (no tail call).
         int tailCalls = 0;
         uint maxSteps = 0;
@@ -55,7 +76,7 @@ public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = La
             if (++steps > maxStageSteps) return Error("match stage out of steps", tailCalls, steps);
             if (ImageTables.At(t.Lists, eval.MatchFirst + i) is not { } mid || ImageTables.At(t.Matches, mid) is not { } m)
                 return Error("match row missing", tailCalls, steps);
-            if (MatchPasses(m, src, dst, port)) matchBits.Add(mid);
+            if (passes(mid, m)) matchBits.Add(mid);
         }
         maxSteps = Math.Max(maxSteps, steps);
 

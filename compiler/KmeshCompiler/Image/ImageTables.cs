@@ -23,6 +23,8 @@ public sealed class ImageTables
     public SortedDictionary<(IpAddr Address, uint Port), KmeshService> Services { get; } = new();
     public SortedDictionary<(uint Service, uint Priority, uint Index), uint> Endpoints { get; } = new();
     public KmeshBackend[] Backends { get; }
+    /// <summary>km_decisions: the decision table the entry program checks first.</summary>
+    public DecisionTable Decisions { get; }
 
     private readonly HashSet<(uint SetFam, UInt128 Network, int Length)> _lpm = new();
     private readonly HashSet<(uint Set, uint Port)> _ports = new();
@@ -66,6 +68,7 @@ public sealed class ImageTables
             Endpoints[(k.ServiceId, k.Priority, k.Index)] = Rows.U32(e.Value);
         }
         Backends = ArrayOf<KmeshBackend>(Layout.MapBackends);
+        Decisions = new DecisionTable(Entries(Layout.MapDecisions));
     }
 
     private IEnumerable<ImageEntry> Entries(string map) => Image.Section(map)?.Entries ?? [];

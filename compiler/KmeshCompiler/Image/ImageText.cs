@@ -52,6 +52,9 @@ public static class ImageText
         {
             var e = t.Evals[i];
             string flags = (e.Flags & Layout.EvalHasAllow) != 0 ? "has-allow" : "no-allow";
+            if ((e.Flags & Layout.EvalDecisions) != 0)
+                flags += ", decision table" + ((e.Flags & Layout.EvalDecisionsByDst) != 0 ? " by destination" : "")
+                    + ((e.Flags & Layout.EvalDecisionsByPort) != 0 ? Inv($" by port (port set {e.DecisionPorts})") : "");
             Line(Inv($"  eval {i}: {flags}; matches {Ids(e.MatchFirst, e.MatchCount)} clauses {Ids(e.ClauseFirst, e.ClauseCount)} rules {Ids(e.RuleFirst, e.RuleCount)}"));
             Line(Inv($"    policies: {(e.PolicyCount == 0 ? "(none)" : string.Join(", ", ListIds(e.PolicyFirst, e.PolicyCount).Select(Policy)))}"));
         }
@@ -103,6 +106,11 @@ public static class ImageText
             Line(Inv($"  set {id}: {string.Join(", ", ports)}"));
 
         Line("");
+        Line(Header(Layout.MapDecisions, t.Decisions.Count));
+        foreach (var d in t.Decisions.Entries)
+            Line(Inv($"  eval {d.EvalId} {(d.V6 ? "IPv6" : "IPv4")}{(d.Dst is { } dst ? Inv($" to {dst}") : "")}{(d.Port == 0 ? "" : d.Port == Layout.DecisionOtherPort ? " other ports" : Inv($" port {d.Port}"))}: from {d.Src} -> {Decision(d.Value, Policy)}"));
+
+        Line("");
         Line(Header(Layout.MapServices, t.Services.Count));
         foreach (var ((addr, port), s) in t.Services)
         {
@@ -133,6 +141,23 @@ public static class ImageText
             Line(Inv($"  backend {i}: {Endpoint(a, port)} {img.Name(NameKind.Backend, i) ?? ""}").TrimEnd());
         }
         return sb.ToString();
+    }
+
+    private static unsafe string Decision(KmeshDecision d, Func<uint, string> policy)
+    {
+        if ((d.Flags & Layout.DecisionStages) != 0) return "evaluate by the stages";
+        string verdict = d.Verdict switch
+        {
+            ImageInterpreter.VerdictAllowPolicy => "ALLOW by " + policy(d.PolicyId),
+            ImageInterpreter.VerdictAllowNoAllow => "ALLOW (no ALLOW policy)",
+            ImageInterpreter.VerdictDenyPolicy => "DENY by " + policy(d.PolicyId),
+            ImageInterpreter.VerdictDenyNoneAllow => "DENY (no ALLOW policy matched)",
+            _ => "verdict " + d.Verdict.ToString(CultureInfo.InvariantCulture),
+        };
+        var counted = new List<string>();
+        for (int i = 0; i < Math.Min((int)d.Count, Layout.DecisionMaxMatched); i++)
+            counted.Add(policy(d.Matched[i] & ~Layout.DecisionDryRun) + ((d.Matched[i] & Layout.DecisionDryRun) != 0 ? " (dry-run)" : ""));
+        return counted.Count == 0 ? verdict : verdict + "; matched " + string.Join(", ", counted);
     }
 
     private static string Endpoint(IpAddr a, uint port) =>

@@ -106,7 +106,7 @@ public struct KmeshEval
     public uint RuleCount;
     public uint PolicyFirst;
     public uint PolicyCount;
-    public uint Pad;
+    public uint DecisionPorts;
 }
 
 [StructLayout(LayoutKind.Sequential, Size = 8)]

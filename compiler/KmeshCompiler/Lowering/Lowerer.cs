@@ -162,6 +162,8 @@ public sealed partial class Lowerer
             maxSteps, Layout.TailCalls, TimeSpan.Zero);
         var image = new ImageFile(_node, Layout.AbiHash, ordered, names);
         Phase("checks and sections");
+        image = DecisionTables.Add(image, _limits, _limits.DecisionTables, out _);
+        Phase("decision tables");
         stats = stats with { Phases = [.. _phases] };
         return image;
     }

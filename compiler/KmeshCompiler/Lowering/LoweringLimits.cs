@@ -20,5 +20,20 @@ public sealed record LoweringLimits
 
     public int PortIndexFactor { get; init; } = 8;
 
+    /// <summary>Whether the image carries the decision table (km_decisions) the entry program checks
+    /// before the stages. Off, every SYN takes the stages (tests compare both ways).</summary>
+    public bool DecisionTables { get; init; } = true;
+
+    /// <summary>KMESH_MAX_EVAL_DECISIONS: an eval whose source partition has more regions has no table.</summary>
+    public uint MaxEvalDecisions { get; init; } = Layout.MaxEvalDecisions;
+
+    /// <summary>An eval whose port tests name more ports than this has no decision table (its table
+    /// would be one partition per named port).</summary>
+    public int MaxDecisionPorts { get; init; } = 64;
+
+    /// <summary>Compile-time budget of the decision table, in stage-walk rows (regions decided times
+    /// the rows of their eval): once spent, the remaining evals get no table and take the stages.</summary>
+    public long MaxDecisionWork { get; init; } = 50_000_000;
+
     public uint Capacity(MapSpec m) => Capacities.TryGetValue(m.Name, out var c) ? c : m.MaxEntries;
 }

@@ -24,6 +24,8 @@ public sealed class BtfLayoutTests
         (BpfObjectFiles.Xdp, "kmesh_addr_set_key", typeof(KmeshAddrSetKey)),
         (BpfObjectFiles.Xdp, "kmesh_policy_stats", typeof(KmeshPolicyStats)),
         (BpfObjectFiles.Xdp, "kmesh_meta", typeof(KmeshMeta)),
+        (BpfObjectFiles.Xdp, "kmesh_decision_key", typeof(KmeshDecisionKey)),
+        (BpfObjectFiles.Xdp, "kmesh_decision", typeof(KmeshDecision)),
         (BpfObjectFiles.Connect, "kmesh_svc_key", typeof(KmeshSvcKey)),
         (BpfObjectFiles.Connect, "kmesh_service", typeof(KmeshService)),
         (BpfObjectFiles.Connect, "kmesh_endpoint_key", typeof(KmeshEndpointKey)),

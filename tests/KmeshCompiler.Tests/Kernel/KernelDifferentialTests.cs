@@ -25,7 +25,9 @@ public sealed class KernelDifferentialTests(ITestOutputHelper output) : IDisposa
 
     private sealed record Stats(int Cases, int V6, int Drops, int Failures);
 
-    private Stats RunWorlds(int seed0, int worlds, WorldGenOptions options, int connectionsPerNode, List<string> failures, int denyOneIn = 0)
+    private static readonly LoweringLimits StagesOnly = new() { DecisionTables = false };
+
+    private Stats RunWorlds(int seed0, int worlds, WorldGenOptions options, int connectionsPerNode, List<string> failures, int denyOneIn = 0, LoweringLimits? limits = null)
     {
         int cases = 0, v6 = 0, drops = 0;
         var lowering = new System.Diagnostics.Stopwatch();
@@ -44,7 +46,7 @@ public sealed class KernelDifferentialTests(ITestOutputHelper output) : IDisposa
             {
                 var bag = new DiagnosticBag();
                 lowering.Start();
-                var image = Lowerer.Lower(world, node, bag);
+                var image = Lowerer.Lower(world, node, bag, limits);
                 lowering.Stop();
                 if (image is null) { failures.Add($"seed {s} node {node}: lowering failed: {string.Join("; ", bag.Sorted())}"); continue; }
                 KernelEngine.Fill(_prog.Value, image);
@@ -112,12 +114,30 @@ public sealed class KernelDifferentialTests(ITestOutputHelper output) : IDisposa
     }
 
     [KernelFact]
+    public void Small_worlds_agree_with_the_reference_through_the_stages_alone()
+    {
+        // The same worlds without decision tables: every SYN takes the four tail-call stages.
+        var failures = new List<string>();
+        var st = RunWorlds(1000, 250, new WorldGenOptions(), 6, failures, limits: StagesOnly);
+        Check(st, failures, 2000);
+    }
+
+    private static readonly WorldGenOptions Large = new(Namespaces: 2, Nodes: 2, Workloads: 16, Policies: 300, MaxRulesPerPolicy: 3,
+        MaxClausesPerRule: 3, MaxMatchesPerClause: 3, MaxListLength: 40);
+
+    [KernelFact]
     public void Workloads_with_hundreds_of_policies_and_long_lists_agree_with_the_reference()
     {
         var failures = new List<string>();
-        var options = new WorldGenOptions(Namespaces: 2, Nodes: 2, Workloads: 16, Policies: 300, MaxRulesPerPolicy: 3,
-            MaxClausesPerRule: 3, MaxMatchesPerClause: 3, MaxListLength: 40);
-        var st = RunWorlds(5000, 6, options, 40, failures, denyOneIn: 30);
+        var st = RunWorlds(5000, 6, Large, 40, failures, denyOneIn: 30);
+        Check(st, failures, 300);
+    }
+
+    [KernelFact]
+    public void Workloads_with_hundreds_of_policies_agree_with_the_reference_through_the_stages_alone()
+    {
+        var failures = new List<string>();
+        var st = RunWorlds(5000, 6, Large, 40, failures, denyOneIn: 30, limits: StagesOnly);
         Check(st, failures, 300);
     }
 }

@@ -45,10 +45,10 @@ public sealed class KmeshFlawTests : IDisposable
     private static IpPrefix Pfx(string s) => IpPrefix.TryParse(s, out var p, out var e) ? p : throw new FormatException(e);
 
     /// <summary>Loads the image of n1 and returns (kernel decision, reference decision) per SYN.</summary>
-    private (Ir.World World, ImageFile Image) Load(Ir.World world)
+    private (Ir.World World, ImageFile Image) Load(Ir.World world, LoweringLimits? limits = null)
     {
         var bag = new DiagnosticBag();
-        var image = Lowerer.Lower(world, "n1", bag) ?? throw new InvalidOperationException(string.Join("; ", bag.Sorted()));
+        var image = Lowerer.Lower(world, "n1", bag, limits) ?? throw new InvalidOperationException(string.Join("; ", bag.Sorted()));
         KernelEngine.Fill(_prog.Value, image);
         return (world, image);
     }
@@ -130,9 +130,23 @@ public sealed class KmeshFlawTests : IDisposable
     [KernelFact]
     public void Paths_that_cannot_finish_fail_closed()
     {
-        var l = Load(World(P("allow-a", PolicyAction.Allow, R(M with { Namespaces = [new StringMatch(StringMatchKind.Exact, "a")] }))));
-        Assert.Equal(Decision.Allow, Syn(l, ClientA, "10.1.0.2", "10.1.0.1", 80));
+        var world = World(P("allow-a", PolicyAction.Allow, R(M with { Namespaces = [new StringMatch(StringMatchKind.Exact, "a")] })));
         var progs = _prog.Value.Map("km_progs");
+        // With the decision table the entry decides alone: no stage is needed.
+        var fast = Load(world);
+        foreach (uint stage in new uint[] { 0, 1, 2, 3 }) progs.Delete(BitConverter.GetBytes(stage));
+        try
+        {
+            Assert.Equal(Decision.Allow, Syn(fast, ClientA, "10.1.0.2", "10.1.0.1", 80));
+            Assert.Equal(Decision.Deny, Syn(fast, null, "10.9.9.9", "10.1.0.1", 80));
+        }
+        finally
+        {
+            foreach (uint stage in new uint[] { 0, 1, 2, 3 }) progs.SetProgram(stage, _prog.Value.Object.Program(AuthorizationProgram.Stages[stage]));
+        }
+        // The stages (what a SYN takes without a table) fail closed when one is missing.
+        var l = Load(world, new LoweringLimits { DecisionTables = false });
+        Assert.Equal(Decision.Allow, Syn(l, ClientA, "10.1.0.2", "10.1.0.1", 80));
         foreach (uint stage in new uint[] { 0, 1, 2, 3 })
         {
             progs.Delete(BitConverter.GetBytes(stage));

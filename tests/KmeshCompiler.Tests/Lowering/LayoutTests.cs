@@ -61,6 +61,7 @@ public class LayoutTests
         { "kmesh_policy_stats", typeof(KmeshPolicyStats) }, { "kmesh_svc_key", typeof(KmeshSvcKey) },
         { "kmesh_service", typeof(KmeshService) }, { "kmesh_endpoint_key", typeof(KmeshEndpointKey) },
         { "kmesh_backend", typeof(KmeshBackend) }, { "kmesh_meta", typeof(KmeshMeta) },
+        { "kmesh_decision_key", typeof(KmeshDecisionKey) }, { "kmesh_decision", typeof(KmeshDecision) },
     };
 
     private static readonly Lazy<Dictionary<string, (int Size, List<(string Name, int Offset)> Members)>> Btf = new(ReadBtf);

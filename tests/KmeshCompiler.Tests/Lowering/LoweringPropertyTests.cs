@@ -36,11 +36,12 @@ public class LoweringPropertyTests(ITestOutputHelper output)
     {
         int perWorld = 60;
         int worlds = Cases(4000) / perWorld + 1;
-        int evaluated = 0, notLocal = 0, denies = 0;
+        int evaluated = 0, notLocal = 0, denies = 0, byTable = 0;
         for (int seed = 1; seed <= worlds; seed++)
         {
             var (world, node, image) = Compile(seed, seed % 3 == 0 ? new WorldGenOptions(Policies: 30, Workloads: 20) : null);
             var interp = new ImageInterpreter(image);
+            var stagesOnly = new ImageInterpreter(image, fastPath: false);
             var ev = new Evaluator(world);
             var rng = new Random(seed * 7919);
             var localAddrs = world.Workloads.Where(w => w.Node == node).SelectMany(w => w.Addresses).ToList();
@@ -67,7 +68,13 @@ public class LoweringPropertyTests(ITestOutputHelper output)
                 }
                 evaluated++;
                 Assert.True(actual.Error is null, ctx);
+                // The decision table (no tail call) and the stages it falls back to agree exactly.
+                var staged = stagesOnly.Syn(c.Source, c.Destination, c.Port);
+                Assert.True(staged.TailCalls <= Layout.TailCalls && staged.Error is null, ctx);
                 Assert.True(actual.TailCalls <= Layout.TailCalls, ctx);
+                if (actual.TailCalls == 0 && staged.TailCalls > 0) byTable++;
+                Assert.True(staged.Action == actual.Action && staged.Verdict == actual.Verdict && staged.Policy == actual.Policy
+                    && staged.PolicyMatched.Order().SequenceEqual(actual.PolicyMatched.Order()), ctx + $" stages: {staged.Action} verdict {staged.Verdict} policy {staged.Policy}");
                 Assert.True((expected.Decision == Decision.Allow) == (actual.Action == KernelAction.Pass), ctx);
                 uint code = expected.Reason switch
                 {
@@ -94,7 +101,8 @@ public class LoweringPropertyTests(ITestOutputHelper output)
                 }
             }
         }
-        output.WriteLine($"{worlds} worlds, {evaluated} evaluated connections ({denies} denied), {notLocal} not local");
+        output.WriteLine($"{worlds} worlds, {evaluated} evaluated connections ({denies} denied, {byTable} by the decision table), {notLocal} not local");
+        Assert.True(byTable > evaluated / 4 && byTable < evaluated, $"{byTable} of {evaluated} decided by the table: both paths must be exercised");
         Assert.True(evaluated > worlds * 10, $"only {evaluated} evaluated connections");
         Assert.True(denies > evaluated / 20 && denies < evaluated * 19 / 20, $"{denies} of {evaluated} denied: the generator no longer exercises both outcomes");
     }
