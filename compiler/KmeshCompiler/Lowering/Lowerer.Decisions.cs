@@ -206,10 +206,15 @@ public static class DecisionTables
             {
                 if (p.Address.IsV6 != v6) continue;
                 var key = (p.Network.Value, p.Length);
-                if (!own.TryGetValue(key, out var l)) own[key] = l = [];
+                if (!own.TryGetValue(key, out var l))
+                {
+                    // Over the cap already: give up before collecting the rest (identity sets can
+                    // hold tens of thousands of prefixes).
+                    if (own.Count >= cap) return null;
+                    own[key] = l = [];
+                }
                 l.Add(s);
             }
-        if (own.Count > cap) return null;
         var nodes = own.Keys.OrderBy(k => k.Net).ThenBy(k => k.Len).ToList();
         UInt128 top = v6 ? UInt128.MaxValue : uint.MaxValue;
         // Host bits of a prefix length (a shift by 128 would be a shift by 0).
