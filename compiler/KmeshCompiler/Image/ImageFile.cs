@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using KmeshCompiler.Lowering;
@@ -17,8 +18,14 @@ public sealed record ImageSection(string Name, BpfMapType Type, int KeySize, int
         if (spec.Type == BpfMapType.Array)
         {
             var idx = new uint[arr.Length];
-            for (int i = 0; i < arr.Length; i++) idx[i] = BinaryPrimitives.ReadUInt32LittleEndian(arr[i].Key);
-            Array.Sort(idx, arr);
+            bool sorted = true;
+            for (int i = 0; i < arr.Length; i++)
+            {
+                idx[i] = BinaryPrimitives.ReadUInt32LittleEndian(arr[i].Key);
+                if (i > 0 && idx[i] <= idx[i - 1]) sorted = false;
+            }
+            // Rows built in index order (every array the lowering writes) need no sort.
+            if (!sorted) Array.Sort(idx, arr);
         }
         else if (spec.KeySize <= 16)
         {
@@ -34,7 +41,8 @@ public sealed record ImageSection(string Name, BpfMapType Type, int KeySize, int
             Array.Sort(keys, arr);
         }
         else Array.Sort(arr, (a, b) => ByteOrder.Instance.Compare(a.Key, b.Key));
-        return new(spec.Name, spec.Type, spec.KeySize, spec.ValueSize, spec.MaxEntries, spec.Flags, ImmutableArray.Create(arr));
+        // arr is this method's own copy: wrapped, not copied again.
+        return new(spec.Name, spec.Type, spec.KeySize, spec.ValueSize, spec.MaxEntries, spec.Flags, ImmutableCollectionsMarshal.AsImmutableArray(arr));
     }
 }
 
@@ -64,62 +72,81 @@ public sealed record ImageFile(
     /// <summary>The file bytes. The content hash is the SHA-256 of everything after the header.</summary>
     public byte[] ToBytes()
     {
-        var body = new MemoryStream();
-        WriteString(body, Node);
-        WriteU32(body, (uint)Sections.Length + 1);
+        // The exact size first, then one buffer: no growing stream, no copy of the body.
+        var names = Names.Keys.Select(k => ((ulong)k.Kind << 32) | k.Id).ToArray();
+        Array.Sort(names);
+        long size = HeaderSize + StringSize(Node) + 4;
         foreach (var s in Sections)
         {
-            WriteString(body, s.Name);
-            WriteU32(body, (uint)s.Type);
-            WriteU32(body, (uint)s.KeySize);
-            WriteU32(body, (uint)s.ValueSize);
-            WriteU32(body, s.MaxEntries);
-            WriteU32(body, s.Flags);
-            WriteU32(body, (uint)s.Entries.Length);
-            foreach (var e in s.Entries) { body.Write(e.Key); body.Write(e.Value); }
+            size += StringSize(s.Name) + 6 * 4;
+            foreach (var e in s.Entries) size += e.Key.Length + e.Value.Length;
         }
-        WriteString(body, NamesSection);
-        WriteU32(body, 0);
-        WriteU32(body, 8);
-        WriteU32(body, 0);
-        WriteU32(body, 0);
-        WriteU32(body, 0);
-        WriteU32(body, (uint)Names.Count);
-        var keys = Names.Keys.Select(k => ((ulong)k.Kind << 32) | k.Id).ToArray();
-        Array.Sort(keys);
-        foreach (var key in keys)
+        size += StringSize(NamesSection) + 6 * 4;
+        foreach (var key in names) size += 8 + StringSize(Names[((NameKind)(key >> 32), (uint)key)]);
+        var file = new byte[size];
+        var w = new Writer(file, HeaderSize);
+        w.String(Node);
+        w.U32((uint)Sections.Length + 1);
+        foreach (var s in Sections)
+        {
+            w.String(s.Name);
+            w.U32((uint)s.Type);
+            w.U32((uint)s.KeySize);
+            w.U32((uint)s.ValueSize);
+            w.U32(s.MaxEntries);
+            w.U32(s.Flags);
+            w.U32((uint)s.Entries.Length);
+            foreach (var e in s.Entries) { w.Bytes(e.Key); w.Bytes(e.Value); }
+        }
+        w.String(NamesSection);
+        w.U32(0);
+        w.U32(8);
+        w.U32(0);
+        w.U32(0);
+        w.U32(0);
+        w.U32((uint)Names.Count);
+        foreach (var key in names)
         {
             var (kind, id) = ((NameKind)(key >> 32), (uint)key);
-            string name = Names[(kind, id)];
-            WriteU32(body, (uint)kind);
-            WriteU32(body, id);
-            WriteString(body, name);
+            w.U32((uint)kind);
+            w.U32(id);
+            w.String(Names[(kind, id)]);
         }
-        var bodyBytes = body.ToArray();
-        var file = new byte[HeaderSize + bodyBytes.Length];
+        if (w.Position != file.Length) throw new InvalidOperationException($"image size {w.Position} differs from the computed {file.Length}");
         Magic.CopyTo(file);
         BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(8), FormatVersion);
         Convert.FromHexString(AbiHash).CopyTo(file, 16);
-        SHA256.HashData(bodyBytes).CopyTo(file, 48);
-        bodyBytes.CopyTo(file, HeaderSize);
+        SHA256.HashData(file.AsSpan(HeaderSize), file.AsSpan(48, 32));
         return file;
     }
 
+    private static int StringSize(string s) => 4 + Encoding.UTF8.GetByteCount(s);
+
+    private struct Writer(byte[] buffer, int position)
+    {
+        public int Position = position;
+
+        public void U32(uint v)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(buffer.AsSpan(Position), v);
+            Position += 4;
+        }
+
+        public void Bytes(ReadOnlySpan<byte> b)
+        {
+            b.CopyTo(buffer.AsSpan(Position));
+            Position += b.Length;
+        }
+
+        public void String(string s)
+        {
+            int n = Encoding.UTF8.GetBytes(s, buffer.AsSpan(Position + 4));
+            U32((uint)n);
+            Position += n;
+        }
+    }
+
     public static string ContentHashOf(ReadOnlySpan<byte> file) => Convert.ToHexStringLower(file.Slice(48, 32));
-
-    private static void WriteU32(Stream s, uint v)
-    {
-        Span<byte> b = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32LittleEndian(b, v);
-        s.Write(b);
-    }
-
-    private static void WriteString(Stream s, string v)
-    {
-        var b = Encoding.UTF8.GetBytes(v);
-        WriteU32(s, (uint)b.Length);
-        s.Write(b);
-    }
 }
 
 /// <summary>Orders byte arrays lexicographically (shorter first on a common prefix).</summary>

@@ -5,70 +5,120 @@ namespace KmeshCompiler.Image;
 
 /// <summary>The maps of an image decoded into the structs of bpf/kmesh_tables.h, with the lookups the
 /// programs make (hash, array index, longest-prefix match). A missing row reads as null, as a failed
-/// bpf_map_lookup_elem does.</summary>
+/// bpf_map_lookup_elem does. Each map is decoded on first use: a reader of the authorization tables
+/// does not pay for the load-balancing ones (every service of the cluster), and the reverse.</summary>
 public sealed class ImageTables
 {
     public ImageFile Image { get; }
-    public SortedDictionary<IpAddr, KmeshWorkload> Workloads { get; } = new();
-    public SortedDictionary<(uint Workload, uint Port), uint> PortIndex { get; } = new();
-    public KmeshEval[] Evals { get; }
-    public uint[] Lists { get; }
-    public KmeshPolicy[] Policies { get; }
-    public KmeshRange[] Rules { get; }
-    public KmeshRange[] Clauses { get; }
-    public KmeshMatch[] Matches { get; }
+
+    public SortedDictionary<IpAddr, KmeshWorkload> Workloads => _workloads ??= DecodeWorkloads();
+    public SortedDictionary<(uint Workload, uint Port), uint> PortIndex => _portIndex ??= DecodePortIndex();
+    public KmeshEval[] Evals => _evals ??= ArrayOf<KmeshEval>(Layout.MapEvals);
+    public uint[] Lists => _lists ??= ArrayOf<uint>(Layout.MapLists);
+    public KmeshPolicy[] Policies => _policies ??= ArrayOf<KmeshPolicy>(Layout.MapPolicies);
+    public KmeshRange[] Rules => _rules ??= ArrayOf<KmeshRange>(Layout.MapRules);
+    public KmeshRange[] Clauses => _clauses ??= ArrayOf<KmeshRange>(Layout.MapClauses);
+    public KmeshMatch[] Matches => _matches ??= ArrayOf<KmeshMatch>(Layout.MapMatches);
     /// <summary>Address-set entries by set id, in trie key order.</summary>
-    public SortedDictionary<uint, List<IpPrefix>> AddrSets { get; } = new();
-    public SortedDictionary<uint, List<uint>> PortSets { get; } = new();
-    public SortedDictionary<(IpAddr Address, uint Port), KmeshService> Services { get; } = new();
-    public SortedDictionary<(uint Service, uint Priority, uint Index), uint> Endpoints { get; } = new();
-    public KmeshBackend[] Backends { get; }
+    public SortedDictionary<uint, List<IpPrefix>> AddrSets => (_addrSets ??= DecodeAddrSets()).Sets;
+    public SortedDictionary<uint, List<uint>> PortSets => (_portSets ??= DecodePortSets()).Sets;
+    public SortedDictionary<(IpAddr Address, uint Port), KmeshService> Services => _services ??= DecodeServices();
+    public SortedDictionary<(uint Service, uint Priority, uint Index), uint> Endpoints => _endpoints ??= DecodeEndpoints();
+    public KmeshBackend[] Backends => _backends ??= ArrayOf<KmeshBackend>(Layout.MapBackends);
     /// <summary>km_decisions: the decision table the entry program checks first.</summary>
-    public DecisionTable Decisions { get; }
+    public DecisionTable Decisions => _decisions ??= new DecisionTable(Entries(Layout.MapDecisions));
 
-    private readonly HashSet<(uint SetFam, UInt128 Network, int Length)> _lpm = new();
-    private readonly HashSet<(uint Set, uint Port)> _ports = new();
+    // Decoded maps, each built whole before it is published, so a race decodes twice at worst.
+    private SortedDictionary<IpAddr, KmeshWorkload>? _workloads;
+    private SortedDictionary<(uint Workload, uint Port), uint>? _portIndex;
+    private KmeshEval[]? _evals;
+    private uint[]? _lists;
+    private KmeshPolicy[]? _policies;
+    private KmeshRange[]? _rules;
+    private KmeshRange[]? _clauses;
+    private KmeshMatch[]? _matches;
+    private AddrSetTables? _addrSets;
+    private PortSetTables? _portSets;
+    private SortedDictionary<(IpAddr Address, uint Port), KmeshService>? _services;
+    private SortedDictionary<(uint Service, uint Priority, uint Index), uint>? _endpoints;
+    private KmeshBackend[]? _backends;
+    private DecisionTable? _decisions;
 
-    public ImageTables(ImageFile image)
+    private sealed record AddrSetTables(SortedDictionary<uint, List<IpPrefix>> Sets, HashSet<(uint SetFam, UInt128 Network, int Length)> Lpm,
+        Dictionary<uint, (int V4, int V6)> Counts);
+
+    private sealed record PortSetTables(SortedDictionary<uint, List<uint>> Sets, HashSet<(uint Set, uint Port)> Members);
+
+    public ImageTables(ImageFile image) => Image = image;
+
+    private SortedDictionary<IpAddr, KmeshWorkload> DecodeWorkloads()
     {
-        Image = image;
+        var r = new SortedDictionary<IpAddr, KmeshWorkload>();
         foreach (var e in Entries(Layout.MapWorkloads))
-            Workloads[Rows.Address(Rows.Read<KmeshIpKey>(e.Key))] = Rows.Read<KmeshWorkload>(e.Value);
+            r[Rows.Address(Rows.Read<KmeshIpKey>(e.Key))] = Rows.Read<KmeshWorkload>(e.Value);
+        return r;
+    }
+
+    private SortedDictionary<(uint Workload, uint Port), uint> DecodePortIndex()
+    {
+        var r = new SortedDictionary<(uint Workload, uint Port), uint>();
         foreach (var e in Entries(Layout.MapPortIndex))
         {
             var k = Rows.Read<KmeshPortKey>(e.Key);
-            PortIndex[(k.Id, k.Port)] = Rows.U32(e.Value);
+            r[(k.Id, k.Port)] = Rows.U32(e.Value);
         }
-        Evals = ArrayOf<KmeshEval>(Layout.MapEvals);
-        Lists = ArrayOf<uint>(Layout.MapLists);
-        Policies = ArrayOf<KmeshPolicy>(Layout.MapPolicies);
-        Rules = ArrayOf<KmeshRange>(Layout.MapRules);
-        Clauses = ArrayOf<KmeshRange>(Layout.MapClauses);
-        Matches = ArrayOf<KmeshMatch>(Layout.MapMatches);
+        return r;
+    }
+
+    private AddrSetTables DecodeAddrSets()
+    {
+        var sets = new SortedDictionary<uint, List<IpPrefix>>();
+        var lpm = new HashSet<(uint SetFam, UInt128 Network, int Length)>();
+        var counts = new Dictionary<uint, (int V4, int V6)>();
         foreach (var e in Entries(Layout.MapAddrSets))
         {
             var k = Rows.Read<KmeshAddrSetKey>(e.Key);
             var (set, prefix) = Rows.Prefix(k);
-            if (!AddrSets.TryGetValue(set, out var l)) AddrSets[set] = l = new();
+            if (!sets.TryGetValue(set, out var l)) sets[set] = l = new();
             l.Add(prefix);
-            _lpm.Add((k.SetFam, prefix.Network.Value, prefix.Length));
+            lpm.Add((k.SetFam, prefix.Network.Value, prefix.Length));
+            var c = counts.GetValueOrDefault(set);
+            counts[set] = prefix.Address.IsV6 ? (c.V4, c.V6 + 1) : (c.V4 + 1, c.V6);
         }
+        return new(sets, lpm, counts);
+    }
+
+    private PortSetTables DecodePortSets()
+    {
+        var sets = new SortedDictionary<uint, List<uint>>();
+        var members = new HashSet<(uint Set, uint Port)>();
         foreach (var e in Entries(Layout.MapPortSets))
         {
             var k = Rows.Read<KmeshPortKey>(e.Key);
-            if (!PortSets.TryGetValue(k.Id, out var l)) PortSets[k.Id] = l = new();
+            if (!sets.TryGetValue(k.Id, out var l)) sets[k.Id] = l = new();
             l.Add(k.Port);
-            _ports.Add((k.Id, k.Port));
+            members.Add((k.Id, k.Port));
         }
+        return new(sets, members);
+    }
+
+    private SortedDictionary<(IpAddr Address, uint Port), KmeshService> DecodeServices()
+    {
+        var r = new SortedDictionary<(IpAddr Address, uint Port), KmeshService>();
         foreach (var e in Entries(Layout.MapServices))
-            Services[Rows.Svc(Rows.Read<KmeshSvcKey>(e.Key))] = Rows.Read<KmeshService>(e.Value);
+            r[Rows.Svc(Rows.Read<KmeshSvcKey>(e.Key))] = Rows.Read<KmeshService>(e.Value);
+        return r;
+    }
+
+    private SortedDictionary<(uint Service, uint Priority, uint Index), uint> DecodeEndpoints()
+    {
+        var r = new SortedDictionary<(uint Service, uint Priority, uint Index), uint>();
         foreach (var e in Entries(Layout.MapEndpoints))
         {
             var k = Rows.Read<KmeshEndpointKey>(e.Key);
-            Endpoints[(k.ServiceId, k.Priority, k.Index)] = Rows.U32(e.Value);
+            r[(k.ServiceId, k.Priority, k.Index)] = Rows.U32(e.Value);
         }
-        Backends = ArrayOf<KmeshBackend>(Layout.MapBackends);
-        Decisions = new DecisionTable(Entries(Layout.MapDecisions));
+        return r;
     }
 
     private IEnumerable<ImageEntry> Entries(string map) => Image.Section(map)?.Entries ?? [];
@@ -87,11 +137,19 @@ public sealed class ImageTables
     /// <summary>One LPM lookup of <paramref name="a"/> in set <paramref name="setId"/>.</summary>
     public bool InSet(uint setId, IpAddr a)
     {
+        var lpm = (_addrSets ??= DecodeAddrSets()).Lpm;
         uint fam = Layout.SetFam(setId, a.IsV6);
         for (int len = a.Bits; len >= 0; len--)
-            if (_lpm.Contains((fam, new IpPrefix(a, len).Network.Value, len))) return true;
+            if (lpm.Contains((fam, new IpPrefix(a, len).Network.Value, len))) return true;
         return false;
     }
 
-    public bool InPortSet(uint setId, uint port) => _ports.Contains((setId, port));
+    /// <summary>How many prefixes of family <paramref name="v6"/> set <paramref name="setId"/> holds.</summary>
+    public int FamilyCount(uint setId, bool v6)
+    {
+        var counts = (_addrSets ??= DecodeAddrSets()).Counts;
+        return counts.TryGetValue(setId, out var c) ? (v6 ? c.V6 : c.V4) : 0;
+    }
+
+    public bool InPortSet(uint setId, uint port) => (_portSets ??= DecodePortSets()).Members.Contains((setId, port));
 }

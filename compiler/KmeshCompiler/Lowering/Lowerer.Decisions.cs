@@ -199,6 +199,8 @@ public static class DecisionTables
             if (!ok) continue;
             foreach (var s in new[] { m.SrcSet, m.NotSrcSet, m.IdSet }) if (s != 0) srcSets.Add(s);
         }
+        // One set alone with more prefixes than the cap: over it, decided without collecting.
+        foreach (var s in srcSets) if (t.FamilyCount(s, v6) > cap) return null;
         var own = new Dictionary<(UInt128 Net, int Len), List<uint>>();
         own[(0, 0)] = [];
         foreach (var s in srcSets)

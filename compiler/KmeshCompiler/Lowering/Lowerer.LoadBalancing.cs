@@ -16,15 +16,11 @@ public sealed partial class Lowerer
     private List<ImageSection> LowerLoadBalancing(Dictionary<(NameKind, uint), string> names)
     {
         var client = _world.Nodes.FirstOrDefault(n => n.Name == _node) ?? new Node(_node, Locality.Empty, "", SourceLocation.None);
-        var services = new List<ImageEntry>();
-        var endpoints = new List<ImageEntry>();
-        var backends = new List<KmeshBackend>();
-        var backendIndex = new Dictionary<(IpAddr, uint), uint>();
-        var vipOwner = new Dictionary<(IpAddr, uint), string>();
         var capped = new HashSet<string>(StringComparer.Ordinal);
         uint sid = 0;
         // Endpoints by service key, in uid order: one pass over the workloads, not one per service.
-        var members = new Dictionary<string, List<(Workload W, WorkloadServicePorts Entry)>>(StringComparer.Ordinal);
+        var members = new Dictionary<string, List<(Workload W, WorkloadServicePorts Entry)>>(_world.Services.Length, StringComparer.Ordinal);
+        int memberCount = 0;
         foreach (var w in _world.Workloads)
             for (int i = 0; i < w.Services.Length; i++)
             {
@@ -32,9 +28,25 @@ public sealed partial class Lowerer
                 if (!members.TryGetValue(entry.ServiceKey, out var l)) members[entry.ServiceKey] = l = new();
                 else if (l.Count > 0 && ReferenceEquals(l[^1].W, w)) continue; // the first entry for a service counts
                 l.Add((w, entry));
+                memberCount++;
             }
+        // Sized for one endpoint and backend per member and service port (weights above 1 and
+        // workloads in several services grow them).
+        int expected = memberCount * 2;
+        var services = new List<ImageEntry>(_world.Services.Length * 2);
+        var endpoints = new List<ImageEntry>(expected);
+        var backends = new List<KmeshBackend>(expected);
+        var backendIndex = new Dictionary<(IpAddr, uint), uint>(expected);
+        var vipOwner = new Dictionary<(IpAddr, uint), string>(_world.Services.Length * 2);
+        names.EnsureCapacity(names.Count + expected + _world.Services.Length * 2);
         Phase("service membership");
         var workloadKeys = new Dictionary<Workload, string>(ReferenceEqualityComparer.Instance);
+        // The endpoints of one service, healthy enough, ranked once, best priority first and by uid
+        // within a priority (members are in uid order and the sort is stable).
+        var ranked = new List<(int Prio, Workload W, WorkloadServicePorts Entry, uint Slots)>();
+        var unranked = new List<(int Prio, Workload W, WorkloadServicePorts Entry, uint Slots)>();
+        var vips = new List<IpAddr>[] { new(), new() };
+        var counts = new uint[Layout.Priorities];
         foreach (var s in _world.Services)
         {
             var lb = s.LoadBalancing;
@@ -46,37 +58,56 @@ public sealed partial class Lowerer
                 _ => Layout.LbUnspecified,
             };
             int scopes = lb.RoutingPreference.Length;
-            int needed = lb.Mode is LbMode.Strict or LbMode.Failover ? (scopes > 0 && lb.RoutingPreference[0] == LbScope.Network ? 2 * scopes : scopes + 1) : 1;
+            bool ranks = lb.Mode is LbMode.Strict or LbMode.Failover;
+            int needed = ranks ? (scopes > 0 && lb.RoutingPreference[0] == LbScope.Network ? 2 * scopes : scopes + 1) : 1;
+            string key = s.Key;
             if (needed > Layout.Priorities)
             {
-                _bag.Add(Codes.TooManyScopes, s.Location, s.Key, scopes, needed, Layout.Priorities);
+                _bag.Add(Codes.TooManyScopes, s.Location, key, scopes, needed, Layout.Priorities);
                 continue;
             }
-            // The endpoints of the service, healthy enough, ranked once, best priority first and by
-            // uid within a priority (members are in uid order and the sort is stable).
-            var ranked = new List<(int Prio, Workload W, WorkloadServicePorts Entry, uint Slots)>();
-            if (lb.Mode != LbMode.Passthrough && members.TryGetValue(s.Key, out var ms))
+            ranked.Clear();
+            unranked.Clear();
+            int minPrio = int.MaxValue, maxPrio = int.MinValue;
+            if (lb.Mode != LbMode.Passthrough && members.TryGetValue(key, out var ms))
             {
                 foreach (var (w, entry) in ms)
                 {
                     if (w.Health != WorkloadHealth.Healthy && lb.HealthPolicy != HealthPolicy.AllowAll) continue;
-                    int prio = lb.Mode is LbMode.Strict or LbMode.Failover ? Priority(lb.RoutingPreference, client, w) : 0;
+                    int prio = ranks ? Priority(lb.RoutingPreference, client, w) : 0;
                     uint weight = w.Capacity == 0 ? 1 : w.Capacity;
                     if (weight > Layout.MaxWeight && capped.Add(w.Uid))
                         _bag.Add(Codes.WeightCapped, w.Location, w.Key, weight, Layout.MaxWeight);
-                    ranked.Add((prio, w, entry, Math.Min(weight, Layout.MaxWeight)));
+                    unranked.Add((prio, w, entry, Math.Min(weight, Layout.MaxWeight)));
+                    minPrio = Math.Min(minPrio, prio);
+                    maxPrio = Math.Max(maxPrio, prio);
                 }
-                ranked = [.. ranked.OrderBy(e => e.Prio)];
+                // Stable by priority: one pass per priority present (at most Layout.Priorities).
+                for (int p = minPrio; p <= maxPrio; p++)
+                    foreach (var e in unranked) if (e.Prio == p) ranked.Add(e);
             }
-            foreach (var sp in s.Ports.DistinctBy(p => p.Port).OrderBy(p => p.Port))
-            {
-                foreach (bool v6 in new[] { false, true })
+            // The VIPs of each family, distinct and in order, shared by every port of the service.
+            vips[0].Clear();
+            vips[1].Clear();
+            foreach (var a in s.Addresses) vips[a.Address.IsV6 ? 1 : 0].Add(a.Address);
+            foreach (var l in vips)
+                if (l.Count > 1)
                 {
-                    var vips = s.Addresses.Where(a => a.Address.IsV6 == v6).Select(a => a.Address).Distinct().Order().ToList();
-                    if (vips.Count == 0) continue;
+                    l.Sort();
+                    int n = 1;
+                    for (int i = 1; i < l.Count; i++) if (l[i] != l[n - 1]) l[n++] = l[i];
+                    l.RemoveRange(n, l.Count - n);
+                }
+            foreach (var sp in PortsInOrder(s.Ports))
+            {
+                for (int fam = 0; fam < 2; fam++)
+                {
+                    bool v6 = fam == 1;
+                    var familyVips = vips[fam];
+                    if (familyVips.Count == 0) continue;
                     uint id = sid++;
-                    names[(NameKind.Service, id)] = $"{s.Key}:{sp.Port}/{(v6 ? "v6" : "v4")}";
-                    var counts = new uint[Layout.Priorities];
+                    names[(NameKind.Service, id)] = string.Concat(key, ":", sp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), v6 ? "/v6" : "/v4");
+                    System.Array.Clear(counts);
                     foreach (var (prio, w, entry, slots) in ranked)
                     {
                         IpAddr? addr = null;
@@ -98,26 +129,44 @@ public sealed partial class Lowerer
                                 Rows.U32(bid)));
                     }
                     var value = Rows.Bytes(Rows.Service(id, mode, counts));
-                    foreach (var vip in vips)
+                    foreach (var vip in familyVips)
                     {
                         if (vipOwner.TryGetValue((vip, sp.Port), out var first))
                         {
-                            _bag.Add(Codes.ServiceAddressClash, s.Location, vip, sp.Port, s.Key, first);
+                            _bag.Add(Codes.ServiceAddressClash, s.Location, vip, sp.Port, key, first);
                             continue;
                         }
-                        vipOwner[(vip, sp.Port)] = s.Key;
+                        vipOwner[(vip, sp.Port)] = key;
                         services.Add(new ImageEntry(Rows.Bytes(Rows.SvcKey(vip, sp.Port)), value));
                     }
                 }
             }
         }
         Phase("endpoint choice");
+        var backendEntries = new ImageEntry[backends.Count];
+        for (int i = 0; i < backendEntries.Length; i++) backendEntries[i] = new ImageEntry(Rows.U32((uint)i), Rows.Bytes(backends[i]));
         return
         [
             ImageSection.For(Layout.Map(Layout.MapServices), services),
             ImageSection.For(Layout.Map(Layout.MapEndpoints), endpoints),
-            Array(Layout.MapBackends, backends.Select(Rows.Bytes)),
+            ImageSection.For(Layout.Map(Layout.MapBackends), backendEntries),
         ];
+    }
+
+    /// <summary>The service's ports, the first of each port number, by port number.</summary>
+    private static List<ServicePort> PortsInOrder(ImmutableArray<ServicePort> ports)
+    {
+        var result = new List<ServicePort>(ports.Length);
+        foreach (var p in ports)
+        {
+            bool seen = false;
+            foreach (var q in result) if (q.Port == p.Port) { seen = true; break; }
+            if (seen) continue;
+            int at = result.Count;
+            while (at > 0 && result[at - 1].Port > p.Port) at--;
+            result.Insert(at, p);
+        }
+        return result;
     }
 
     /// <summary>Priority R − rank of an endpoint seen from the client node (semantics.md §4).</summary>

@@ -20,8 +20,13 @@ public static unsafe class Rows
     /// <summary>16 bytes in network order; IPv4 in the first four.</summary>
     public static void PutAddress(byte* dst, IpAddr a)
     {
-        var b = a.ToBytes();
-        for (int i = 0; i < 16; i++) dst[i] = i < b.Length ? b[i] : (byte)0;
+        var span = new Span<byte>(dst, 16);
+        if (a.IsV6) System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(span, a.Value);
+        else
+        {
+            span.Clear();
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(span, (uint)a.Value);
+        }
     }
 
     public static IpAddr GetAddress(byte* src, uint v6) =>
