@@ -114,7 +114,7 @@ public static class Cli
     {
         string full = Path.GetFullPath(path);
         string tmp = Path.Combine(Path.GetDirectoryName(full) ?? ".", $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
-        File.WriteAllBytes(tmp, content.ToArray());
+        using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None)) f.Write(content);
         File.Move(tmp, full, overwrite: true);
     }
 }

@@ -85,9 +85,14 @@ public static class LoweringBench
         byte[] bytes = [];
         var times = new List<double>();
         var cpuTimes = new List<double>();
-        int gcRuns0 = 0; TimeSpan gcPause0 = TimeSpan.Zero;
+        int gcRuns0 = 0; TimeSpan gcPause0 = TimeSpan.Zero, gcBetween = TimeSpan.Zero;
         for (int i = 0; i < runs + 1; i++)
         {
+            // Each run starts from a collected heap: it pays for its own garbage, not the previous run's.
+            var pause0 = GC.GetTotalPauseDuration();
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            if (i > 1) gcBetween += GC.GetTotalPauseDuration() - pause0;
             if (i == 1) { gcRuns0 = GC.CollectionCount(0); gcPause0 = GC.GetTotalPauseDuration(); }
             var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
             var t = Stopwatch.StartNew();
@@ -98,7 +103,7 @@ public static class LoweringBench
             bytes = image.ToBytes();
             if (i > 0) { times.Add(lowerMs); cpuTimes.Add(lowerCpu); } // the first run pays for JIT
         }
-        Console.WriteLine($"garbage collection during the warm runs: {GC.CollectionCount(0) - gcRuns0} collections, {(GC.GetTotalPauseDuration() - gcPause0).TotalMilliseconds / Math.Max(1, runs):F0} ms paused per run");
+        Console.WriteLine($"garbage collection during the warm runs: {GC.CollectionCount(0) - gcRuns0 - (runs - 1)} collections besides the one before each run, {(GC.GetTotalPauseDuration() - gcPause0 - gcBetween).TotalMilliseconds / Math.Max(1, runs):F0} ms paused per run");
         Console.WriteLine("phases of the last run: " + string.Join(", ", stats!.Phases.Select(p => $"{p.Phase} {p.Ms:F0}/{p.CpuMs:F0} ms")) + " (wall/cpu)");
         Console.WriteLine($"lowering alone (warm): median wall {Median(times):F0} ms, cpu {Median(cpuTimes):F0} ms (runs wall/cpu {string.Join(", ", times.Zip(cpuTimes).Select(x => string.Create(CultureInfo.InvariantCulture, $"{x.First:F0}/{x.Second:F0}")))}); load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
         Console.WriteLine($"image: {bytes.Length:N0} bytes; {stats!.LocalWorkloads} workloads, {stats.Policies} policies; max stage steps {stats.MaxStageSteps}, {stats.TailCallsPerPacket} tail calls per SYN");

@@ -34,9 +34,13 @@ public static class CompileCommand
             var bytes = image.ToBytes();
             string? textPath = parse.GetValue(text);
             // The text is rendered from the bytes as inspect reads them, so both always agree.
-            var check = new DiagnosticBag();
-            var reread = ImageReader.Read(parse.GetValue(output)!, bytes, check) ?? throw new InvalidOperationException("a freshly written image does not read back: " + string.Join("; ", check.Items));
-            byte[]? textBytes = textPath is null ? null : Encoding.UTF8.GetBytes(ImageText.Render(reread));
+            byte[]? textBytes = null;
+            if (textPath is not null)
+            {
+                var check = new DiagnosticBag();
+                var reread = ImageReader.Read(parse.GetValue(output)!, bytes, check) ?? throw new InvalidOperationException("a freshly written image does not read back: " + string.Join("; ", check.Items));
+                textBytes = Encoding.UTF8.GetBytes(ImageText.Render(reread));
+            }
             try
             {
                 Cli.WriteAtomically(parse.GetValue(output)!, bytes);
