@@ -71,6 +71,7 @@ public sealed class AddressSet : IEquatable<AddressSet>
 
     public bool Equals(AddressSet? other)
     {
+        if (ReferenceEquals(this, other)) return true; // identity sets are cached and requested again
         if (other is null || other._hash != _hash || other.Prefixes.Count != Prefixes.Count) return false;
         for (int i = 0; i < Prefixes.Count; i++)
             if (Prefixes[i] != other.Prefixes[i]) return false;
