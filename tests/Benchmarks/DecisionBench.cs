@@ -51,9 +51,16 @@ public static class DecisionBench
             for (int r = 0; r < runs; r++)
             {
                 sw.Restart();
-                var image = Lowerer.Lower(world, node, new DiagnosticBag(), new LoweringLimits { DecisionTables = false });
+                var bag = new DiagnosticBag();
+                var image = Lowerer.Lower(world, node, bag, new LoweringLimits { DecisionTables = false });
                 lowerMs.Add(sw.Elapsed.TotalMilliseconds);
-                if (image is null) { Console.Error.WriteLine($"node {node}: lowering failed"); return 1; }
+                if (image is null)
+                {
+                    var errors = bag.Sorted().Where(d => d.Severity == Severity.Error).ToList();
+                    Console.Error.WriteLine($"node {node}: lowering failed after {lowerMs[^1]:F0} ms with {errors.Count} error(s):");
+                    foreach (var d in errors.Take(10)) Console.Error.WriteLine("  " + d);
+                    return 1;
+                }
                 sw.Restart();
                 DecisionTables.Add(image, LoweringLimits.Kernel, true, out var s);
                 tableMs.Add(sw.Elapsed.TotalMilliseconds);

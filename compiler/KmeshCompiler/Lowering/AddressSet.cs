@@ -39,7 +39,7 @@ public sealed class AddressSet : IEquatable<AddressSet>
     private static void Minimise(List<(UInt128 Net, int Len)> items, int bits, bool v6, List<IpPrefix> output)
     {
         if (items.Count == 0) return;
-        items.Sort((a, b) => a.Net != b.Net ? a.Net.CompareTo(b.Net) : a.Len.CompareTo(b.Len));
+        items.Sort(); // by network, then length (the tuple's own order: no comparison delegate)
         var stack = new List<(UInt128 Net, int Len)>(items.Count);
         UInt128 lastEnd = 0;
         bool any = false;

@@ -37,6 +37,8 @@ public sealed partial class Lowerer
     private readonly Dictionary<string, List<Policy>> _byNamespace = new(StringComparer.Ordinal);
     private readonly List<Policy> _global = new();
     private readonly Dictionary<string, Policy> _byKey = new(StringComparer.Ordinal);
+    /// <summary>Every policy's key, computed once (a workload can have thousands of candidates).</summary>
+    private readonly Dictionary<Policy, string> _keyOf = new(ReferenceEqualityComparer.Instance);
     private readonly IdentityLowering _identity;
 
     // Hash-consed rows.
@@ -59,6 +61,8 @@ public sealed partial class Lowerer
     private readonly Dictionary<(uint Flags, IdList Policies), uint> _evalIndex = new();
     private readonly List<LPolicy> _policies = new();
     private readonly Dictionary<Match, MatchInfo> _matchInfo = new(ReferenceEqualityComparer.Instance);
+    /// <summary>Sections too large for their map, left empty: the rows needed (the image fails).</summary>
+    private readonly Dictionary<string, long> _oversized = new(StringComparer.Ordinal);
     private int _matchesRequested, _clausesRequested, _rulesRequested, _setsRequested, _evalsRequested;
 
     private sealed record MatchInfo(uint Id, bool Never, uint[] Ports, uint[] NotPorts);
@@ -101,7 +105,9 @@ public sealed partial class Lowerer
         foreach (var w in _world.Workloads) foreach (var a in w.Addresses) _owner.TryAdd(a, w);
         foreach (var p in _world.Policies)
         {
-            _byKey.TryAdd(p.Key, p);
+            string key = p.Key;
+            _keyOf[p] = key;
+            _byKey.TryAdd(key, p);
             if (p.Scope == PolicyScope.Global) _global.Add(p);
             else if (p.Scope == PolicyScope.Namespace)
             {
@@ -147,7 +153,8 @@ public sealed partial class Lowerer
         {
             var spec = Layout.Map(s.Name);
             uint cap = _limits.Capacity(spec);
-            long needed = s.Type == BpfMapType.Array ? (s.Entries.Length == 0 ? 0 : Rows.U32(s.Entries[^1].Key) + 1L) : s.Entries.Length;
+            long needed = _oversized.TryGetValue(s.Name, out long over) ? over
+                : s.Type == BpfMapType.Array ? (s.Entries.Length == 0 ? 0 : Rows.U32(s.Entries[^1].Key) + 1L) : s.Entries.Length;
             if (needed > cap)
                 _bag.Add(Codes.TableOverCapacity, SourceLocation.None, s.Name, needed, cap, MacroOf(s.Name));
         }
@@ -198,17 +205,17 @@ public sealed partial class Lowerer
 
         // Candidates of every local workload, in decision order: DENY before ALLOW, then by name.
         var candidates = local.Select(w => Candidates(w)
-                .DistinctBy(p => p.Key)
+                .DistinctBy(p => KeyOf(p))
                 .OrderBy(p => p.Action == PolicyAction.Deny ? 0 : 1)
-                .ThenBy(p => p.Key, StringComparer.Ordinal)
+                .ThenBy(p => KeyOf(p), StringComparer.Ordinal)
                 .ToList()).ToList();
         var lpolicies = new Dictionary<string, LPolicy>(StringComparer.Ordinal);
-        foreach (var p in candidates.SelectMany(c => c).DistinctBy(p => p.Key).OrderBy(p => p.Key, StringComparer.Ordinal))
+        foreach (var p in candidates.SelectMany(c => c).DistinctBy(p => KeyOf(p)).OrderBy(p => KeyOf(p), StringComparer.Ordinal))
         {
             var lp = LowerPolicy(p, (uint)_policies.Count);
             _policies.Add(lp);
-            lpolicies[p.Key] = lp;
-            names[(NameKind.Policy, lp.Id)] = p.Key;
+            lpolicies[KeyOf(p)] = lp;
+            names[(NameKind.Policy, lp.Id)] = KeyOf(p);
         }
 
         var workloadEntries = new List<ImageEntry>();
@@ -219,7 +226,7 @@ public sealed partial class Lowerer
             var w = local[i];
             uint wid = (uint)i;
             names[(NameKind.Workload, wid)] = w.Key;
-            var lps = candidates[i].Select(p => lpolicies[p.Key]).ToList();
+            var lps = candidates[i].Select(p => lpolicies[KeyOf(p)]).ToList();
             uint flags = lps.Any(p => !p.Policy.DryRun && p.Policy.Action == PolicyAction.Allow) ? Layout.EvalHasAllow : 0;
             var key = (flags, new IdList(lps.Select(p => p.Id).ToArray()));
             if (!byCandidates.TryGetValue(key, out var evals))
@@ -251,7 +258,7 @@ public sealed partial class Lowerer
             ImageSection.For(Layout.Map(Layout.MapWorkloads), workloadEntries),
             ImageSection.For(Layout.Map(Layout.MapPortIndex), portEntries),
             Array(Layout.MapEvals, _evals.Select(Rows.Bytes)),
-            Array(Layout.MapLists, _slots.Select(Rows.U32)),
+            Fits(Layout.MapLists, _slots.Count) ? Array(Layout.MapLists, _slots.Select(Rows.U32)) : ImageSection.For(Layout.Map(Layout.MapLists), []),
             Array(Layout.MapPolicies, _policies.Select(p => Rows.Bytes(new KmeshPolicy
             {
                 RulesFirst = p.Rules.First,
@@ -264,9 +271,10 @@ public sealed partial class Lowerer
             Array(Layout.MapMatches, _matches.Select(Rows.Bytes)),
         };
         var setEntries = new List<ImageEntry>();
-        for (int i = 0; i < _addrSets.Count; i++)
-            foreach (var p in _addrSets[i].Prefixes)
-                setEntries.Add(new ImageEntry(Rows.Bytes(Rows.AddrSetKey((uint)i + 1, p)), Rows.U32((uint)i + 1)));
+        if (Fits(Layout.MapAddrSets, _addrSets.Sum(a => (long)a.Prefixes.Count)))
+            for (int i = 0; i < _addrSets.Count; i++)
+                foreach (var p in _addrSets[i].Prefixes)
+                    setEntries.Add(new ImageEntry(Rows.Bytes(Rows.AddrSetKey((uint)i + 1, p)), Rows.U32((uint)i + 1)));
         sections.Add(ImageSection.For(Layout.Map(Layout.MapAddrSets), setEntries));
         var portSetEntries = new List<ImageEntry>();
         for (int i = 0; i < _portSets.Count; i++)
@@ -287,6 +295,17 @@ public sealed partial class Lowerer
         return Sorted(w.Namespaces, n => n.Name) && Sorted(w.Nodes, n => n.Name) && Sorted(w.Workloads, x => x.Uid) &&
                Sorted(w.Services, s => s.Key) && Sorted(w.Policies, p => p.Key);
     }
+
+    /// <summary>Whether <paramref name="rows"/> rows fit the map; if not, the rows are not built (the
+    /// image fails its capacity check, which reports this count).</summary>
+    private bool Fits(string map, long rows)
+    {
+        if (rows <= _limits.Capacity(Layout.Map(map))) return true;
+        _oversized[map] = rows;
+        return false;
+    }
+
+    private string KeyOf(Policy p) => _keyOf.TryGetValue(p, out var k) ? k : p.Key;
 
     private IEnumerable<Policy> Candidates(Workload w)
     {

@@ -235,6 +235,28 @@ public class LoweringTests
         Assert.Contains(bag.Items, d => d.Code == "KM7002" && d.Message.Contains("km_policies needs 4 entries but holds at most 3"));
     }
 
+    [Theory]
+    [InlineData(Layout.MapAddrSets)]
+    [InlineData(Layout.MapLists)]
+    public void SetAndListCapacityJustUnderTheNeedIsAnErrorWithTheExactCount(string map)
+    {
+        // Rows of these maps are not built once they cannot fit: the count must still be exact.
+        var policies = Enumerable.Range(0, 3).Select(p => Policy("app", $"p{p}", PolicyAction.Allow,
+            Rule(Clause([.. Enumerable.Range(0, 5 + p).Select(k => From($"10.{p}.0.{k}"))])))).ToList();
+        var world = World([Server], policies);
+        Assert.NotNull(Lowerer.Lower(world, "node-a", new DiagnosticBag(), null, out var stats));
+        int needed = stats!.Entries[map];
+        Assert.True(needed > 1);
+        var exact = new LoweringLimits { Capacities = new Dictionary<string, uint> { [map] = (uint)needed } };
+        Assert.NotNull(Lowerer.Lower(world, "node-a", new DiagnosticBag(), exact));
+        var under = new LoweringLimits { Capacities = new Dictionary<string, uint> { [map] = (uint)needed - 1 } };
+        var bag = new DiagnosticBag();
+        Assert.Null(Lowerer.Lower(world, "node-a", bag, under));
+        var d = Assert.Single(bag.Items, x => x.Severity == Severity.Error);
+        Assert.Equal("KM7002", d.Code);
+        Assert.Contains($"{map} needs {needed} entries but holds at most {needed - 1}", d.Message);
+    }
+
     [Fact]
     public void UnknownNodeIsAnError()
     {
