@@ -29,19 +29,28 @@ public sealed class IdentityLowering
     /// <param name="owner">Every world address and the workload it resolves to.</param>
     public IdentityLowering(IReadOnlyDictionary<IpAddr, Workload> owner)
     {
-        var identities = new Dictionary<Workload, Identity>(ReferenceEqualityComparer.Instance);
-        var groups = new Dictionary<Identity, IdGroup>();
+        // Grouped by the identity's fields (one Identity per group, not per workload); a workload's
+        // addresses are usually consecutive in the index, so its group is remembered.
+        var groups = new Dictionary<(string TrustDomain, string Namespace, string ServiceAccount), IdGroup>();
+        Workload? last = null;
+        IdGroup? lastGroup = null;
         foreach (var (a, w) in owner)
         {
-            if (!identities.TryGetValue(w, out var id)) identities[w] = id = w.Identity;
-            if (!groups.TryGetValue(id, out var g))
+            if (!ReferenceEquals(w, last) || lastGroup is null)
             {
-                groups[id] = g = new IdGroup(id, id.ToString(), new List<IpAddr>());
-                _byPrincipal[g.Principal] = g;
-                if (!_byNamespace.TryGetValue(id.Namespace, out var l)) _byNamespace[id.Namespace] = l = new();
-                l.Add(g);
+                var fields = (w.TrustDomain, w.Namespace, w.ServiceAccount);
+                if (!groups.TryGetValue(fields, out var g))
+                {
+                    var id = w.Identity;
+                    groups[fields] = g = new IdGroup(id, id.ToString(), new List<IpAddr>());
+                    _byPrincipal[g.Principal] = g;
+                    if (!_byNamespace.TryGetValue(id.Namespace, out var l)) _byNamespace[id.Namespace] = l = new();
+                    l.Add(g);
+                }
+                last = w;
+                lastGroup = g;
             }
-            g.Addresses.Add(a);
+            lastGroup.Addresses.Add(a);
         }
         _namespaces = _byNamespace.Keys.Order(StringComparer.Ordinal).ToList();
     }

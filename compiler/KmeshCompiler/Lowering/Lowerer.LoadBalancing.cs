@@ -1,5 +1,6 @@
 using KmeshCompiler.Semantics;
 using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using KmeshCompiler.Diagnostics;
 using KmeshCompiler.Image;
 using KmeshCompiler.Ir;
@@ -19,32 +20,37 @@ public sealed partial class Lowerer
         var capped = new HashSet<string>(StringComparer.Ordinal);
         uint sid = 0;
         // Endpoints by service key, in uid order: one pass over the workloads, not one per service.
-        var members = new Dictionary<string, List<(Workload W, WorkloadServicePorts Entry)>>(_world.Services.Length, StringComparer.Ordinal);
+        var members = new Dictionary<string, List<(Workload W, WorkloadServicePorts Entry, int Index)>>(_world.Services.Length, StringComparer.Ordinal);
         int memberCount = 0;
-        foreach (var w in _world.Workloads)
+        for (int wi = 0; wi < _world.Workloads.Length; wi++)
+        {
+            var w = _world.Workloads[wi];
             for (int i = 0; i < w.Services.Length; i++)
             {
                 var entry = w.Services[i];
                 if (!members.TryGetValue(entry.ServiceKey, out var l)) members[entry.ServiceKey] = l = new();
                 else if (l.Count > 0 && ReferenceEquals(l[^1].W, w)) continue; // the first entry for a service counts
-                l.Add((w, entry));
+                l.Add((w, entry, wi));
                 memberCount++;
             }
+        }
         // Sized for one endpoint and backend per member and service port (weights above 1 and
         // workloads in several services grow them).
         int expected = memberCount * 2;
         var services = new List<ImageEntry>(_world.Services.Length * 2);
         var endpoints = new List<ImageEntry>(expected);
         var backends = new List<KmeshBackend>(expected);
-        var backendIndex = new Dictionary<(IpAddr, uint), uint>(expected);
+        // Backends by (address, target port): IPv4 ones keyed by one 64-bit integer.
+        var backendIndex4 = new Dictionary<ulong, uint>(expected);
+        var backendIndex6 = new Dictionary<(UInt128, uint), uint>();
         var vipOwner = new Dictionary<(IpAddr, uint), string>(_world.Services.Length * 2);
         names.EnsureCapacity(names.Count + expected + _world.Services.Length * 2);
         Phase("service membership");
-        var workloadKeys = new Dictionary<Workload, string>(ReferenceEqualityComparer.Instance);
+        var workloadKeys = new string?[_world.Workloads.Length];
         // The endpoints of one service, healthy enough, ranked once, best priority first and by uid
         // within a priority (members are in uid order and the sort is stable).
-        var ranked = new List<(int Prio, Workload W, WorkloadServicePorts Entry, uint Slots)>();
-        var unranked = new List<(int Prio, Workload W, WorkloadServicePorts Entry, uint Slots)>();
+        var ranked = new List<(int Prio, Workload W, WorkloadServicePorts Entry, int Index, uint Slots)>();
+        var unranked = new List<(int Prio, Workload W, WorkloadServicePorts Entry, int Index, uint Slots)>();
         var vips = new List<IpAddr>[] { new(), new() };
         var counts = new uint[Layout.Priorities];
         foreach (var s in _world.Services)
@@ -71,14 +77,14 @@ public sealed partial class Lowerer
             int minPrio = int.MaxValue, maxPrio = int.MinValue;
             if (lb.Mode != LbMode.Passthrough && members.TryGetValue(key, out var ms))
             {
-                foreach (var (w, entry) in ms)
+                foreach (var (w, entry, index) in ms)
                 {
                     if (w.Health != WorkloadHealth.Healthy && lb.HealthPolicy != HealthPolicy.AllowAll) continue;
                     int prio = ranks ? Priority(lb.RoutingPreference, client, w) : 0;
                     uint weight = w.Capacity == 0 ? 1 : w.Capacity;
                     if (weight > Layout.MaxWeight && capped.Add(w.Uid))
                         _bag.Add(Codes.WeightCapped, w.Location, w.Key, weight, Layout.MaxWeight);
-                    unranked.Add((prio, w, entry, Math.Min(weight, Layout.MaxWeight)));
+                    unranked.Add((prio, w, entry, index, Math.Min(weight, Layout.MaxWeight)));
                     minPrio = Math.Min(minPrio, prio);
                     maxPrio = Math.Max(maxPrio, prio);
                 }
@@ -108,7 +114,7 @@ public sealed partial class Lowerer
                     uint id = sid++;
                     names[(NameKind.Service, id)] = string.Concat(key, ":", sp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), v6 ? "/v6" : "/v4");
                     System.Array.Clear(counts);
-                    foreach (var (prio, w, entry, slots) in ranked)
+                    foreach (var (prio, w, entry, index, slots) in ranked)
                     {
                         IpAddr? addr = null;
                         foreach (var a in w.Addresses) if (a.IsV6 == v6) { addr = a; break; }
@@ -116,13 +122,17 @@ public sealed partial class Lowerer
                         ServicePort? wp = null;
                         foreach (var p in entry.Ports) if (p.Port == sp.Port) { wp = p; break; }
                         uint target = wp is { TargetPort: > 0 } ? wp.TargetPort : sp.TargetPort > 0 ? sp.TargetPort : sp.Port;
-                        if (!backendIndex.TryGetValue((addr.Value, target), out uint bid))
+                        var ba = addr.Value;
+                        ref uint slot = ref v6
+                            ? ref CollectionsMarshal.GetValueRefOrAddDefault(backendIndex6, (ba.Value, target), out bool known)
+                            : ref CollectionsMarshal.GetValueRefOrAddDefault(backendIndex4, ((ulong)(uint)ba.Value << 32) | target, out known);
+                        if (!known)
                         {
-                            bid = (uint)backends.Count;
-                            backends.Add(Rows.Backend(addr.Value, target));
-                            backendIndex[(addr.Value, target)] = bid;
-                            names[(NameKind.Backend, bid)] = workloadKeys.TryGetValue(w, out var wk) ? wk : workloadKeys[w] = w.Key;
+                            slot = (uint)backends.Count;
+                            backends.Add(Rows.Backend(ba, target));
+                            names[(NameKind.Backend, slot)] = workloadKeys[index] ??= w.Key;
                         }
+                        uint bid = slot;
                         for (uint k = 0; k < slots; k++)
                             endpoints.Add(new ImageEntry(
                                 Rows.Bytes(new KmeshEndpointKey { ServiceId = id, Priority = (uint)prio, Index = counts[prio]++ }),

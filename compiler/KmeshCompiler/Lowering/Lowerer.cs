@@ -292,8 +292,15 @@ public sealed partial class Lowerer
             for (int i = 1; i < a.Length; i++) if (string.CompareOrdinal(key(a[i - 1]), key(a[i])) > 0) return false;
             return true;
         }
+        // Keys "namespace/name" compared without building them.
+        static bool SortedByKey<T>(ImmutableArray<T> a, Func<T, string> ns, Func<T, string> name)
+        {
+            for (int i = 1; i < a.Length; i++)
+                if (CompareKeys(ns(a[i - 1]), name(a[i - 1]), ns(a[i]), name(a[i])) > 0) return false;
+            return true;
+        }
         return Sorted(w.Namespaces, n => n.Name) && Sorted(w.Nodes, n => n.Name) && Sorted(w.Workloads, x => x.Uid) &&
-               Sorted(w.Services, s => s.Key) && Sorted(w.Policies, p => p.Key);
+               SortedByKey(w.Services, s => s.Namespace, s => s.Hostname) && SortedByKey(w.Policies, p => p.Namespace, p => p.Name);
     }
 
     /// <summary>Whether <paramref name="rows"/> rows fit the map; if not, the rows are not built (the
@@ -303,6 +310,19 @@ public sealed partial class Lowerer
         if (rows <= _limits.Capacity(Layout.Map(map))) return true;
         _oversized[map] = rows;
         return false;
+    }
+
+    /// <summary>string.CompareOrdinal($"{a1}/{a2}", $"{b1}/{b2}") without the strings.</summary>
+    internal static int CompareKeys(string a1, string a2, string b1, string b2)
+    {
+        int la = a1.Length + 1 + a2.Length, lb = b1.Length + 1 + b2.Length;
+        for (int i = 0, n = Math.Min(la, lb); i < n; i++)
+        {
+            char x = i < a1.Length ? a1[i] : i == a1.Length ? '/' : a2[i - a1.Length - 1];
+            char y = i < b1.Length ? b1[i] : i == b1.Length ? '/' : b2[i - b1.Length - 1];
+            if (x != y) return x - y;
+        }
+        return la - lb;
     }
 
     private string KeyOf(Policy p) => _keyOf.TryGetValue(p, out var k) ? k : p.Key;

@@ -258,6 +258,22 @@ public class LoweringTests
     }
 
     [Fact]
+    public void KeysCompareLikeTheirStrings()
+    {
+        // The canonical-order check compares "namespace/name" keys without building them; '/' sorts
+        // after '-' and '.', before letters and digits, and a key may be a prefix of another.
+        var rng = new Random(7);
+        string[] parts = ["", "a", "a-b", "a.b", "a/b", "ab", "b", "team-1", "team-10", "team-1/x", "\u00e9", "Z"];
+        for (int i = 0; i < 5000; i++)
+        {
+            string a1 = parts[rng.Next(parts.Length)], a2 = parts[rng.Next(parts.Length)];
+            string b1 = parts[rng.Next(parts.Length)], b2 = parts[rng.Next(parts.Length)];
+            int expected = Math.Sign(string.CompareOrdinal($"{a1}/{a2}", $"{b1}/{b2}"));
+            Assert.True(expected == Math.Sign(Lowerer.CompareKeys(a1, a2, b1, b2)), $"{a1}/{a2} vs {b1}/{b2}");
+        }
+    }
+
+    [Fact]
     public void UnknownNodeIsAnError()
     {
         var bag = new DiagnosticBag();
