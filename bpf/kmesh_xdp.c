@@ -10,9 +10,9 @@
  * compiler refuses evals that need more). Every path that cannot finish the evaluation of a SYN to a
  * local workload drops it (fail closed) and counts KMESH_VERDICT_ERROR or KMESH_VERDICT_UNPARSED.
  *
- * Before the stages, an eval with KMESH_EVAL_DECISIONS is decided by one lookup in km_decisions
- * (the compile-time decision table, see kmesh_tables.h): verdict and counters, no tail call. A miss
- * or a region marked KMESH_DECISION_STAGES takes the stages.
+ * Before anything else, a SYN is looked up in km_decisions (the compile-time decision table, see
+ * kmesh_tables.h): destination, port and source prefix give verdict and counters with one hash
+ * lookup and no tail call. A miss, or a region marked KMESH_DECISION_STAGES, takes the stages.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -34,7 +34,8 @@ KM_MAP(km_clauses, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_range, KMESH_MAX_CLAU
 KM_MAP(km_matches, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_match, KMESH_MAX_MATCHES);
 KM_MAP_FLAGS(km_addr_sets, BPF_MAP_TYPE_LPM_TRIE, struct kmesh_addr_set_key, __u32, KMESH_MAX_ADDR_SET_ENTRIES, BPF_F_NO_PREALLOC);
 KM_MAP(km_port_sets, BPF_MAP_TYPE_HASH, struct kmesh_port_key, __u32, KMESH_MAX_PORT_SET_ENTRIES);
-KM_MAP_FLAGS(km_decisions, BPF_MAP_TYPE_LPM_TRIE, struct kmesh_decision_key, struct kmesh_decision, KMESH_MAX_DECISIONS, BPF_F_NO_PREALLOC);
+KM_MAP_FLAGS(km_decisions, BPF_MAP_TYPE_HASH, struct kmesh_decision_key, struct kmesh_decision, KMESH_MAX_DECISIONS, BPF_F_NO_PREALLOC);
+KM_MAP(km_decision_idx, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_decision_index, KMESH_MAX_DECISION_INDEX);
 KM_MAP(km_meta, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_meta, KMESH_MAX_META);
 KM_MAP(km_scratch, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct kmesh_scratch, 1);
 KM_MAP(km_policy_stat, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct kmesh_policy_stats, KMESH_MAX_POLICIES);
@@ -189,22 +190,50 @@ static __always_inline int parse_ipv6(struct ipv6hdr *ip6, void *end, struct par
 	return -1; /* chain longer than KM_MAX_IPV6_EXT */
 }
 
-/* The decision table: one LPM lookup. Counts exactly what the POLICY stage would count for the
- * packet. Returns -1 when the stages must decide. */
-static __always_inline int decide_by_table(struct kmesh_scratch *s, struct kmesh_eval *e, __u32 eid, struct parsed *p)
+/* One probe pass: the source masked to each stored length of its family, longest first. */
+static __always_inline struct kmesh_decision *probe(struct kmesh_decision_key *k, const __u32 *src, const __u8 *lengths)
 {
-	struct kmesh_decision_key k = {};
-	k.prefixlen = KMESH_DECISION_FIXED_BITS + (p->dst.v6 ? 128 : 32);
-	k.eval_id = eid;
-	k.v6 = p->dst.v6;
-	if (e->flags & KMESH_EVAL_DECISIONS_BY_DST)
-		__builtin_memcpy(k.dst, p->dst.addr, 16);
-	if (e->flags & KMESH_EVAL_DECISIONS_BY_PORT) {
-		struct kmesh_port_key pk = { .id = e->decision_ports, .port = p->port };
-		k.port = bpf_map_lookup_elem(&km_port_sets, &pk) ? p->port : KMESH_DECISION_OTHER_PORT;
+#pragma unroll
+	for (int i = 0; i < KMESH_DECISION_MAX_LENGTHS; i++) {
+		__u32 len = lengths[i];
+		if (len > 128)
+			break; /* KMESH_DECISION_NO_LENGTH: no shorter prefix is stored */
+		k->src_len = len;
+		__u32 *out = (__u32 *)k->src;
+#pragma unroll
+		for (int w = 0; w < 4; w++) {
+			__u32 bits = len > 32 * w ? len - 32 * w : 0;
+			out[w] = bits >= 32 ? src[w] : bits == 0 ? 0 : src[w] & bpf_htonl(~0u << (32 - bits));
+		}
+		struct kmesh_decision *d = bpf_map_lookup_elem(&km_decisions, k);
+		if (d)
+			return d;
 	}
-	__builtin_memcpy(k.src, p->src, 16);
-	struct kmesh_decision *d = bpf_map_lookup_elem(&km_decisions, &k);
+	return 0;
+}
+
+/* The decision table (kmesh_tables.h, km_decisions): longest-prefix match by probing. Counts
+ * exactly what the POLICY stage would count for the packet. Returns -1 when the table does not
+ * decide the SYN (not a local workload, no table for it, or a region left to the stages). */
+static __always_inline int decide_by_table(struct parsed *p)
+{
+	__u32 zero = 0;
+	struct kmesh_decision_index *ix = bpf_map_lookup_elem(&km_decision_idx, &zero);
+	if (!ix)
+		return -1;
+	struct kmesh_decision_key k = {};
+	__builtin_memcpy(&k.dst, &p->dst, sizeof(k.dst));
+	__u32 port = p->port & 0xffff;
+	int by_port = (ix->ports[(port >> 6) & (KMESH_DECISION_PORT_WORDS - 1)] >> (port & 63)) & 1;
+	k.port = by_port ? port : KMESH_DECISION_OTHER_PORT;
+	__u32 src[4];
+	__builtin_memcpy(src, p->src, 16);
+	const __u8 *lengths = ix->lengths[p->dst.v6 ? 1 : 0];
+	struct kmesh_decision *d = probe(&k, src, lengths);
+	if (!d && by_port) {
+		k.port = KMESH_DECISION_OTHER_PORT;
+		d = probe(&k, src, lengths);
+	}
 	if (!d || (d->flags & KMESH_DECISION_STAGES) || d->verdict > KMESH_VERDICT_DENY_NONE_ALLOW)
 		return -1;
 	__u32 n = d->count;
@@ -228,8 +257,14 @@ static __always_inline int decide_by_table(struct kmesh_scratch *s, struct kmesh
 		if (st)
 			st->denied++;
 	}
-	s->verdict = verdict;
-	s->policy_id = pid;
+	/* The destination, verdict and deciding policy stay in the scratch for kmeshc check --engine
+	 * kernel (the destination tells which CPU's slot was written). */
+	struct kmesh_scratch *s = bpf_map_lookup_elem(&km_scratch, &zero);
+	if (s) {
+		__builtin_memcpy(s->dst, p->dst.addr, 16);
+		s->verdict = verdict;
+		s->policy_id = pid;
+	}
 	count_verdict(verdict);
 	return verdict == KMESH_VERDICT_ALLOW_POLICY || verdict == KMESH_VERDICT_ALLOW_NO_ALLOW ? XDP_PASS : XDP_DROP;
 }
@@ -266,6 +301,12 @@ int kmesh_xdp(struct xdp_md *ctx)
 	if (p.state == 0)
 		return XDP_PASS;
 
+	if (p.state > 0) {
+		int r = decide_by_table(&p);
+		if (r >= 0)
+			return r;
+	}
+
 	/* Only traffic to local workloads is ours; a header we could not read passes when it is not
 	 * (its destination was read first) and is dropped when it is. */
 	struct kmesh_workload *w = bpf_map_lookup_elem(&km_workloads, &p.dst);
@@ -294,11 +335,6 @@ int kmesh_xdp(struct xdp_md *ctx)
 	struct kmesh_eval *e = bpf_map_lookup_elem(&km_evals, &eid);
 	if (!e)
 		return fail(s, KMESH_VERDICT_ERROR);
-	if (e->flags & KMESH_EVAL_DECISIONS) {
-		int r = decide_by_table(s, e, eid, &p);
-		if (r >= 0)
-			return r;
-	}
 	return advance(ctx, s, e, KMESH_STAGE_MATCH);
 }
 

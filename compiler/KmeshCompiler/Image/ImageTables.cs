@@ -23,7 +23,7 @@ public sealed class ImageTables
     public SortedDictionary<(IpAddr Address, uint Port), KmeshService> Services { get; } = new();
     public SortedDictionary<(uint Service, uint Priority, uint Index), uint> Endpoints { get; } = new();
     public KmeshBackend[] Backends { get; }
-    /// <summary>km_decisions: the decision table the entry program checks first.</summary>
+    /// <summary>km_decisions and km_decision_idx: the decision table the entry program checks first.</summary>
     public DecisionTable Decisions { get; }
 
     private readonly HashSet<(uint SetFam, UInt128 Network, int Length)> _lpm = new();
@@ -68,7 +68,8 @@ public sealed class ImageTables
             Endpoints[(k.ServiceId, k.Priority, k.Index)] = Rows.U32(e.Value);
         }
         Backends = ArrayOf<KmeshBackend>(Layout.MapBackends);
-        Decisions = new DecisionTable(Entries(Layout.MapDecisions));
+        var index = ArrayOf<KmeshDecisionIndex>(Layout.MapDecisionIndex);
+        Decisions = new DecisionTable(Entries(Layout.MapDecisions), index.Length > 0 ? index[0] : null);
     }
 
     private IEnumerable<ImageEntry> Entries(string map) => Image.Section(map)?.Entries ?? [];
