@@ -476,59 +476,84 @@ int kmesh_stage_match(struct xdp_md *ctx)
  * one member, or one row with no member; a row decided early skips its remaining members.
  * ---------------------------------------------------------------------------------------------- */
 
-struct group_loop {
+/* Where a CLAUSE, RULE or POLICY loop is: a list of row ids, each row a range of member ids. */
+struct row_cursor {
 	__u32 list_first; /* the eval's list of row ids */
 	__u32 list_count;
 	__u32 row;        /* position in that list */
 	__u32 row_id;
 	__u32 member;     /* position in the row's range; 0 = row not started */
-	__u32 m_first;
+	__u32 m_first;    /* the row's member range, read by the caller when the row starts */
 	__u32 m_count;
-	int is_and;       /* RULE: AND of clauses; CLAUSE: OR of matches */
 	int error;
+};
+
+/* The start of every loop step: NULL when the loop must stop (the list is done, or an error,
+ * recorded in c->error), else the scratch, with c->row_id read when the row starts (member 0). */
+static __always_inline struct kmesh_scratch *cursor_step(struct row_cursor *c)
+{
+	if (c->row >= c->list_count)
+		return 0;
+	struct kmesh_scratch *s = scratch();
+	if (!s || (c->member == 0 && list_at(c->list_first + c->row, &c->row_id) < 0)) {
+		c->error = 1;
+		return 0;
+	}
+	return s;
+}
+
+/* The current row's next member id; -1 (error recorded) when the list cannot be read. */
+static __always_inline int cursor_member(struct row_cursor *c, __u32 *id)
+{
+	if (list_at(c->m_first + c->member, id) < 0) {
+		c->error = 1;
+		return -1;
+	}
+	c->member++;
+	return 0;
+}
+
+static __always_inline void cursor_next_row(struct row_cursor *c)
+{
+	c->row++;
+	c->member = 0;
+}
+
+struct group_loop {
+	struct row_cursor c;
+	int is_and;       /* RULE: AND of clauses; CLAUSE: OR of matches */
 };
 
 static __always_inline long group_step(struct group_loop *l, void *rows)
 {
-	if (l->row >= l->list_count)
+	struct row_cursor *c = &l->c;
+	struct kmesh_scratch *s = cursor_step(c);
+	if (!s)
 		return 1;
-	struct kmesh_scratch *s = scratch();
-	if (!s) {
-		l->error = 1;
-		return 1;
-	}
-	if (l->member == 0) {
-		if (list_at(l->list_first + l->row, &l->row_id) < 0) {
-			l->error = 1;
-			return 1;
-		}
-		struct kmesh_range *r = bpf_map_lookup_elem(rows, &l->row_id);
+	if (c->member == 0) {
+		struct kmesh_range *r = bpf_map_lookup_elem(rows, &c->row_id);
 		if (!r) {
-			l->error = 1;
+			c->error = 1;
 			return 1;
 		}
-		l->m_first = r->first;
-		l->m_count = r->count;
-		if (l->m_count == 0) {
+		c->m_first = r->first;
+		c->m_count = r->count;
+		if (c->m_count == 0) {
 			/* An empty clause and an empty rule both always match (semantics §3). */
-			set_bit(l->is_and ? s->rule_bits : s->clause_bits, WORDS, l->row_id, 1);
-			l->row++;
+			set_bit(l->is_and ? s->rule_bits : s->clause_bits, WORDS, c->row_id, 1);
+			cursor_next_row(c);
 			return 0;
 		}
 	}
 	__u32 member_id;
-	if (list_at(l->m_first + l->member, &member_id) < 0) {
-		l->error = 1;
+	if (cursor_member(c, &member_id) < 0)
 		return 1;
-	}
 	int bit = test_bit(l->is_and ? s->clause_bits : s->match_bits, WORDS, member_id);
-	l->member++;
 	/* OR decided by a true member, AND by a false one; otherwise by the last member. */
 	int decided = l->is_and ? !bit : bit;
-	if (decided || l->member >= l->m_count) {
-		set_bit(l->is_and ? s->rule_bits : s->clause_bits, WORDS, l->row_id, bit);
-		l->row++;
-		l->member = 0;
+	if (decided || c->member >= c->m_count) {
+		set_bit(l->is_and ? s->rule_bits : s->clause_bits, WORDS, c->row_id, bit);
+		cursor_next_row(c);
 	}
 	return 0;
 }
@@ -545,10 +570,10 @@ static long rule_step(__u64 i, void *arg)
 
 static __always_inline int run_group(struct group_loop *l)
 {
-	if (l->list_count == 0)
+	if (l->c.list_count == 0)
 		return 0;
 	bpf_loop(KMESH_MAX_STAGE_STEPS, l->is_and ? (void *)rule_step : (void *)clause_step, l, 0);
-	return l->error || l->row < l->list_count ? -1 : 0;
+	return l->c.error || l->c.row < l->c.list_count ? -1 : 0;
 }
 
 SEC("xdp")
@@ -560,7 +585,7 @@ int kmesh_stage_clause(struct xdp_md *ctx)
 	struct kmesh_eval *e = current_eval(s);
 	if (!e)
 		return fail(s, KMESH_VERDICT_ERROR);
-	struct group_loop l = { .list_first = e->clause_first, .list_count = e->clause_count };
+	struct group_loop l = { .c = { .list_first = e->clause_first, .list_count = e->clause_count } };
 	if (run_group(&l) < 0)
 		return fail(s, KMESH_VERDICT_ERROR);
 	return advance(ctx, s, e, KMESH_STAGE_RULE);
@@ -575,7 +600,7 @@ int kmesh_stage_rule(struct xdp_md *ctx)
 	struct kmesh_eval *e = current_eval(s);
 	if (!e)
 		return fail(s, KMESH_VERDICT_ERROR);
-	struct group_loop l = { .list_first = e->rule_first, .list_count = e->rule_count, .is_and = 1 };
+	struct group_loop l = { .c = { .list_first = e->rule_first, .list_count = e->rule_count }, .is_and = 1 };
 	if (run_group(&l) < 0)
 		return fail(s, KMESH_VERDICT_ERROR);
 	return advance(ctx, s, e, KMESH_STAGE_POLICY);
@@ -588,23 +613,17 @@ int kmesh_stage_rule(struct xdp_md *ctx)
  * ---------------------------------------------------------------------------------------------- */
 
 struct policy_loop {
-	__u32 list_first;
-	__u32 list_count;
-	__u32 row;
-	__u32 member;
-	__u32 policy_id;
-	__u32 r_first;
-	__u32 r_count;
+	struct row_cursor c; /* rows are policies, members their rules */
 	__u32 action;
 	__u32 flags;
 	__u32 deny_id;    /* first matched enforced DENY, or ~0 */
 	__u32 allow_id;   /* first matched enforced ALLOW, or ~0 */
-	int error;
 };
 
 static __always_inline void policy_matched(struct policy_loop *l)
 {
-	struct kmesh_policy_stats *st = bpf_map_lookup_elem(&km_policy_stat, &l->policy_id);
+	__u32 policy_id = l->c.row_id;
+	struct kmesh_policy_stats *st = bpf_map_lookup_elem(&km_policy_stat, &policy_id);
 	if (l->flags & KMESH_POLICY_DRY_RUN) {
 		if (st)
 			st->dry_run_matched++;
@@ -614,53 +633,42 @@ static __always_inline void policy_matched(struct policy_loop *l)
 		st->matched++;
 	if (l->action == KMESH_ACTION_DENY) {
 		if (l->deny_id == 0xffffffff)
-			l->deny_id = l->policy_id;
+			l->deny_id = policy_id;
 	} else if (l->allow_id == 0xffffffff) {
-		l->allow_id = l->policy_id;
+		l->allow_id = policy_id;
 	}
 }
 
 static long policy_step(__u64 i, void *arg)
 {
 	struct policy_loop *l = arg;
-	if (l->row >= l->list_count)
+	struct row_cursor *c = &l->c;
+	struct kmesh_scratch *s = cursor_step(c);
+	if (!s)
 		return 1;
-	struct kmesh_scratch *s = scratch();
-	if (!s) {
-		l->error = 1;
-		return 1;
-	}
-	if (l->member == 0) {
-		if (list_at(l->list_first + l->row, &l->policy_id) < 0) {
-			l->error = 1;
-			return 1;
-		}
-		struct kmesh_policy *p = bpf_map_lookup_elem(&km_policies, &l->policy_id);
+	if (c->member == 0) {
+		struct kmesh_policy *p = bpf_map_lookup_elem(&km_policies, &c->row_id);
 		if (!p) {
-			l->error = 1;
+			c->error = 1;
 			return 1;
 		}
-		l->r_first = p->rules_first;
-		l->r_count = p->rules_count;
+		c->m_first = p->rules_first;
+		c->m_count = p->rules_count;
 		l->action = p->action;
 		l->flags = p->flags;
-		if (l->r_count == 0) {
-			l->row++; /* a policy without rules never matches */
+		if (c->m_count == 0) {
+			cursor_next_row(c); /* a policy without rules never matches */
 			return 0;
 		}
 	}
 	__u32 rule_id;
-	if (list_at(l->r_first + l->member, &rule_id) < 0) {
-		l->error = 1;
+	if (cursor_member(c, &rule_id) < 0)
 		return 1;
-	}
 	int bit = test_bit(s->rule_bits, WORDS, rule_id);
-	l->member++;
-	if (bit || l->member >= l->r_count) {
+	if (bit || c->member >= c->m_count) {
 		if (bit)
 			policy_matched(l);
-		l->row++;
-		l->member = 0;
+		cursor_next_row(c);
 	}
 	return 0;
 }
@@ -675,15 +683,14 @@ int kmesh_stage_policy(struct xdp_md *ctx)
 	if (!e)
 		return fail(s, KMESH_VERDICT_ERROR);
 	struct policy_loop l = {
-		.list_first = e->policy_first,
-		.list_count = e->policy_count,
+		.c = { .list_first = e->policy_first, .list_count = e->policy_count },
 		.deny_id = 0xffffffff,
 		.allow_id = 0xffffffff,
 	};
 	__u32 has_allow = e->flags & KMESH_EVAL_HAS_ALLOW;
-	if (l.list_count) {
+	if (l.c.list_count) {
 		bpf_loop(KMESH_MAX_STAGE_STEPS, policy_step, &l, 0);
-		if (l.error || l.row < l.list_count)
+		if (l.c.error || l.c.row < l.c.list_count)
 			return fail(s, KMESH_VERDICT_ERROR);
 	}
 	if (l.deny_id != 0xffffffff) {
