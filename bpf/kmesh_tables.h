@@ -47,7 +47,8 @@ typedef uint64_t __u64;
 #define KMESH_MAP_MATCHES      "km_matches"     /* ARRAY   match id          -> kmesh_match      */
 #define KMESH_MAP_ADDR_SETS    "km_addr_sets"   /* LPM     kmesh_addr_set_key -> __u32 set id    */
 #define KMESH_MAP_PORT_SETS    "km_port_sets"   /* HASH    kmesh_port_key    -> __u32 set id     */
-#define KMESH_MAP_DECISIONS    "km_decisions"   /* LPM     kmesh_decision_key -> kmesh_decision  */
+#define KMESH_MAP_DECISIONS    "km_decisions"   /* HASH    kmesh_decision_key -> kmesh_decision  */
+#define KMESH_MAP_DECISION_INDEX "km_decision_idx" /* ARRAY 0            -> kmesh_decision_index */
 /* Load balancing (cgroup/connect4, connect6). */
 #define KMESH_MAP_SERVICES     "km_services"    /* HASH    kmesh_svc_key     -> kmesh_service    */
 #define KMESH_MAP_ENDPOINTS    "km_endpoints"   /* HASH    kmesh_endpoint_key -> __u32 backend id */
@@ -73,6 +74,10 @@ typedef uint64_t __u64;
 #define KMESH_MAX_PORT_SET_ENTRIES 65536
 #define KMESH_MAX_DECISIONS       262144   /* decision-table entries, all evals together */
 #define KMESH_MAX_EVAL_DECISIONS    4096   /* source regions of one eval (see below)     */
+#define KMESH_DECISION_MAX_LENGTHS     8   /* source prefix lengths probed, per family     */
+#define KMESH_DECISION_NO_LENGTH    0xff   /* an unused kmesh_decision_index.lengths slot  */
+#define KMESH_DECISION_PORT_WORDS   1024   /* 65,536 port bits                             */
+#define KMESH_MAX_DECISION_INDEX       1
 #define KMESH_MAX_SERVICES         65536   /* (VIP, service port) entries                */
 #define KMESH_MAX_ENDPOINTS        524288   /* every service of the cluster, weights expanded */
 #define KMESH_MAX_BACKENDS         262144   /* (workload address, target port) pairs       */
@@ -139,9 +144,6 @@ struct kmesh_workload {
  * KMESH_EVAL_HAS_ALLOW says whether the workload has any enforced ALLOW policy at all (listed or
  * not), which decides between "no allow policies" and "none allowed". */
 #define KMESH_EVAL_HAS_ALLOW 0x1u
-#define KMESH_EVAL_DECISIONS 0x2u        /* km_decisions holds this eval's decision table      */
-#define KMESH_EVAL_DECISIONS_BY_DST 0x4u /* ... keyed by destination address too (see below)   */
-#define KMESH_EVAL_DECISIONS_BY_PORT 0x8u /* ... and by port: see decision_ports                  */
 struct kmesh_eval {
 	__u32 flags;
 	__u32 match_first;
@@ -152,9 +154,7 @@ struct kmesh_eval {
 	__u32 rule_count;
 	__u32 policy_first;
 	__u32 policy_count;
-	__u32 decision_ports; /* KMESH_EVAL_DECISIONS_BY_PORT: port set of the ports the decision table
-	                       * tells apart; any other port is looked up as KMESH_DECISION_OTHER_PORT */
-};                           /* 40 bytes */
+};                           /* 36 bytes */
 
 /* km_lists value is a bare __u32 id. */
 
@@ -220,34 +220,46 @@ struct kmesh_addr_set_key {
 
 /* km_port_sets: key kmesh_port_key {port set id, port}, value the set id. */
 
-/* km_decisions (BPF_MAP_TYPE_LPM_TRIE, BPF_F_NO_PREALLOC): the decision table, checked by the entry
- * before any stage. For one eval and one destination the verdict is a function of the source
- * address alone (identity is resolved by source address at compile time), so the compiler
- * partitions the source space at every prefix of the address sets the eval's matches test the
- * source against, decides each region once, drops the regions that decide like their enclosing
- * one, and stores the rest here. A region is a prefix minus the longer prefixes stored under it,
- * which is exactly what a longest-prefix lookup returns; a /0 region per family covers the rest.
- * Key: eval_id, v6, port and dst are always complete (KMESH_DECISION_FIXED_BITS); port is 0 unless
- * the eval has KMESH_EVAL_DECISIONS_BY_PORT (its matches test ports that decide differently within
- * its port class), then the packet's port when it is in the eval's decision_ports set and
- * KMESH_DECISION_OTHER_PORT otherwise; dst is the packet's destination when the eval has
- * KMESH_EVAL_DECISIONS_BY_DST (its matches test destinations that decide differently for the
- * addresses sharing it) and all zero otherwise; src is the source prefix. A lookup uses
- * prefixlen = KMESH_DECISION_FIXED_BITS + 32 (IPv4) or + 128 (IPv6).
- * Only an eval with KMESH_EVAL_DECISIONS is looked up; a miss, or a value with
- * KMESH_DECISION_STAGES, evaluates by the stages as if there were no table. An eval whose
- * partition exceeds KMESH_MAX_EVAL_DECISIONS regions, whose decision depends on which port of its
- * port class the packet is for, or that would overflow KMESH_MAX_DECISIONS has no table. */
-#define KMESH_DECISION_FIXED_BITS 224u      /* eval_id + v6 + port + dst */
+/* km_decisions (BPF_MAP_TYPE_HASH, BPF_F_NO_PREALLOC): the decision table, checked by the entry
+ * before anything else, so that a SYN it covers costs one hash lookup. For one local workload
+ * address and one port the verdict is a function of the source address alone (identity is resolved
+ * by source address at compile time), so the compiler partitions the source space at every prefix
+ * of the address sets the eval's matches test the source against, decides each region once, drops
+ * the regions that decide like their enclosing one, and stores the rest here. A region is a prefix
+ * minus the longer prefixes stored under it: what a longest-prefix lookup returns; a /0 region
+ * covers the rest of the family.
+ * Key: dst is the local workload address (the SYN's destination); port is the SYN's port when the
+ * decision for that address depends on which port it is (a km_port_index port, or a port the
+ * default eval's matches name), KMESH_DECISION_OTHER_PORT for every other port; src is the source
+ * prefix with its host bits zero (and bytes 4..15 zero for IPv4); src_len its length.
+ * The lookup is longest-prefix match by probing (kmesh_decision_index): port = the SYN's port when
+ * its bit is set in ports, else OTHER; then for each length of lengths[family], longest first, one
+ * hash lookup of the source masked to that length; the first hit is the longest stored prefix that
+ * holds the source. When the port's bit is set but no length hits, the address has no per-port
+ * table for it and the probes repeat with OTHER. (An LPM trie answers the same question, but its
+ * walk costs several hash lookups.) A value with KMESH_DECISION_STAGES, or a miss, continues as if
+ * there were no table: km_workloads, km_port_index, the eval and the stages. A per-port table the
+ * compiler could not build is stored as one /0 entry with KMESH_DECISION_STAGES, so that the OTHER
+ * retry cannot answer for it. An eval whose partition exceeds KMESH_MAX_EVAL_DECISIONS regions,
+ * whose default class names more ports than the compiler allows, whose lengths would take the
+ * image past KMESH_DECISION_MAX_LENGTHS per family, or that would overflow KMESH_MAX_DECISIONS has
+ * no table. */
 #define KMESH_DECISION_OTHER_PORT 0xffffffffu
 struct kmesh_decision_key {
-	__u32 prefixlen;
-	__u32 eval_id;
-	__u32 v6;
+	__u32 src_len;
 	__u32 port;
-	__u8  dst[16];
+	struct kmesh_ip_key dst;
 	__u8  src[16];
-};                           /* 48 bytes */
+};                           /* 44 bytes */
+
+/* km_decision_idx: the one entry says what the entry probes. lengths[0] (IPv4) and lengths[1]
+ * (IPv6) are the source prefix lengths km_decisions uses for that family, longest first, unused
+ * slots KMESH_DECISION_NO_LENGTH; bit p of ports (ports[p / 64] >> (p % 64)) is set when some
+ * address has entries keyed by port p. */
+struct kmesh_decision_index {
+	__u8  lengths[2][KMESH_DECISION_MAX_LENGTHS];
+	__u64 ports[KMESH_DECISION_PORT_WORDS];
+};                           /* 8,208 bytes */
 
 /* km_decisions value: the verdict (KMESH_VERDICT_ALLOW_POLICY .. KMESH_VERDICT_DENY_NONE_ALLOW),
  * the deciding policy (or ~0), and every policy whose counter the packet increments, as the POLICY

@@ -10,9 +10,9 @@
  * compiler refuses evals that need more). Every path that cannot finish the evaluation of a SYN to a
  * local workload drops it (fail closed) and counts KMESH_VERDICT_ERROR or KMESH_VERDICT_UNPARSED.
  *
- * Before the stages, an eval with KMESH_EVAL_DECISIONS is decided by one lookup in km_decisions
- * (the compile-time decision table, see kmesh_tables.h): verdict and counters, no tail call. A miss
- * or a region marked KMESH_DECISION_STAGES takes the stages.
+ * Before anything else, a SYN is looked up in km_decisions (the compile-time decision table, see
+ * kmesh_tables.h): destination, port and source prefix give verdict and counters with one hash
+ * lookup and no tail call. A miss, or a region marked KMESH_DECISION_STAGES, takes the stages.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -34,7 +34,8 @@ KM_MAP(km_clauses, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_range, KMESH_MAX_CLAU
 KM_MAP(km_matches, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_match, KMESH_MAX_MATCHES);
 KM_MAP_FLAGS(km_addr_sets, BPF_MAP_TYPE_LPM_TRIE, struct kmesh_addr_set_key, __u32, KMESH_MAX_ADDR_SET_ENTRIES, BPF_F_NO_PREALLOC);
 KM_MAP(km_port_sets, BPF_MAP_TYPE_HASH, struct kmesh_port_key, __u32, KMESH_MAX_PORT_SET_ENTRIES);
-KM_MAP_FLAGS(km_decisions, BPF_MAP_TYPE_LPM_TRIE, struct kmesh_decision_key, struct kmesh_decision, KMESH_MAX_DECISIONS, BPF_F_NO_PREALLOC);
+KM_MAP_FLAGS(km_decisions, BPF_MAP_TYPE_HASH, struct kmesh_decision_key, struct kmesh_decision, KMESH_MAX_DECISIONS, BPF_F_NO_PREALLOC);
+KM_MAP(km_decision_idx, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_decision_index, KMESH_MAX_DECISION_INDEX);
 KM_MAP(km_meta, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_meta, KMESH_MAX_META);
 KM_MAP(km_scratch, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct kmesh_scratch, 1);
 KM_MAP(km_policy_stat, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct kmesh_policy_stats, KMESH_MAX_POLICIES);
@@ -189,22 +190,50 @@ static __always_inline int parse_ipv6(struct ipv6hdr *ip6, void *end, struct par
 	return -1; /* chain longer than KM_MAX_IPV6_EXT */
 }
 
-/* The decision table: one LPM lookup. Counts exactly what the POLICY stage would count for the
- * packet. Returns -1 when the stages must decide. */
-static __always_inline int decide_by_table(struct kmesh_scratch *s, struct kmesh_eval *e, __u32 eid, struct parsed *p)
+/* One probe pass: the source masked to each stored length of its family, longest first. */
+static __always_inline struct kmesh_decision *probe(struct kmesh_decision_key *k, const __u32 *src, const __u8 *lengths)
 {
-	struct kmesh_decision_key k = {};
-	k.prefixlen = KMESH_DECISION_FIXED_BITS + (p->dst.v6 ? 128 : 32);
-	k.eval_id = eid;
-	k.v6 = p->dst.v6;
-	if (e->flags & KMESH_EVAL_DECISIONS_BY_DST)
-		__builtin_memcpy(k.dst, p->dst.addr, 16);
-	if (e->flags & KMESH_EVAL_DECISIONS_BY_PORT) {
-		struct kmesh_port_key pk = { .id = e->decision_ports, .port = p->port };
-		k.port = bpf_map_lookup_elem(&km_port_sets, &pk) ? p->port : KMESH_DECISION_OTHER_PORT;
+#pragma unroll
+	for (int i = 0; i < KMESH_DECISION_MAX_LENGTHS; i++) {
+		__u32 len = lengths[i];
+		if (len > 128)
+			break; /* KMESH_DECISION_NO_LENGTH: no shorter prefix is stored */
+		k->src_len = len;
+		__u32 *out = (__u32 *)k->src;
+#pragma unroll
+		for (int w = 0; w < 4; w++) {
+			__u32 bits = len > 32 * w ? len - 32 * w : 0;
+			out[w] = bits >= 32 ? src[w] : bits == 0 ? 0 : src[w] & bpf_htonl(~0u << (32 - bits));
+		}
+		struct kmesh_decision *d = bpf_map_lookup_elem(&km_decisions, k);
+		if (d)
+			return d;
 	}
-	__builtin_memcpy(k.src, p->src, 16);
-	struct kmesh_decision *d = bpf_map_lookup_elem(&km_decisions, &k);
+	return 0;
+}
+
+/* The decision table (kmesh_tables.h, km_decisions): longest-prefix match by probing. Counts
+ * exactly what the POLICY stage would count for the packet. Returns -1 when the table does not
+ * decide the SYN (not a local workload, no table for it, or a region left to the stages). */
+static __always_inline int decide_by_table(struct parsed *p)
+{
+	__u32 zero = 0;
+	struct kmesh_decision_index *ix = bpf_map_lookup_elem(&km_decision_idx, &zero);
+	if (!ix)
+		return -1;
+	struct kmesh_decision_key k = {};
+	__builtin_memcpy(&k.dst, &p->dst, sizeof(k.dst));
+	__u32 port = p->port & 0xffff;
+	int by_port = (ix->ports[(port >> 6) & (KMESH_DECISION_PORT_WORDS - 1)] >> (port & 63)) & 1;
+	k.port = by_port ? port : KMESH_DECISION_OTHER_PORT;
+	__u32 src[4];
+	__builtin_memcpy(src, p->src, 16);
+	const __u8 *lengths = ix->lengths[p->dst.v6 ? 1 : 0];
+	struct kmesh_decision *d = probe(&k, src, lengths);
+	if (!d && by_port) {
+		k.port = KMESH_DECISION_OTHER_PORT;
+		d = probe(&k, src, lengths);
+	}
 	if (!d || (d->flags & KMESH_DECISION_STAGES) || d->verdict > KMESH_VERDICT_DENY_NONE_ALLOW)
 		return -1;
 	__u32 n = d->count;
@@ -228,8 +257,14 @@ static __always_inline int decide_by_table(struct kmesh_scratch *s, struct kmesh
 		if (st)
 			st->denied++;
 	}
-	s->verdict = verdict;
-	s->policy_id = pid;
+	/* The destination, verdict and deciding policy stay in the scratch for kmeshc check --engine
+	 * kernel (the destination tells which CPU's slot was written). */
+	struct kmesh_scratch *s = bpf_map_lookup_elem(&km_scratch, &zero);
+	if (s) {
+		__builtin_memcpy(s->dst, p->dst.addr, 16);
+		s->verdict = verdict;
+		s->policy_id = pid;
+	}
 	count_verdict(verdict);
 	return verdict == KMESH_VERDICT_ALLOW_POLICY || verdict == KMESH_VERDICT_ALLOW_NO_ALLOW ? XDP_PASS : XDP_DROP;
 }
@@ -266,6 +301,12 @@ int kmesh_xdp(struct xdp_md *ctx)
 	if (p.state == 0)
 		return XDP_PASS;
 
+	if (p.state > 0) {
+		int r = decide_by_table(&p);
+		if (r >= 0)
+			return r;
+	}
+
 	/* Only traffic to local workloads is ours; a header we could not read passes when it is not
 	 * (its destination was read first) and is dropped when it is. */
 	struct kmesh_workload *w = bpf_map_lookup_elem(&km_workloads, &p.dst);
@@ -294,11 +335,6 @@ int kmesh_xdp(struct xdp_md *ctx)
 	struct kmesh_eval *e = bpf_map_lookup_elem(&km_evals, &eid);
 	if (!e)
 		return fail(s, KMESH_VERDICT_ERROR);
-	if (e->flags & KMESH_EVAL_DECISIONS) {
-		int r = decide_by_table(s, e, eid, &p);
-		if (r >= 0)
-			return r;
-	}
 	return advance(ctx, s, e, KMESH_STAGE_MATCH);
 }
 
@@ -440,59 +476,84 @@ int kmesh_stage_match(struct xdp_md *ctx)
  * one member, or one row with no member; a row decided early skips its remaining members.
  * ---------------------------------------------------------------------------------------------- */
 
-struct group_loop {
+/* Where a CLAUSE, RULE or POLICY loop is: a list of row ids, each row a range of member ids. */
+struct row_cursor {
 	__u32 list_first; /* the eval's list of row ids */
 	__u32 list_count;
 	__u32 row;        /* position in that list */
 	__u32 row_id;
 	__u32 member;     /* position in the row's range; 0 = row not started */
-	__u32 m_first;
+	__u32 m_first;    /* the row's member range, read by the caller when the row starts */
 	__u32 m_count;
-	int is_and;       /* RULE: AND of clauses; CLAUSE: OR of matches */
 	int error;
+};
+
+/* The start of every loop step: NULL when the loop must stop (the list is done, or an error,
+ * recorded in c->error), else the scratch, with c->row_id read when the row starts (member 0). */
+static __always_inline struct kmesh_scratch *cursor_step(struct row_cursor *c)
+{
+	if (c->row >= c->list_count)
+		return 0;
+	struct kmesh_scratch *s = scratch();
+	if (!s || (c->member == 0 && list_at(c->list_first + c->row, &c->row_id) < 0)) {
+		c->error = 1;
+		return 0;
+	}
+	return s;
+}
+
+/* The current row's next member id; -1 (error recorded) when the list cannot be read. */
+static __always_inline int cursor_member(struct row_cursor *c, __u32 *id)
+{
+	if (list_at(c->m_first + c->member, id) < 0) {
+		c->error = 1;
+		return -1;
+	}
+	c->member++;
+	return 0;
+}
+
+static __always_inline void cursor_next_row(struct row_cursor *c)
+{
+	c->row++;
+	c->member = 0;
+}
+
+struct group_loop {
+	struct row_cursor c;
+	int is_and;       /* RULE: AND of clauses; CLAUSE: OR of matches */
 };
 
 static __always_inline long group_step(struct group_loop *l, void *rows)
 {
-	if (l->row >= l->list_count)
+	struct row_cursor *c = &l->c;
+	struct kmesh_scratch *s = cursor_step(c);
+	if (!s)
 		return 1;
-	struct kmesh_scratch *s = scratch();
-	if (!s) {
-		l->error = 1;
-		return 1;
-	}
-	if (l->member == 0) {
-		if (list_at(l->list_first + l->row, &l->row_id) < 0) {
-			l->error = 1;
-			return 1;
-		}
-		struct kmesh_range *r = bpf_map_lookup_elem(rows, &l->row_id);
+	if (c->member == 0) {
+		struct kmesh_range *r = bpf_map_lookup_elem(rows, &c->row_id);
 		if (!r) {
-			l->error = 1;
+			c->error = 1;
 			return 1;
 		}
-		l->m_first = r->first;
-		l->m_count = r->count;
-		if (l->m_count == 0) {
+		c->m_first = r->first;
+		c->m_count = r->count;
+		if (c->m_count == 0) {
 			/* An empty clause and an empty rule both always match (semantics §3). */
-			set_bit(l->is_and ? s->rule_bits : s->clause_bits, WORDS, l->row_id, 1);
-			l->row++;
+			set_bit(l->is_and ? s->rule_bits : s->clause_bits, WORDS, c->row_id, 1);
+			cursor_next_row(c);
 			return 0;
 		}
 	}
 	__u32 member_id;
-	if (list_at(l->m_first + l->member, &member_id) < 0) {
-		l->error = 1;
+	if (cursor_member(c, &member_id) < 0)
 		return 1;
-	}
 	int bit = test_bit(l->is_and ? s->clause_bits : s->match_bits, WORDS, member_id);
-	l->member++;
 	/* OR decided by a true member, AND by a false one; otherwise by the last member. */
 	int decided = l->is_and ? !bit : bit;
-	if (decided || l->member >= l->m_count) {
-		set_bit(l->is_and ? s->rule_bits : s->clause_bits, WORDS, l->row_id, bit);
-		l->row++;
-		l->member = 0;
+	if (decided || c->member >= c->m_count) {
+		set_bit(l->is_and ? s->rule_bits : s->clause_bits, WORDS, c->row_id, bit);
+		cursor_next_row(c);
 	}
 	return 0;
 }
@@ -509,10 +570,10 @@ static long rule_step(__u64 i, void *arg)
 
 static __always_inline int run_group(struct group_loop *l)
 {
-	if (l->list_count == 0)
+	if (l->c.list_count == 0)
 		return 0;
 	bpf_loop(KMESH_MAX_STAGE_STEPS, l->is_and ? (void *)rule_step : (void *)clause_step, l, 0);
-	return l->error || l->row < l->list_count ? -1 : 0;
+	return l->c.error || l->c.row < l->c.list_count ? -1 : 0;
 }
 
 SEC("xdp")
@@ -524,7 +585,7 @@ int kmesh_stage_clause(struct xdp_md *ctx)
 	struct kmesh_eval *e = current_eval(s);
 	if (!e)
 		return fail(s, KMESH_VERDICT_ERROR);
-	struct group_loop l = { .list_first = e->clause_first, .list_count = e->clause_count };
+	struct group_loop l = { .c = { .list_first = e->clause_first, .list_count = e->clause_count } };
 	if (run_group(&l) < 0)
 		return fail(s, KMESH_VERDICT_ERROR);
 	return advance(ctx, s, e, KMESH_STAGE_RULE);
@@ -539,7 +600,7 @@ int kmesh_stage_rule(struct xdp_md *ctx)
 	struct kmesh_eval *e = current_eval(s);
 	if (!e)
 		return fail(s, KMESH_VERDICT_ERROR);
-	struct group_loop l = { .list_first = e->rule_first, .list_count = e->rule_count, .is_and = 1 };
+	struct group_loop l = { .c = { .list_first = e->rule_first, .list_count = e->rule_count }, .is_and = 1 };
 	if (run_group(&l) < 0)
 		return fail(s, KMESH_VERDICT_ERROR);
 	return advance(ctx, s, e, KMESH_STAGE_POLICY);
@@ -552,23 +613,17 @@ int kmesh_stage_rule(struct xdp_md *ctx)
  * ---------------------------------------------------------------------------------------------- */
 
 struct policy_loop {
-	__u32 list_first;
-	__u32 list_count;
-	__u32 row;
-	__u32 member;
-	__u32 policy_id;
-	__u32 r_first;
-	__u32 r_count;
+	struct row_cursor c; /* rows are policies, members their rules */
 	__u32 action;
 	__u32 flags;
 	__u32 deny_id;    /* first matched enforced DENY, or ~0 */
 	__u32 allow_id;   /* first matched enforced ALLOW, or ~0 */
-	int error;
 };
 
 static __always_inline void policy_matched(struct policy_loop *l)
 {
-	struct kmesh_policy_stats *st = bpf_map_lookup_elem(&km_policy_stat, &l->policy_id);
+	__u32 policy_id = l->c.row_id;
+	struct kmesh_policy_stats *st = bpf_map_lookup_elem(&km_policy_stat, &policy_id);
 	if (l->flags & KMESH_POLICY_DRY_RUN) {
 		if (st)
 			st->dry_run_matched++;
@@ -578,53 +633,42 @@ static __always_inline void policy_matched(struct policy_loop *l)
 		st->matched++;
 	if (l->action == KMESH_ACTION_DENY) {
 		if (l->deny_id == 0xffffffff)
-			l->deny_id = l->policy_id;
+			l->deny_id = policy_id;
 	} else if (l->allow_id == 0xffffffff) {
-		l->allow_id = l->policy_id;
+		l->allow_id = policy_id;
 	}
 }
 
 static long policy_step(__u64 i, void *arg)
 {
 	struct policy_loop *l = arg;
-	if (l->row >= l->list_count)
+	struct row_cursor *c = &l->c;
+	struct kmesh_scratch *s = cursor_step(c);
+	if (!s)
 		return 1;
-	struct kmesh_scratch *s = scratch();
-	if (!s) {
-		l->error = 1;
-		return 1;
-	}
-	if (l->member == 0) {
-		if (list_at(l->list_first + l->row, &l->policy_id) < 0) {
-			l->error = 1;
-			return 1;
-		}
-		struct kmesh_policy *p = bpf_map_lookup_elem(&km_policies, &l->policy_id);
+	if (c->member == 0) {
+		struct kmesh_policy *p = bpf_map_lookup_elem(&km_policies, &c->row_id);
 		if (!p) {
-			l->error = 1;
+			c->error = 1;
 			return 1;
 		}
-		l->r_first = p->rules_first;
-		l->r_count = p->rules_count;
+		c->m_first = p->rules_first;
+		c->m_count = p->rules_count;
 		l->action = p->action;
 		l->flags = p->flags;
-		if (l->r_count == 0) {
-			l->row++; /* a policy without rules never matches */
+		if (c->m_count == 0) {
+			cursor_next_row(c); /* a policy without rules never matches */
 			return 0;
 		}
 	}
 	__u32 rule_id;
-	if (list_at(l->r_first + l->member, &rule_id) < 0) {
-		l->error = 1;
+	if (cursor_member(c, &rule_id) < 0)
 		return 1;
-	}
 	int bit = test_bit(s->rule_bits, WORDS, rule_id);
-	l->member++;
-	if (bit || l->member >= l->r_count) {
+	if (bit || c->member >= c->m_count) {
 		if (bit)
 			policy_matched(l);
-		l->row++;
-		l->member = 0;
+		cursor_next_row(c);
 	}
 	return 0;
 }
@@ -639,15 +683,14 @@ int kmesh_stage_policy(struct xdp_md *ctx)
 	if (!e)
 		return fail(s, KMESH_VERDICT_ERROR);
 	struct policy_loop l = {
-		.list_first = e->policy_first,
-		.list_count = e->policy_count,
+		.c = { .list_first = e->policy_first, .list_count = e->policy_count },
 		.deny_id = 0xffffffff,
 		.allow_id = 0xffffffff,
 	};
 	__u32 has_allow = e->flags & KMESH_EVAL_HAS_ALLOW;
-	if (l.list_count) {
+	if (l.c.list_count) {
 		bpf_loop(KMESH_MAX_STAGE_STEPS, policy_step, &l, 0);
-		if (l.error || l.row < l.list_count)
+		if (l.c.error || l.c.row < l.c.list_count)
 			return fail(s, KMESH_VERDICT_ERROR);
 	}
 	if (l.deny_id != 0xffffffff) {

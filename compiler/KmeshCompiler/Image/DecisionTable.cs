@@ -4,41 +4,56 @@ using KmeshCompiler.Lowering;
 
 namespace KmeshCompiler.Image;
 
-/// <summary>One entry of km_decisions: eval, family, port (0 when the eval's table is not keyed by
-/// port, KMESH_DECISION_OTHER_PORT for the ports it does not tell apart), destination (null when
-/// not keyed by destination), source prefix, and the decision.</summary>
-public sealed record DecisionEntry(uint EvalId, bool V6, uint Port, IpAddr? Dst, IpPrefix Src, KmeshDecision Value);
+/// <summary>One entry of km_decisions: local workload address, port (KMESH_DECISION_OTHER_PORT for
+/// the ports the address's table does not tell apart), source prefix, and the decision.</summary>
+public sealed record DecisionEntry(IpAddr Dst, uint Port, IpPrefix Src, KmeshDecision Value)
+{
+    public bool V6 => Dst.IsV6;
+}
 
-/// <summary>The decision table of an image (km_decisions), decoded, with the longest-prefix lookup
-/// the entry program makes.</summary>
+/// <summary>The decision table of an image (km_decisions and km_decision_idx), decoded, with the
+/// probing lookup the entry program makes.</summary>
 public sealed unsafe class DecisionTable
 {
-    private readonly Dictionary<(uint Eval, bool V6, uint Port, UInt128 Dst, UInt128 Src, int Len), KmeshDecision> _lpm = new();
+    private readonly Dictionary<(IpAddr Dst, uint Port, UInt128 Src, int Len), KmeshDecision> _map = new();
 
-    /// <summary>Entries in key order (eval, family, destination, source prefix).</summary>
+    /// <summary>Entries in key order (destination, port, source prefix).</summary>
     public ImmutableArray<DecisionEntry> Entries { get; }
 
-    public DecisionTable(IEnumerable<ImageEntry> entries)
+    /// <summary>What the entry probes: lengths per family and the ports keyed by port.</summary>
+    public KmeshDecisionIndex Index { get; }
+
+    public DecisionTable(IEnumerable<ImageEntry> entries, KmeshDecisionIndex? index)
     {
         var list = new List<DecisionEntry>();
         foreach (var e in entries)
         {
             var d = Decode(Rows.Read<KmeshDecisionKey>(e.Key), Rows.Read<KmeshDecision>(e.Value));
             list.Add(d);
-            _lpm[(d.EvalId, d.V6, d.Port, d.Dst?.Value ?? 0, d.Src.Network.Value, d.Src.Length)] = d.Value;
+            _map[(d.Dst, d.Port, d.Src.Network.Value, d.Src.Length)] = d.Value;
         }
-        Entries = [.. list.OrderBy(d => d.EvalId).ThenBy(d => d.V6).ThenBy(d => d.Port).ThenBy(d => d.Dst?.Value ?? 0).ThenBy(d => d.Src)];
+        Entries = [.. list.OrderBy(d => d.Dst).ThenBy(d => d.Port).ThenBy(d => d.Src)];
+        // An array map always has its entry: all zero when the image did not write it.
+        Index = index ?? default;
     }
 
-    public int Count => _lpm.Count;
+    public int Count => _map.Count;
 
-    /// <summary>bpf_map_lookup_elem on the trie with the packet's key: the longest stored source
-    /// prefix for (eval, family, destination or zero).</summary>
-    public KmeshDecision? Lookup(uint evalId, uint port, IpAddr? dst, IpAddr src)
+    /// <summary>The entry program's lookup: port keyed when its bit is set, then one hash lookup per
+    /// length of the family (longest first) with the source masked to it; when the port's bit is set
+    /// and nothing hits, the same with KMESH_DECISION_OTHER_PORT. The first hit.</summary>
+    public KmeshDecision? Lookup(IpAddr dst, uint port, IpAddr src)
     {
-        UInt128 d = dst?.Value ?? 0;
-        for (int len = src.Bits; len >= 0; len--)
-            if (_lpm.TryGetValue((evalId, src.IsV6, port, d, new IpPrefix(src, len).Network.Value, len), out var v)) return v;
+        var lengths = Index.LengthsOf(dst.IsV6);
+        bool byPort = Index.HasPort(port);
+        return Probe(dst, byPort ? port & 0xffff : Layout.DecisionOtherPort, src, lengths)
+            ?? (byPort ? Probe(dst, Layout.DecisionOtherPort, src, lengths) : null);
+    }
+
+    private KmeshDecision? Probe(IpAddr dst, uint port, IpAddr src, List<int> lengths)
+    {
+        foreach (int len in lengths)
+            if (len <= src.Bits && _map.TryGetValue((dst, port, new IpPrefix(src, len).Network.Value, len), out var v)) return v;
         return null;
     }
 
@@ -55,23 +70,20 @@ public sealed unsafe class DecisionTable
             d.PolicyId == uint.MaxValue ? null : d.PolicyId, matched.ToImmutable(), 0, 0);
     }
 
-    public static KmeshDecisionKey Key(uint evalId, uint port, IpAddr? dst, IpPrefix src)
+    public static KmeshDecisionKey Key(IpAddr dst, uint port, IpPrefix src)
     {
-        var k = new KmeshDecisionKey { Prefixlen = Layout.DecisionFixedBits + (uint)src.Length, EvalId = evalId, V6 = src.Address.IsV6 ? 1u : 0u, Port = port };
-        if (dst is { } a) Rows.PutAddress(k.Dst, a);
+        var k = new KmeshDecisionKey { SrcLen = (uint)src.Length, Port = port, Dst = Rows.IpKey(dst) };
         Rows.PutAddress(k.Src, src.Network);
         return k;
     }
 
     public static DecisionEntry Decode(in KmeshDecisionKey k, in KmeshDecision v)
     {
-        fixed (byte* dp = k.Dst)
         fixed (byte* sp = k.Src)
         {
-            var dst = Rows.GetAddress(dp, k.V6);
-            var src = Rows.GetAddress(sp, k.V6);
-            int len = (int)k.Prefixlen - (int)Layout.DecisionFixedBits;
-            return new DecisionEntry(k.EvalId, k.V6 != 0, k.Port, dst.Value == 0 ? null : dst, new IpPrefix(src, Math.Clamp(len, 0, src.Bits)), v);
+            var dst = Rows.Address(k.Dst);
+            var src = Rows.GetAddress(sp, k.Dst.V6);
+            return new DecisionEntry(dst, k.Port, new IpPrefix(src, Math.Clamp((int)k.SrcLen, 0, src.Bits)), v);
         }
     }
 
@@ -81,10 +93,13 @@ public sealed unsafe class DecisionTable
     {
         var d = new KmeshDecision { Verdict = v.Verdict, PolicyId = v.Policy ?? uint.MaxValue };
         if (v.Error is not null || v.Verdict > ImageInterpreter.VerdictDenyNoneAllow || v.PolicyMatched.Length > Layout.DecisionMaxMatched)
-            return new KmeshDecision { Verdict = ImageInterpreter.VerdictError, PolicyId = uint.MaxValue, Flags = Layout.DecisionStages };
+            return Stages;
         d.Count = (uint)v.PolicyMatched.Length;
         for (int i = 0; i < v.PolicyMatched.Length; i++)
             d.Matched[i] = v.PolicyMatched[i] | (dryRun(v.PolicyMatched[i]) ? Layout.DecisionDryRun : 0);
         return d;
     }
+
+    /// <summary>A region left to the stages.</summary>
+    public static KmeshDecision Stages => new() { Verdict = ImageInterpreter.VerdictError, PolicyId = uint.MaxValue, Flags = Layout.DecisionStages };
 }

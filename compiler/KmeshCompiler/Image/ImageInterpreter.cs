@@ -35,8 +35,12 @@ public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = La
     public KernelVerdict Syn(IpAddr src, IpAddr dst, uint port)
     {
         var t = Tables;
-        // Entry program.
-        if (src.IsV6 != dst.IsV6 || !t.Workloads.TryGetValue(dst, out var wl))
+        // Entry program: the decision table first.
+        if (src.IsV6 != dst.IsV6)
+            return new KernelVerdict(KernelAction.NotEvaluated, 0, null, [], 0, 0);
+        if (FastPath && t.Decisions.Lookup(dst, port, src) is { } d && DecisionTable.Verdict(d) is { } fast)
+            return fast;
+        if (!t.Workloads.TryGetValue(dst, out var wl))
             return new KernelVerdict(KernelAction.NotEvaluated, 0, null, [], 0, 0);
         uint evalId = t.PortIndex.TryGetValue((wl.WorkloadId, port), out var e) ? e : wl.EvalId;
         if (ImageTables.At(t.Evals, evalId) is not { } eval) return Error("eval row missing", 0, 0);
@@ -45,14 +49,6 @@ public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = La
             return (eval.Flags & Layout.EvalHasAllow) != 0
                 ? new KernelVerdict(KernelAction.Drop, VerdictDenyNoneAllow, null, [], 0, 0)
                 : new KernelVerdict(KernelAction.Pass, VerdictAllowNoAllow, null, [], 0, 0);
-        if (FastPath && (eval.Flags & Layout.EvalDecisions) != 0)
-        {
-            uint keyPort = (eval.Flags & Layout.EvalDecisionsByPort) == 0 ? 0
-                : t.InPortSet(eval.DecisionPorts, port) ? port : Layout.DecisionOtherPort;
-            if (t.Decisions.Lookup(evalId, keyPort, (eval.Flags & Layout.EvalDecisionsByDst) != 0 ? dst : null, src) is { } d
-                && DecisionTable.Verdict(d) is { } fast)
-                return fast;
-        }
         return Stages(eval, (_, m) => MatchPasses(m, src, dst, port));
     }
 

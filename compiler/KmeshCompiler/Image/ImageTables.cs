@@ -25,8 +25,8 @@ public sealed class ImageTables
     public SortedDictionary<(IpAddr Address, uint Port), KmeshService> Services => _services ??= DecodeServices();
     public SortedDictionary<(uint Service, uint Priority, uint Index), uint> Endpoints => _endpoints ??= DecodeEndpoints();
     public KmeshBackend[] Backends => _backends ??= ArrayOf<KmeshBackend>(Layout.MapBackends);
-    /// <summary>km_decisions: the decision table the entry program checks first.</summary>
-    public DecisionTable Decisions => _decisions ??= new DecisionTable(Entries(Layout.MapDecisions));
+    /// <summary>km_decisions and km_decision_idx: the decision table the entry program checks first.</summary>
+    public DecisionTable Decisions => _decisions ??= DecodeDecisions();
 
     // Decoded maps, each built whole before it is published, so a race decodes twice at worst.
     private SortedDictionary<IpAddr, KmeshWorkload>? _workloads;
@@ -119,6 +119,12 @@ public sealed class ImageTables
             r[(k.ServiceId, k.Priority, k.Index)] = Rows.U32(e.Value);
         }
         return r;
+    }
+
+    private DecisionTable DecodeDecisions()
+    {
+        var index = ArrayOf<KmeshDecisionIndex>(Layout.MapDecisionIndex);
+        return new DecisionTable(Entries(Layout.MapDecisions), index.Length > 0 ? index[0] : null);
     }
 
     private IEnumerable<ImageEntry> Entries(string map) => Image.Section(map)?.Entries ?? [];

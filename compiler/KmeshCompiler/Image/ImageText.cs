@@ -52,9 +52,6 @@ public static class ImageText
         {
             var e = t.Evals[i];
             string flags = (e.Flags & Layout.EvalHasAllow) != 0 ? "has-allow" : "no-allow";
-            if ((e.Flags & Layout.EvalDecisions) != 0)
-                flags += ", decision table" + ((e.Flags & Layout.EvalDecisionsByDst) != 0 ? " by destination" : "")
-                    + ((e.Flags & Layout.EvalDecisionsByPort) != 0 ? Inv($" by port (port set {e.DecisionPorts})") : "");
             Line(Inv($"  eval {i}: {flags}; matches {Ids(e.MatchFirst, e.MatchCount)} clauses {Ids(e.ClauseFirst, e.ClauseCount)} rules {Ids(e.RuleFirst, e.RuleCount)}"));
             Line(Inv($"    policies: {(e.PolicyCount == 0 ? "(none)" : string.Join(", ", ListIds(e.PolicyFirst, e.PolicyCount).Select(Policy)))}"));
         }
@@ -108,7 +105,21 @@ public static class ImageText
         Line("");
         Line(Header(Layout.MapDecisions, t.Decisions.Count));
         foreach (var d in t.Decisions.Entries)
-            Line(Inv($"  eval {d.EvalId} {(d.V6 ? "IPv6" : "IPv4")}{(d.Dst is { } dst ? Inv($" to {dst}") : "")}{(d.Port == 0 ? "" : d.Port == Layout.DecisionOtherPort ? " other ports" : Inv($" port {d.Port}"))}: from {d.Src} -> {Decision(d.Value, Policy)}"));
+        {
+            string to = t.Workloads.TryGetValue(d.Dst, out var dw) ? Inv($"{d.Dst} ({Workload(dw.WorkloadId)})") : Inv($"{d.Dst} (not a local workload)");
+            Line(Inv($"  {to} {(d.Port == Layout.DecisionOtherPort ? "other ports" : Inv($"port {d.Port}"))}: from {d.Src} -> {Decision(d.Value, Policy)}"));
+        }
+
+        Line("");
+        Line(Inv($"{Layout.MapDecisionIndex}:"));
+        var ix = t.Decisions.Index;
+        foreach (bool v6 in new[] { false, true })
+        {
+            var lengths = ix.LengthsOf(v6);
+            Line(Inv($"  {(v6 ? "IPv6" : "IPv4")} source lengths probed: {(lengths.Count == 0 ? "(none)" : string.Join(' ', lengths.Select(l => Inv($"/{l}"))))}"));
+        }
+        var keyed = Enumerable.Range(0, 65536).Where(p => ix.HasPort((uint)p)).Select(p => p.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Line(Inv($"  ports keyed by port: {(keyed.Count == 0 ? "(none)" : string.Join(", ", keyed))}"));
 
         Line("");
         Line(Header(Layout.MapServices, t.Services.Count));

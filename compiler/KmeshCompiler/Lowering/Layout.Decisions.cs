@@ -2,31 +2,30 @@ using System.Runtime.InteropServices;
 
 namespace KmeshCompiler.Lowering;
 
-// The decision table of bpf/kmesh_tables.h (km_decisions), mirrored.
+// The decision table of bpf/kmesh_tables.h (km_decisions, km_decision_idx), mirrored.
 
 public static partial class Layout
 {
     public const string MapDecisions = "km_decisions";
+    public const string MapDecisionIndex = "km_decision_idx";
     public const uint MaxDecisions = 262144;
     public const uint MaxEvalDecisions = 4096;
-    public const uint EvalDecisions = 0x2;
-    public const uint EvalDecisionsByDst = 0x4;
-    public const uint EvalDecisionsByPort = 0x8;
-    public const uint DecisionFixedBits = 224;
+    public const uint MaxDecisionIndex = 1;
+    public const int DecisionMaxLengths = 8;
+    public const byte DecisionNoLength = 0xff;
+    public const int DecisionPortWords = 1024;
     public const uint DecisionOtherPort = 0xffffffff;
     public const int DecisionMaxMatched = 6;
     public const uint DecisionDryRun = 0x80000000;
     public const uint DecisionStages = 0x1;
 }
 
-[StructLayout(LayoutKind.Sequential, Size = 48)]
+[StructLayout(LayoutKind.Sequential, Size = 44)]
 public unsafe struct KmeshDecisionKey
 {
-    public uint Prefixlen;
-    public uint EvalId;
-    public uint V6;
+    public uint SrcLen;
     public uint Port;
-    public fixed byte Dst[16];
+    public KmeshIpKey Dst;
     public fixed byte Src[16];
 }
 
@@ -38,4 +37,40 @@ public unsafe struct KmeshDecision
     public uint Flags;
     public uint Count;
     public fixed uint Matched[6];
+}
+
+[StructLayout(LayoutKind.Sequential, Size = 8208)]
+public unsafe struct KmeshDecisionIndex
+{
+    /// <summary>lengths[2][KMESH_DECISION_MAX_LENGTHS]: IPv4 then IPv6, longest first.</summary>
+    public fixed byte Lengths[16];
+    public fixed ulong Ports[1024];
+
+    /// <summary>The source prefix lengths probed for a family, longest first.</summary>
+    public readonly List<int> LengthsOf(bool v6)
+    {
+        var l = new List<int>();
+        for (int i = 0; i < Layout.DecisionMaxLengths; i++)
+        {
+            int len = Lengths[(v6 ? Layout.DecisionMaxLengths : 0) + i];
+            if (len > 128) break;
+            l.Add(len);
+        }
+        return l;
+    }
+
+    public readonly bool HasPort(uint port) => ((Ports[(int)((port & 0xffff) >> 6)] >> (int)(port & 63)) & 1) != 0;
+
+    /// <summary>The index of a table: its lengths per family (longest first) and its keyed ports.</summary>
+    public static KmeshDecisionIndex For(IReadOnlyList<int> v4, IReadOnlyList<int> v6, IEnumerable<uint> ports)
+    {
+        var ix = new KmeshDecisionIndex();
+        for (int i = 0; i < Layout.DecisionMaxLengths; i++)
+        {
+            ix.Lengths[i] = i < v4.Count ? (byte)v4[i] : Layout.DecisionNoLength;
+            ix.Lengths[Layout.DecisionMaxLengths + i] = i < v6.Count ? (byte)v6[i] : Layout.DecisionNoLength;
+        }
+        foreach (uint p in ports) ix.Ports[(int)(p >> 6)] |= 1UL << (int)(p & 63);
+        return ix;
+    }
 }

@@ -94,7 +94,7 @@ public struct KmeshWorkload
     public uint EvalId;
 }
 
-[StructLayout(LayoutKind.Sequential, Size = 40)]
+[StructLayout(LayoutKind.Sequential, Size = 36)]
 public struct KmeshEval
 {
     public uint Flags;
@@ -106,7 +106,6 @@ public struct KmeshEval
     public uint RuleCount;
     public uint PolicyFirst;
     public uint PolicyCount;
-    public uint DecisionPorts;
 }
 
 [StructLayout(LayoutKind.Sequential, Size = 8)]

@@ -12,7 +12,7 @@ public sealed record MapSpec(string Name, BpfMapType Type, int KeySize, int Valu
 public static partial class Layout
 {
     /// <summary>SHA-256 of bpf/kmesh_tables.h with CR removed. LayoutTests fails when it is stale.</summary>
-    public const string AbiHash = "c001615c1951a2ebfc73727b61cfbde971910be7a443ab6a3c615aedd3ba8e60";
+    public const string AbiHash = "856e735ca2c1acbd98ff73e9e7c449223b9d7050e3a99385b906579bd84ed02b";
 
     /// <summary>The maps an image carries, in image order.</summary>
     public static readonly ImmutableArray<MapSpec> ImageMaps =
@@ -27,7 +27,8 @@ public static partial class Layout
         new(MapMatches, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshMatch>(), MaxMatches, 0),
         new(MapAddrSets, BpfMapType.LpmTrie, Unsafe.SizeOf<KmeshAddrSetKey>(), sizeof(uint), MaxAddrSetEntries, MapSpec.NoPrealloc),
         new(MapPortSets, BpfMapType.Hash, Unsafe.SizeOf<KmeshPortKey>(), sizeof(uint), MaxPortSetEntries, 0),
-        new(MapDecisions, BpfMapType.LpmTrie, Unsafe.SizeOf<KmeshDecisionKey>(), Unsafe.SizeOf<KmeshDecision>(), MaxDecisions, MapSpec.NoPrealloc),
+        new(MapDecisions, BpfMapType.Hash, Unsafe.SizeOf<KmeshDecisionKey>(), Unsafe.SizeOf<KmeshDecision>(), MaxDecisions, MapSpec.NoPrealloc),
+        new(MapDecisionIndex, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshDecisionIndex>(), MaxDecisionIndex, 0),
         new(MapServices, BpfMapType.Hash, Unsafe.SizeOf<KmeshSvcKey>(), Unsafe.SizeOf<KmeshService>(), MaxServices, 0),
         new(MapEndpoints, BpfMapType.Hash, Unsafe.SizeOf<KmeshEndpointKey>(), sizeof(uint), MaxEndpoints, 0),
         new(MapBackends, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshBackend>(), MaxBackends, 0),

@@ -7,175 +7,187 @@ namespace KmeshCompiler.Lowering;
 
 /// <summary>Figures about the decision table of one image.</summary>
 public sealed record DecisionStats(int Evals, int EvalsWithTable, int Entries, long RegionsDecided,
-    int OverRegionCap, int TooManyPorts, int OverImageCap, TimeSpan Elapsed);
+    int OverRegionCap, int TooManyPorts, int TooManyLengths, int OverImageCap, TimeSpan Elapsed);
 
-/// <summary>One region of a source partition: the prefix stored in the trie, an address that lies
+/// <summary>One region of a source partition: the prefix stored in the table, an address that lies
 /// in the prefix and in no longer prefix of the partition, and its decision.</summary>
 public sealed record DecisionRegion(IpPrefix Prefix, IpAddr Representative, KmeshDecision Decision);
 
-/// <summary>Builds km_decisions (docs/dataplane-layout.md, "The decision table"): for every eval, the
-/// verdict of each region of the source address space, decided once at compile time by the stage
-/// walk of <see cref="ImageInterpreter"/> over the image's own tables, so that the table and the
-/// stages can never disagree.</summary>
+/// <summary>Builds km_decisions and km_decision_idx (bpf/kmesh_tables.h, docs/dataplane-layout.md
+/// "The decision table"): for every local workload address and port class, the verdict of each
+/// region of the source address space, decided once at compile time by the stage walk of
+/// <see cref="ImageInterpreter"/> over the image's own tables, so that the table and the stages can
+/// never disagree.</summary>
 public static class DecisionTables
 {
-    /// <summary>The image with km_decisions filled and the evals that have a table flagged; with
-    /// <paramref name="enabled"/> false, with an empty km_decisions and no eval flagged.</summary>
+    /// <summary>A decision point: a local address, the port its entries are keyed by (a port, or
+    /// KMESH_DECISION_OTHER_PORT), and the eval and port the stages would evaluate for it.</summary>
+    private sealed record Point(IpAddr Dst, uint KeyPort, uint Eval, uint? EvalPort);
+
+    /// <summary>The image with km_decisions and km_decision_idx filled; with <paramref name="enabled"/>
+    /// false, with both empty (every SYN takes the stages).</summary>
     public static ImageFile Add(ImageFile image, LoweringLimits limits, bool enabled, out DecisionStats stats)
     {
         var sw = Stopwatch.StartNew();
-        var t = new ImageTables(image);
-        var evals = (KmeshEval[])t.Evals.Clone();
-        for (int i = 0; i < evals.Length; i++)
-        {
-            evals[i].Flags &= ~(Layout.EvalDecisions | Layout.EvalDecisionsByDst | Layout.EvalDecisionsByPort);
-            evals[i].DecisionPorts = 0;
-        }
-        var portSetEntries = (image.Section(Layout.MapPortSets)?.Entries ?? []).ToList();
-        uint nextPortSet = t.PortSets.Count == 0 ? 1 : t.PortSets.Keys.Max() + 1;
-        var portSetIds = t.PortSets.ToDictionary(kv => string.Join(",", kv.Value.Order()), kv => kv.Key);
-        uint portSetCap = limits.Capacity(Layout.Map(Layout.MapPortSets));
         var entries = new List<ImageEntry>();
-        int withTable = 0, overRegion = 0, portDependent = 0, overImage = 0;
-        long decided = 0, work = 0;
+        var lengths = new[] { new SortedSet<int>(), new SortedSet<int>() };
+        int evalCount = 0, withTable = 0, overRegion = 0, portDependent = 0, overLengths = 0, overImage = 0;
+        long decided = 0;
         if (enabled)
         {
+            var t = new ImageTables(image);
+            evalCount = t.Evals.Length;
             var interp = new ImageInterpreter(t, limits.MaxStageSteps, fastPath: false);
-            var addrsOf = t.Workloads.GroupBy(kv => kv.Value.WorkloadId).ToDictionary(g => g.Key, g => g.Select(kv => kv.Key).ToList());
-            var indexPorts = t.PortIndex.Keys.GroupBy(k => k.Workload).ToDictionary(g => g.Key, g => g.Select(k => k.Port).ToHashSet());
-            var contexts = new SortedDictionary<uint, List<Context>>();
-            void Add(uint eval, Context c)
-            {
-                if (!contexts.TryGetValue(eval, out var l)) contexts[eval] = l = [];
-                l.Add(c);
-            }
-            foreach (var (a, w) in t.Workloads) Add(w.EvalId, new Context(a, null, w.WorkloadId));
-            foreach (var ((wid, port), e) in t.PortIndex)
-                foreach (var a in addrsOf.GetValueOrDefault(wid) ?? []) Add(e, new Context(a, port, wid));
             uint imageCap = limits.Capacity(Layout.Map(Layout.MapDecisions));
-            foreach (var (evalId, ctxs) in contexts)
+            var named = new Dictionary<uint, SortedSet<uint>>();
+            SortedSet<uint> Named(uint e) => named.TryGetValue(e, out var n) ? n : named[e] = NamedPorts(t, e);
+            var indexed = t.PortIndex.GroupBy(kv => kv.Key.Workload).ToDictionary(g => g.Key, g => g.ToDictionary(kv => kv.Key.Port, kv => kv.Value));
+
+            // Every (address, key port) the entry can look up, with the eval deciding it.
+            var points = new SortedDictionary<uint, List<Point>>();
+            var uncovered = new List<Point>();
+            void Add(Point p)
             {
-                // An eval without policies is decided in the entry already, without a lookup.
-                if (evalId >= evals.Length || evals[evalId].PolicyCount == 0) continue;
-                if (work >= limits.MaxDecisionWork) { overImage++; continue; }
-                var r = ForEval(t, interp, evalId, ctxs, indexPorts, limits, limits.MaxDecisionWork - work);
-                decided += r.Decided;
-                work += r.Decided * EvalSize(evals[evalId]);
-                if (r.Outcome == EvalOutcome.OverRegionCap) { overRegion++; continue; }
-                if (r.Outcome == EvalOutcome.TooManyPorts) { portDependent++; continue; }
-                if (entries.Count + r.Entries.Count > imageCap) { overImage++; continue; }
-                if (r.Ports is { } ports)
+                if (!points.TryGetValue(p.Eval, out var l)) points[p.Eval] = l = [];
+                l.Add(p);
+            }
+            foreach (var (a, w) in t.Workloads)
+            {
+                var ports = indexed.GetValueOrDefault(w.WorkloadId) ?? [];
+                foreach (var (port, e) in ports.OrderBy(kv => kv.Key)) Add(new Point(a, port, e, port));
+                var n = Named(w.EvalId);
+                if (n.Count > limits.MaxDecisionPorts)
                 {
-                    string key = string.Join(",", ports);
-                    if (!portSetIds.TryGetValue(key, out uint set))
-                    {
-                        if (portSetEntries.Count + ports.Length > portSetCap) { overImage++; continue; }
-                        set = portSetIds[key] = nextPortSet++;
-                        foreach (var port in ports) portSetEntries.Add(new ImageEntry(Rows.Bytes(new KmeshPortKey { Id = set, Port = port }), Rows.U32(set)));
-                    }
-                    evals[evalId].DecisionPorts = set;
-                    evals[evalId].Flags |= Layout.EvalDecisionsByPort;
+                    // Too many ports tell the default class apart: no table for it.
+                    portDependent++;
+                    foreach (var q in n) if (!ports.ContainsKey(q)) uncovered.Add(new Point(a, q, w.EvalId, q));
+                    continue;
                 }
+                foreach (var q in n) if (!ports.ContainsKey(q)) Add(new Point(a, q, w.EvalId, q));
+                Add(new Point(a, Layout.DecisionOtherPort, w.EvalId, null));
+            }
+
+            long work = 0;
+            foreach (var (evalId, ps) in points)
+            {
+                if (ImageTables.At(t.Evals, evalId) is not { } eval) { uncovered.AddRange(ps); continue; }
+                if (work >= limits.MaxDecisionWork) { overImage++; uncovered.AddRange(ps); continue; }
+                var r = ForEval(t, interp, evalId, eval, ps, Named(evalId), limits);
+                decided += r.Decided;
+                work += r.Decided * EvalSize(eval);
+                if (r.Entries is null) { overRegion++; uncovered.AddRange(ps); continue; }
+                var union = new[] { new SortedSet<int>(lengths[0]) { 0 }, new SortedSet<int>(lengths[1]) { 0 } };
+                foreach (var (fam, len) in r.Lengths) union[fam].Add(len);
+                if (union.Any(u => u.Count > Layout.DecisionMaxLengths)) { overLengths++; uncovered.AddRange(ps); continue; }
+                if (entries.Count + r.Entries.Count > imageCap) { overImage++; uncovered.AddRange(ps); continue; }
                 entries.AddRange(r.Entries);
-                evals[evalId].Flags |= Layout.EvalDecisions | (r.ByDst ? Layout.EvalDecisionsByDst : 0);
+                foreach (var (fam, len) in r.Lengths) lengths[fam].Add(len);
                 withTable++;
             }
+            // A per-port table that could not be built must not be answered by the address's
+            // other-ports table: one /0 entry (which also sets the port's bit) sends it to the stages.
+            foreach (var p in uncovered.Where(p => p.KeyPort != Layout.DecisionOtherPort).Distinct())
+            {
+                entries.Add(new ImageEntry(Rows.Bytes(DecisionTable.Key(p.Dst, p.KeyPort, new IpPrefix(p.Dst, 0))), Rows.Bytes(DecisionTable.Stages)));
+                lengths[p.Dst.IsV6 ? 1 : 0].Add(0);
+            }
+            if (entries.Count > imageCap)
+            {
+                overImage += withTable;
+                withTable = 0;
+                entries.Clear();
+                lengths = [[], []];
+            }
         }
-        var sections = image.Sections.Where(s => s.Name != Layout.MapDecisions).Select(s => s.Name switch
-        {
-            Layout.MapEvals => ImageSection.For(Layout.Map(Layout.MapEvals), evals.Select((e, i) => new ImageEntry(Rows.U32((uint)i), Rows.Bytes(e)))),
-            Layout.MapPortSets => ImageSection.For(Layout.Map(Layout.MapPortSets), portSetEntries),
-            _ => s,
-        }).ToList();
-        if (!sections.Any(s => s.Name == Layout.MapPortSets)) sections.Add(ImageSection.For(Layout.Map(Layout.MapPortSets), portSetEntries));
+        var index = KmeshDecisionIndex.For([.. lengths[0].Reverse()], [.. lengths[1].Reverse()], KeyedPorts(entries));
+        var sections = image.Sections.Where(s => s.Name is not (Layout.MapDecisions or Layout.MapDecisionIndex)).ToList();
         sections.Add(ImageSection.For(Layout.Map(Layout.MapDecisions), entries));
+        sections.Add(ImageSection.For(Layout.Map(Layout.MapDecisionIndex), [new ImageEntry(Rows.U32(0), Rows.Bytes(index))]));
         var ordered = Layout.ImageMaps.Select(m => sections.FirstOrDefault(s => s.Name == m.Name)).OfType<ImageSection>().ToImmutableArray();
-        stats = new DecisionStats(evals.Length, withTable, entries.Count, decided, overRegion, portDependent, overImage, sw.Elapsed);
+        stats = new DecisionStats(evalCount, withTable, entries.Count, decided, overRegion, portDependent, overLengths, overImage, sw.Elapsed);
         return image with { Sections = ordered };
     }
 
-    private sealed record Context(IpAddr Dst, uint? Port, uint WorkloadId);
+    private static SortedSet<uint> KeyedPorts(List<ImageEntry> entries) =>
+        [.. entries.Select(e => Rows.Read<KmeshDecisionKey>(e.Key).Port).Where(p => p != Layout.DecisionOtherPort)];
 
-    private enum EvalOutcome { Table, OverRegionCap, TooManyPorts }
+    /// <summary>The ports an eval's live matches name (in port and not-port tests): the only ports
+    /// whose decision can differ from any other port's.</summary>
+    private static SortedSet<uint> NamedPorts(ImageTables t, uint evalId)
+    {
+        var result = new SortedSet<uint>();
+        if (ImageTables.At(t.Evals, evalId) is not { } eval) return result;
+        foreach (var (_, m) in Matches(t, eval))
+            if ((m.Flags & Layout.MatchNever) == 0)
+                foreach (var s in new[] { m.PortSet, m.NotPortSet })
+                    if (s != 0) result.UnionWith(t.PortSets.GetValueOrDefault(s) ?? []);
+        return result;
+    }
 
-    private sealed record EvalTable(EvalOutcome Outcome, bool ByDst, uint[]? Ports, List<ImageEntry> Entries, long Decided);
+    private static List<(uint Id, KmeshMatch Row)> Matches(ImageTables t, in KmeshEval eval)
+    {
+        var matches = new List<(uint Id, KmeshMatch Row)>();
+        for (uint i = 0; i < eval.MatchCount; i++)
+            if (ImageTables.At(t.Lists, eval.MatchFirst + i) is { } mid && ImageTables.At(t.Matches, mid) is { } m) matches.Add((mid, m));
+        return matches;
+    }
+
+    /// <summary>The entries of one eval at its points, their (family, length) pairs, and how many
+    /// regions were decided; Entries null when the eval's distinct partitions hold more than the
+    /// per-eval cap of regions (or the work budget runs out).</summary>
+    private sealed record EvalTable(List<ImageEntry>? Entries, List<(int Family, int Length)> Lengths, long Decided);
 
     /// <summary>The rows one stage walk of an eval visits (the unit of the compile-time work budget).</summary>
     private static long EvalSize(in KmeshEval e) => 1L + e.MatchCount + e.ClauseCount + e.RuleCount + e.PolicyCount;
 
-    private static EvalTable ForEval(ImageTables t, ImageInterpreter interp, uint evalId, List<Context> ctxs,
-        Dictionary<uint, HashSet<uint>> indexPorts, LoweringLimits limits, long budget)
+    private static EvalTable ForEval(ImageTables t, ImageInterpreter interp, uint evalId, KmeshEval eval, List<Point> points,
+        SortedSet<uint> named, LoweringLimits limits)
     {
         uint cap = limits.MaxEvalDecisions;
-        var eval = t.Evals[evalId];
-        var matches = new List<(uint Id, KmeshMatch Row)>();
-        for (uint i = 0; i < eval.MatchCount; i++)
-            if (ImageTables.At(t.Lists, eval.MatchFirst + i) is { } mid && ImageTables.At(t.Matches, mid) is { } m) matches.Add((mid, m));
-        var live = matches.Where(m => (m.Row.Flags & Layout.MatchNever) == 0).ToList();
-        bool dstMatters = live.Any(m => m.Row.DstSet != 0 || m.Row.NotDstSet != 0);
-        // The ports the eval's port tests name: the only ports whose decision can differ from any
-        // other port's. Every port outside them decides alike (every port test fails on it).
-        var named = new SortedSet<uint>(live.SelectMany(m => new[] { m.Row.PortSet, m.Row.NotPortSet })
-            .Where(s => s != 0).SelectMany(s => t.PortSets.GetValueOrDefault(s) ?? []));
-        if (named.Count > limits.MaxDecisionPorts) return new EvalTable(EvalOutcome.TooManyPorts, false, null, [], 0);
-        bool byPort = named.Count > 0;
+        var matches = Matches(t, eval);
+        bool dstMatters = matches.Any(m => (m.Row.Flags & Layout.MatchNever) == 0 && (m.Row.DstSet != 0 || m.Row.NotDstSet != 0));
         uint other = 0;
         while (named.Contains(other)) other++;
-
-        // Decision points: (destination, key port). A port-index entry is one port; the default class
-        // is every port the workload's index does not name.
-        var points = new SortedSet<(IpAddr Dst, uint KeyPort)>();
-        foreach (var c in ctxs)
-        {
-            if (!byPort) points.Add((c.Dst, 0));
-            else if (c.Port is { } p) points.Add((c.Dst, named.Contains(p) ? p : Layout.DecisionOtherPort));
-            else
-            {
-                var index = indexPorts.GetValueOrDefault(c.WorkloadId) ?? [];
-                foreach (var q in named) if (!index.Contains(q)) points.Add((c.Dst, q));
-                points.Add((c.Dst, Layout.DecisionOtherPort));
-            }
-        }
-        // An eval reached through one port only (a port-index entry) needs no port in its key.
-        uint onlyPort = 0;
-        if (byPort && points.Select(p => p.KeyPort).Distinct().Count() == 1)
-        {
-            onlyPort = points.Min.KeyPort;
-            byPort = false;
-            points = new SortedSet<(IpAddr, uint)>(points.Select(p => (p.Dst, 0u)));
-        }
-        uint EvalPort(uint keyPort) => keyPort == Layout.DecisionOtherPort ? other : keyPort;
-        long decided = 0;
-        var tables = new Dictionary<(bool, IpAddr?, uint), List<DecisionRegion>>();
-        var perPoint = new SortedDictionary<(IpAddr Dst, uint KeyPort), List<DecisionRegion>>();
-        if (points.Select(p => (p.Dst.IsV6, dstMatters ? p.Dst : (IpAddr?)null, p.KeyPort)).Distinct().Count() > cap)
-            return new EvalTable(EvalOutcome.OverRegionCap, false, null, [], 0);
-        foreach (var (dst, keyPort) in points)
-        {
-            if (decided * EvalSize(eval) > budget) return new EvalTable(EvalOutcome.OverRegionCap, false, null, [], decided);
-            var k = (dst.IsV6, dstMatters ? dst : (IpAddr?)null, keyPort);
-            if (!tables.TryGetValue(k, out var regions))
-            {
-                uint port = EvalPort(byPort ? keyPort : onlyPort);
-                regions = Partition(t, interp, eval, matches, dst.IsV6, dst, port, cap, out long n);
-                decided += n;
-                if (regions is null) return new EvalTable(EvalOutcome.OverRegionCap, false, null, [], decided);
-                tables[k] = regions;
-            }
-            perPoint[(dst, keyPort)] = regions;
-        }
-        string Fingerprint(List<DecisionRegion> l) => string.Join(";", l.Select(r => r.Prefix + "=" + Convert.ToHexString(Rows.Bytes(r.Decision))));
-        // Keyed by destination only when the destinations sharing the eval decide differently.
-        bool byDst = perPoint.GroupBy(kv => (kv.Key.Dst.IsV6, kv.Key.KeyPort)).Any(g => g.Select(kv => Fingerprint(kv.Value)).Distinct().Count() > 1);
-        IEnumerable<(IpAddr? Dst, uint KeyPort, List<DecisionRegion> Regions)> emit = byDst
-            ? perPoint.Select(kv => ((IpAddr?)kv.Key.Dst, kv.Key.KeyPort, kv.Value))
-            : perPoint.GroupBy(kv => (kv.Key.Dst.IsV6, kv.Key.KeyPort)).Select(g => ((IpAddr?)null, g.Key.KeyPort, g.First().Value));
+        long decided = 0, regionsKept = 0;
+        var tables = new Dictionary<(bool V6, IpAddr? Dst, uint Port), List<DecisionRegion>>();
         var entries = new List<ImageEntry>();
-        foreach (var (dst, keyPort, regions) in emit)
+        var lengths = new HashSet<(int, int)>();
+        foreach (var p in points)
+        {
+            uint port = p.EvalPort ?? other;
+            // The eval's matches test the port only against the named ports: any other port decides alike.
+            if (!named.Contains(port)) port = other;
+            var key = (p.Dst.IsV6, dstMatters ? p.Dst : (IpAddr?)null, port);
+            if (!tables.TryGetValue(key, out var regions))
+            {
+                if (decided * EvalSize(eval) > limits.MaxDecisionWork) return new EvalTable(null, [], decided);
+                if (eval.PolicyCount == 0)
+                {
+                    // No candidate policy: the entry decides without the stages, and so does the table.
+                    var v = new KmeshDecision
+                    {
+                        Verdict = (eval.Flags & Layout.EvalHasAllow) != 0 ? ImageInterpreter.VerdictDenyNoneAllow : ImageInterpreter.VerdictAllowNoAllow,
+                        PolicyId = uint.MaxValue,
+                    };
+                    regions = [new DecisionRegion(new IpPrefix(new IpAddr(0, p.Dst.IsV6), 0), new IpAddr(0, p.Dst.IsV6), v)];
+                }
+                else
+                {
+                    regions = Partition(t, interp, eval, matches, p.Dst.IsV6, p.Dst, port, cap, out long n);
+                    decided += n;
+                    if (regions is null) return new EvalTable(null, [], decided);
+                }
+                regionsKept += regions.Count;
+                if (regionsKept > cap) return new EvalTable(null, [], decided);
+                tables[key] = regions;
+            }
             foreach (var r in regions)
-                entries.Add(new ImageEntry(Rows.Bytes(DecisionTable.Key(evalId, keyPort, dst, r.Prefix)), Rows.Bytes(r.Decision)));
-        if (entries.Count > cap) return new EvalTable(EvalOutcome.OverRegionCap, false, null, [], decided);
-        return new EvalTable(EvalOutcome.Table, byDst, byPort ? [.. named] : null, entries, decided);
+            {
+                entries.Add(new ImageEntry(Rows.Bytes(DecisionTable.Key(p.Dst, p.KeyPort, r.Prefix)), Rows.Bytes(r.Decision)));
+                lengths.Add((r.Prefix.Address.IsV6 ? 1 : 0, r.Prefix.Length));
+            }
+        }
+        return new EvalTable(entries, [.. lengths.Order()], decided);
     }
 
     /// <summary>The source partition of one eval for one destination and port, decided and merged:

@@ -34,8 +34,10 @@ public class DecisionTableTests
         Assert.Equal(slow.Verdict, fast.Verdict);
         Assert.Equal(slow.Policy, fast.Policy);
         Assert.Equal(slow.PolicyMatched.Order(), fast.PolicyMatched.Order());
-        Assert.Equal(Layout.TailCalls, slow.TailCalls);
-        Assert.Equal(byTable ? 0 : Layout.TailCalls, fast.TailCalls);
+        // The stages take every tail call, or none when no policy is a candidate.
+        Assert.True(slow.TailCalls is 0 or Layout.TailCalls, $"{slow.TailCalls} tail calls");
+        Assert.Equal(byTable ? 0 : slow.TailCalls, fast.TailCalls);
+        Assert.True(byTable || slow.TailCalls > 0, "decided without the stages");
         return fast;
     }
 
@@ -142,7 +144,9 @@ public class DecisionTableTests
             Policy("app", "deny-mixed", PolicyAction.Deny, Rule(Clause(
                 Empty with { SourceIps = [IpPrefix.Parse("10.0.0.2/32")], DestinationPorts = [80] }, From("10.0.9.9")))));
         Assert.Empty(new ImageTables(img).PortIndex);
-        Assert.Contains(new ImageTables(img).Evals, e => (e.Flags & Layout.EvalDecisionsByPort) != 0);
+        Assert.Contains(Entries(img), e => e.Port == 80);
+        Assert.True(new ImageTables(img).Decisions.Index.HasPort(80));
+        Assert.False(new ImageTables(img).Decisions.Index.HasPort(81));
         Assert.Equal("app/deny-mixed", Name(img, Both(img, "10.0.0.2", port: 80)));
         Assert.Equal(ImageInterpreter.VerdictAllowNoAllow, Both(img, "10.0.0.2", port: 81).Verdict);
         Assert.Equal("app/deny-mixed", Name(img, Both(img, "10.0.9.9", port: 81)));
@@ -173,7 +177,6 @@ public class DecisionTableTests
         var policies = Enumerable.Range(0, 10).Select(k => Policy("app", $"allow-{k}", PolicyAction.Allow, Rule(Clause(From($"10.{k}.0.0/16"))))).ToArray();
         var capped = Compile(new LoweringLimits { MaxEvalDecisions = 5 }, policies);
         Assert.Empty(Entries(capped));
-        Assert.All(new ImageTables(capped).Evals, e => Assert.Equal(0u, e.Flags & Layout.EvalDecisions));
         Assert.Equal("app/allow-3", Name(capped, Both(capped, "10.3.1.1", byTable: false)));
         Assert.Equal(ImageInterpreter.VerdictDenyNoneAllow, Both(capped, "10.10.0.1", byTable: false).Verdict);
         // Under the cap the same world is decided by the table.
@@ -187,6 +190,70 @@ public class DecisionTableTests
         var off = Compile(new LoweringLimits { DecisionTables = false }, policies);
         Assert.Empty(Entries(off));
         Assert.Equal("app/allow-3", Name(off, Both(off, "10.3.1.1", byTable: false)));
+    }
+
+    private static readonly Workload Web = Pod("web", "front", "node-a", "10.0.0.5", "fd00::5");
+
+    private static ImageFile CompileWith(LoweringLimits? limits, Workload[] workloads, params Policy[] policies)
+    {
+        var bag = new DiagnosticBag();
+        var image = Lowerer.Lower(World(workloads, policies), "node-a", bag, limits);
+        Assert.True(image is not null, string.Join("\n", bag.Items));
+        return ImageReader.Read("t", image.ToBytes(), bag)!;
+    }
+
+    [Fact]
+    public void APortKeyedForOneAddressFallsBackToOtherPortsForAnother()
+    {
+        // Port 80 is keyed for app/server (its own eval); web/front has nothing special on port 80,
+        // so its probes with port 80 miss and the entry retries with the other-ports key.
+        var img = CompileWith(null, [Server, Client, Web],
+            Policy("app", "allow-80", PolicyAction.Allow, Rule(Clause(From("10.0.0.2")), Clause(Ports(80)))),
+            Policy("web", "deny-intruder", PolicyAction.Deny, Rule(Clause(From("10.0.9.0/24")))));
+        Assert.True(new ImageTables(img).Decisions.Index.HasPort(80));
+        Assert.DoesNotContain(Entries(img), e => e.Dst == IpAddr.Parse("10.0.0.5") && e.Port == 80);
+        Assert.Equal("app/allow-80", Name(img, Both(img, "10.0.0.2", "10.0.0.1", 80)));
+        Assert.Equal(ImageInterpreter.VerdictDenyNoneAllow, Both(img, "10.0.0.2", "10.0.0.1", 81).Verdict);
+        Assert.Equal("web/deny-intruder", Name(img, Both(img, "10.0.9.1", "10.0.0.5", 80)));
+        Assert.Equal(ImageInterpreter.VerdictAllowNoAllow, Both(img, "10.0.0.2", "10.0.0.5", 80).Verdict);
+        // Not a local workload: the table misses, and the SYN is not evaluated.
+        Assert.Equal(KernelAction.NotEvaluated, new ImageInterpreter(img).Syn(IpAddr.Parse("10.0.0.5"), IpAddr.Parse("10.0.0.2"), 80).Action);
+    }
+
+    [Fact]
+    public void APerPortTableThatCouldNotBeBuiltIsNotAnsweredByTheOtherPortsTable()
+    {
+        // app/server: port 80 has ten allow policies (over a cap of 5 regions), every other port has
+        // none listed (a one-region table: denied, no allow matches). web/front keys port 80 too.
+        var policies = Enumerable.Range(0, 10)
+            .Select(k => Policy("app", $"allow-{k}", PolicyAction.Allow, Rule(Clause(From($"10.{k}.0.0/16")), Clause(Ports(80)))))
+            .Append(Policy("web", "allow-80", PolicyAction.Allow, Rule(Clause(From("10.0.0.2")), Clause(Ports(80)))))
+            .ToArray();
+        var img = CompileWith(new LoweringLimits { MaxEvalDecisions = 5 }, [Server, Client, Web], policies);
+        var sentinel = Entries(img).Single(e => e.Dst == IpAddr.Parse("10.0.0.1") && e.Port == 80);
+        Assert.Equal(0, sentinel.Src.Length);
+        Assert.NotEqual(0u, sentinel.Value.Flags & Layout.DecisionStages);
+        Assert.Equal("app/allow-3", Name(img, Both(img, "10.3.1.1", "10.0.0.1", 80, byTable: false)));
+        Assert.Equal(ImageInterpreter.VerdictDenyNoneAllow, Both(img, "10.3.1.1", "10.0.0.1", 81).Verdict);
+        Assert.Equal("web/allow-80", Name(img, Both(img, "10.0.0.2", "10.0.0.5", 80)));
+    }
+
+    [Fact]
+    public void APartitionNeedingMoreSourceLengthsThanTheEntryProbesTakesTheStages()
+    {
+        // Disjoint prefixes of lengths /16 .. /25 and /0: eleven, over the eight the entry probes.
+        var policies = Enumerable.Range(0, 10)
+            .Select(k => Policy("app", $"allow-{k}", PolicyAction.Allow, Rule(Clause(From($"10.{k + 1}.0.0/{16 + k}")))))
+            .ToArray();
+        var img = Compile(null, policies);
+        Assert.DoesNotContain(Entries(img), e => !e.V6);
+        Assert.Equal("app/allow-2", Name(img, Both(img, "10.3.0.9", byTable: false)));
+        Assert.Contains("IPv4 source lengths probed: (none)", ImageText.Render(img));
+        // Five of them (six lengths) are decided by the table.
+        var fewer = Compile(null, policies.Take(5).ToArray());
+        Assert.Equal("app/allow-2", Name(fewer, Both(fewer, "10.3.0.9")));
+        Assert.Equal(ImageInterpreter.VerdictDenyNoneAllow, Both(fewer, "10.3.128.0").Verdict);
+        Assert.Contains("IPv4 source lengths probed: /20 /19 /18 /17 /16 /0", ImageText.Render(fewer));
     }
 
     [Fact]
@@ -217,7 +284,8 @@ public class DecisionTableTests
             var slow = new ImageInterpreter(t, fastPath: false);
             foreach (var (dst, w) in t.Workloads)
             {
-                var ports = t.PortIndex.Keys.Where(k => k.Workload == w.WorkloadId).Select(k => k.Port).Append(1u).Append(9080u).Append(443u);
+                var ports = t.PortIndex.Keys.Where(k => k.Workload == w.WorkloadId).Select(k => k.Port)
+                    .Concat(t.Decisions.Entries.Where(e => e.Port != Layout.DecisionOtherPort).Select(e => e.Port)).Append(1u).Append(9080u).Append(443u).Distinct();
                 var sources = t.Decisions.Entries.Where(e => e.V6 == dst.IsV6).SelectMany(e => Edges(e.Src)).Distinct().Take(200);
                 foreach (var port in ports)
                     foreach (var src in sources)
@@ -226,7 +294,7 @@ public class DecisionTableTests
                         var b = slow.Syn(src, dst, port);
                         string ctx = $"seed {seed} {src} -> {dst}:{port}";
                         Assert.True(a.Action == b.Action && a.Verdict == b.Verdict && a.Policy == b.Policy
-                            && a.PolicyMatched.Order().SequenceEqual(b.PolicyMatched.Order()), ctx);
+                            && a.PolicyMatched.Order().SequenceEqual(b.PolicyMatched.Order()), ctx + $" table {a.Action} {a.Verdict} {a.Policy} [{string.Join(",", a.PolicyMatched)}] stages {b.Action} {b.Verdict} {b.Policy} [{string.Join(",", b.PolicyMatched)}] {b.Error}");
                         probes++;
                     }
             }
