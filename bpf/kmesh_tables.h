@@ -255,11 +255,17 @@ struct kmesh_decision_key {
 /* km_decision_idx: the one entry says what the entry probes. lengths[0] (IPv4) and lengths[1]
  * (IPv6) are the source prefix lengths km_decisions uses for that family, longest first, unused
  * slots KMESH_DECISION_NO_LENGTH; bit p of ports (ports[p / 64] >> (p % 64)) is set when some
- * address has entries keyed by port p. */
+ * address has entries keyed by port p. With KMESH_INDEX_LOCAL_FILTER, bit h of local is set for
+ * every km_workloads address, h = its last two bytes (addr[2..3] for IPv4, addr[14..15] for IPv6),
+ * so a SYN whose bit is clear is not for a local workload and passes without any hash lookup. */
+#define KMESH_INDEX_LOCAL_FILTER 0x1u
 struct kmesh_decision_index {
+	__u32 flags;
 	__u8  lengths[2][KMESH_DECISION_MAX_LENGTHS];
+	__u32 reserved;
 	__u64 ports[KMESH_DECISION_PORT_WORDS];
-};                           /* 8,208 bytes */
+	__u64 local[KMESH_DECISION_PORT_WORDS];
+};                           /* 16,408 bytes */
 
 /* km_decisions value: the verdict (KMESH_VERDICT_ALLOW_POLICY .. KMESH_VERDICT_DENY_NONE_ALLOW),
  * the deciding policy (or ~0), and every policy whose counter the packet increments, as the POLICY

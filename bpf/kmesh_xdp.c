@@ -213,14 +213,20 @@ static __always_inline struct kmesh_decision *probe(struct kmesh_decision_key *k
 }
 
 /* The decision table (kmesh_tables.h, km_decisions): longest-prefix match by probing. Counts
- * exactly what the POLICY stage would count for the packet. Returns -1 when the table does not
- * decide the SYN (not a local workload, no table for it, or a region left to the stages). */
+ * exactly what the POLICY stage would count for the packet. XDP_PASS without counting for a
+ * destination the local-address filter rules out; -1 when the table does not decide the SYN (no
+ * table for it, or a region left to the stages). */
 static __always_inline int decide_by_table(struct parsed *p)
 {
 	__u32 zero = 0;
 	struct kmesh_decision_index *ix = bpf_map_lookup_elem(&km_decision_idx, &zero);
 	if (!ix)
 		return -1;
+	if (ix->flags & KMESH_INDEX_LOCAL_FILTER) {
+		__u32 h = p->dst.v6 ? (p->dst.addr[14] << 8) | p->dst.addr[15] : (p->dst.addr[2] << 8) | p->dst.addr[3];
+		if (!((ix->local[(h >> 6) & (KMESH_DECISION_PORT_WORDS - 1)] >> (h & 63)) & 1))
+			return XDP_PASS; /* not a local workload: not ours, not counted */
+	}
 	struct kmesh_decision_key k = {};
 	__builtin_memcpy(&k.dst, &p->dst, sizeof(k.dst));
 	__u32 port = p->port & 0xffff;

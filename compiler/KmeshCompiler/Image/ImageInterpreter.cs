@@ -36,7 +36,7 @@ public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = La
     {
         var t = Tables;
         // Entry program: the decision table first.
-        if (src.IsV6 != dst.IsV6)
+        if (src.IsV6 != dst.IsV6 || !t.Decisions.Index.MayBeLocal(dst))
             return new KernelVerdict(KernelAction.NotEvaluated, 0, null, [], 0, 0);
         if (FastPath && t.Decisions.Lookup(dst, port, src) is { } d && DecisionTable.Verdict(d) is { } fast)
             return fast;

@@ -120,6 +120,10 @@ public static class ImageText
         }
         var keyed = Enumerable.Range(0, 65536).Where(p => ix.HasPort((uint)p)).Select(p => p.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
         Line(Inv($"  ports keyed by port: {(keyed.Count == 0 ? "(none)" : string.Join(", ", keyed))}"));
+        int localBits = ix.LocalBitsSet();
+        Line((ix.Flags & Layout.IndexLocalFilter) != 0
+            ? Inv($"  local-address filter: {localBits} of 65536 bits set")
+            : "  local-address filter: off");
 
         Line("");
         Line(Header(Layout.MapServices, t.Services.Count));

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using KmeshCompiler.Ir;
 
 namespace KmeshCompiler.Lowering;
 
@@ -18,6 +19,7 @@ public static partial class Layout
     public const int DecisionMaxMatched = 6;
     public const uint DecisionDryRun = 0x80000000;
     public const uint DecisionStages = 0x1;
+    public const uint IndexLocalFilter = 0x1;
 }
 
 [StructLayout(LayoutKind.Sequential, Size = 44)]
@@ -39,12 +41,34 @@ public unsafe struct KmeshDecision
     public fixed uint Matched[6];
 }
 
-[StructLayout(LayoutKind.Sequential, Size = 8208)]
+[StructLayout(LayoutKind.Sequential, Size = 16408)]
 public unsafe struct KmeshDecisionIndex
 {
+    public uint Flags;
     /// <summary>lengths[2][KMESH_DECISION_MAX_LENGTHS]: IPv4 then IPv6, longest first.</summary>
     public fixed byte Lengths[16];
+    public uint Reserved;
     public fixed ulong Ports[1024];
+    /// <summary>Bit h for every local workload address, h = its last two bytes.</summary>
+    public fixed ulong Local[1024];
+
+    /// <summary>The local-filter bit of an address: its last two bytes.</summary>
+    public static int LocalBit(IpAddr a) => (int)(a.Value & 0xffff);
+
+    public readonly int LocalBitsSet()
+    {
+        int n = 0;
+        for (int w = 0; w < Layout.DecisionPortWords; w++) n += System.Numerics.BitOperations.PopCount(Local[w]);
+        return n;
+    }
+
+    /// <summary>False when the filter rules the address out as a local workload.</summary>
+    public readonly bool MayBeLocal(IpAddr a)
+    {
+        if ((Flags & Layout.IndexLocalFilter) == 0) return true;
+        int h = LocalBit(a);
+        return ((Local[h >> 6] >> (h & 63)) & 1) != 0;
+    }
 
     /// <summary>The source prefix lengths probed for a family, longest first.</summary>
     public readonly List<int> LengthsOf(bool v6)
@@ -62,9 +86,14 @@ public unsafe struct KmeshDecisionIndex
     public readonly bool HasPort(uint port) => ((Ports[(int)((port & 0xffff) >> 6)] >> (int)(port & 63)) & 1) != 0;
 
     /// <summary>The index of a table: its lengths per family (longest first) and its keyed ports.</summary>
-    public static KmeshDecisionIndex For(IReadOnlyList<int> v4, IReadOnlyList<int> v6, IEnumerable<uint> ports)
+    public static KmeshDecisionIndex For(IReadOnlyList<int> v4, IReadOnlyList<int> v6, IEnumerable<uint> ports, IEnumerable<IpAddr> local)
     {
-        var ix = new KmeshDecisionIndex();
+        var ix = new KmeshDecisionIndex { Flags = Layout.IndexLocalFilter };
+        foreach (var a in local)
+        {
+            int h = LocalBit(a);
+            ix.Local[h >> 6] |= 1UL << (h & 63);
+        }
         for (int i = 0; i < Layout.DecisionMaxLengths; i++)
         {
             ix.Lengths[i] = i < v4.Count ? (byte)v4[i] : Layout.DecisionNoLength;

@@ -99,7 +99,9 @@ public static class DecisionTables
                 lengths = [[], []];
             }
         }
-        var index = KmeshDecisionIndex.For([.. lengths[0].Reverse()], [.. lengths[1].Reverse()], KeyedPorts(entries));
+        // The local-address filter covers every workload address, table or not.
+        var local = (image.Section(Layout.MapWorkloads)?.Entries ?? []).Select(e => Rows.Address(Rows.Read<KmeshIpKey>(e.Key)));
+        var index = KmeshDecisionIndex.For([.. lengths[0].Reverse()], [.. lengths[1].Reverse()], KeyedPorts(entries), local);
         var sections = image.Sections.Where(s => s.Name is not (Layout.MapDecisions or Layout.MapDecisionIndex)).ToList();
         sections.Add(ImageSection.For(Layout.Map(Layout.MapDecisions), entries));
         sections.Add(ImageSection.For(Layout.Map(Layout.MapDecisionIndex), [new ImageEntry(Rows.U32(0), Rows.Bytes(index))]));

@@ -221,6 +221,24 @@ public class DecisionTableTests
     }
 
     [Fact]
+    public void TheLocalAddressFilterPassesStrangersWithoutALookupAndNeverALocalWorkload()
+    {
+        var img = CompileWith(null, [Server, Client, Web], Policy("app", "allow-client", PolicyAction.Allow, Rule(Clause(From("10.0.0.2")))));
+        var ix = new ImageTables(img).Decisions.Index;
+        foreach (var local in new[] { "10.0.0.1", "fd00::1", "10.0.0.5", "fd00::5" }) Assert.True(ix.MayBeLocal(IpAddr.Parse(local)), local);
+        Assert.False(ix.MayBeLocal(IpAddr.Parse("10.0.0.2")));
+        // 10.7.0.1 shares 10.0.0.1's last two bytes: the filter lets it through, km_workloads says no.
+        Assert.True(ix.MayBeLocal(IpAddr.Parse("10.7.0.1")));
+        foreach (var stranger in new[] { "10.0.0.2", "10.7.0.1" })
+            Assert.Equal(KernelAction.NotEvaluated, new ImageInterpreter(img).Syn(IpAddr.Parse("10.0.0.5"), IpAddr.Parse(stranger), 80).Action);
+        Assert.Equal("app/allow-client", Name(img, Both(img, "10.0.0.2", "10.0.0.1")));
+        Assert.Contains("local-address filter: 2 of 65536 bits set", ImageText.Render(img));
+        // Without the decision table the filter is still there.
+        var off = CompileWith(new LoweringLimits { DecisionTables = false }, [Server, Client, Web]);
+        Assert.False(new ImageTables(off).Decisions.Index.MayBeLocal(IpAddr.Parse("10.0.0.2")));
+    }
+
+    [Fact]
     public void APerPortTableThatCouldNotBeBuiltIsNotAnsweredByTheOtherPortsTable()
     {
         // app/server: port 80 has ten allow policies (over a cap of 5 regions), every other port has
