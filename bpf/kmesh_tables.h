@@ -239,8 +239,8 @@ struct kmesh_addr_set_key {
  * table for it and the probes repeat with OTHER. (An LPM trie answers the same question, but its
  * walk costs several hash lookups.) A value with KMESH_DECISION_STAGES, or a miss, continues as if
  * there were no table: km_workloads, km_port_index, the eval and the stages. A per-port table the
- * compiler could not build is stored as one /0 entry with KMESH_DECISION_STAGES, so that the OTHER
- * retry cannot answer for it. An eval whose partition exceeds KMESH_MAX_EVAL_DECISIONS regions,
+ * compiler could not build, for an address that has an OTHER table, is stored as one /0 entry with
+ * KMESH_DECISION_STAGES, so that the OTHER retry cannot answer for it. An eval whose partition exceeds KMESH_MAX_EVAL_DECISIONS regions,
  * whose default class names more ports than the compiler allows, whose lengths would take the
  * image past KMESH_DECISION_MAX_LENGTHS per family, or that would overflow KMESH_MAX_DECISIONS has
  * no table. */

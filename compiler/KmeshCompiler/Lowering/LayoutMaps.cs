@@ -12,7 +12,7 @@ public sealed record MapSpec(string Name, BpfMapType Type, int KeySize, int Valu
 public static partial class Layout
 {
     /// <summary>SHA-256 of bpf/kmesh_tables.h with CR removed. LayoutTests fails when it is stale.</summary>
-    public const string AbiHash = "40e14f553cf267551ad2d0817aec37dcfdc89c010eaf38d1daab6821098a3f75";
+    public const string AbiHash = "01d672b26fba5a80ab4f62c558b92d5b6540eefc1fca56fce2512245033c1bd3";
 
     /// <summary>The maps an image carries, in image order.</summary>
     public static readonly ImmutableArray<MapSpec> ImageMaps =

@@ -85,8 +85,11 @@ public static class DecisionTables
                 withTable++;
             }
             // A per-port table that could not be built must not be answered by the address's
-            // other-ports table: one /0 entry (which also sets the port's bit) sends it to the stages.
-            foreach (var p in uncovered.Where(p => p.KeyPort != Layout.DecisionOtherPort).Distinct())
+            // other-ports table: one /0 entry (which also sets the port's bit) sends it to the
+            // stages. Without an other-ports table the retry misses anyway.
+            var withOther = entries.Select(e => Rows.Read<KmeshDecisionKey>(e.Key)).Where(k => k.Port == Layout.DecisionOtherPort)
+                .Select(k => Rows.Address(k.Dst)).ToHashSet();
+            foreach (var p in uncovered.Where(p => p.KeyPort != Layout.DecisionOtherPort && withOther.Contains(p.Dst)).Distinct())
             {
                 entries.Add(new ImageEntry(Rows.Bytes(DecisionTable.Key(p.Dst, p.KeyPort, new IpPrefix(p.Dst, 0))), Rows.Bytes(DecisionTable.Stages)));
                 lengths[p.Dst.IsV6 ? 1 : 0].Add(0);
