@@ -360,6 +360,14 @@ static __always_inline struct kmesh_eval *current_eval(struct kmesh_scratch *s)
 	return bpf_map_lookup_elem(&km_evals, &id);
 }
 
+/* The scratch and the eval every stage program starts from: the eval, or NULL when either is
+ * missing (*s is set either way, for fail()). */
+static __always_inline struct kmesh_eval *stage_start(struct kmesh_scratch **s)
+{
+	*s = scratch();
+	return *s ? current_eval(*s) : 0;
+}
+
 static __always_inline int list_at(__u32 slot, __u32 *out)
 {
 	__u32 *v = bpf_map_lookup_elem(&km_lists, &slot);
@@ -463,10 +471,8 @@ static long match_step(__u64 i, void *arg)
 SEC("xdp")
 int kmesh_stage_match(struct xdp_md *ctx)
 {
-	struct kmesh_scratch *s = scratch();
-	if (!s)
-		return fail(s, KMESH_VERDICT_ERROR);
-	struct kmesh_eval *e = current_eval(s);
+	struct kmesh_scratch *s;
+	struct kmesh_eval *e = stage_start(&s);
 	if (!e || e->match_count > KMESH_MAX_STAGE_STEPS)
 		return fail(s, KMESH_VERDICT_ERROR);
 	struct match_loop l = { .first = e->match_first, .count = e->match_count };
@@ -582,34 +588,35 @@ static __always_inline int run_group(struct group_loop *l)
 	return l->c.error || l->c.row < l->c.list_count ? -1 : 0;
 }
 
+/* CLAUSE (is_and 0: rows of the eval's clause list) and RULE (is_and 1: its rule list). */
+static __always_inline int group_stage(struct xdp_md *ctx, int is_and)
+{
+	struct kmesh_scratch *s;
+	struct kmesh_eval *e = stage_start(&s);
+	if (!e)
+		return fail(s, KMESH_VERDICT_ERROR);
+	struct group_loop l = {
+		.c = {
+			.list_first = is_and ? e->rule_first : e->clause_first,
+			.list_count = is_and ? e->rule_count : e->clause_count,
+		},
+		.is_and = is_and,
+	};
+	if (run_group(&l) < 0)
+		return fail(s, KMESH_VERDICT_ERROR);
+	return advance(ctx, s, e, is_and ? KMESH_STAGE_POLICY : KMESH_STAGE_RULE);
+}
+
 SEC("xdp")
 int kmesh_stage_clause(struct xdp_md *ctx)
 {
-	struct kmesh_scratch *s = scratch();
-	if (!s)
-		return fail(s, KMESH_VERDICT_ERROR);
-	struct kmesh_eval *e = current_eval(s);
-	if (!e)
-		return fail(s, KMESH_VERDICT_ERROR);
-	struct group_loop l = { .c = { .list_first = e->clause_first, .list_count = e->clause_count } };
-	if (run_group(&l) < 0)
-		return fail(s, KMESH_VERDICT_ERROR);
-	return advance(ctx, s, e, KMESH_STAGE_RULE);
+	return group_stage(ctx, 0);
 }
 
 SEC("xdp")
 int kmesh_stage_rule(struct xdp_md *ctx)
 {
-	struct kmesh_scratch *s = scratch();
-	if (!s)
-		return fail(s, KMESH_VERDICT_ERROR);
-	struct kmesh_eval *e = current_eval(s);
-	if (!e)
-		return fail(s, KMESH_VERDICT_ERROR);
-	struct group_loop l = { .c = { .list_first = e->rule_first, .list_count = e->rule_count }, .is_and = 1 };
-	if (run_group(&l) < 0)
-		return fail(s, KMESH_VERDICT_ERROR);
-	return advance(ctx, s, e, KMESH_STAGE_POLICY);
+	return group_stage(ctx, 1);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -682,10 +689,8 @@ static long policy_step(__u64 i, void *arg)
 SEC("xdp")
 int kmesh_stage_policy(struct xdp_md *ctx)
 {
-	struct kmesh_scratch *s = scratch();
-	if (!s)
-		return fail(s, KMESH_VERDICT_ERROR);
-	struct kmesh_eval *e = current_eval(s);
+	struct kmesh_scratch *s;
+	struct kmesh_eval *e = stage_start(&s);
 	if (!e)
 		return fail(s, KMESH_VERDICT_ERROR);
 	struct policy_loop l = {
