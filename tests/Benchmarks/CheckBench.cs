@@ -24,7 +24,7 @@ public static class CheckBench
         string dir = Path.Combine(Path.GetTempPath(), $"kmesh-check-bench-{seed}-{workloads}-{services}-{policies}");
         Directory.CreateDirectory(dir);
         string yaml = Path.Combine(dir, "world.yaml"), bin = Path.Combine(dir, "world.pb"), kpl = Path.Combine(dir, "world.kpl");
-        File.WriteAllText(yaml, XdsBench.Yaml(new Random(seed), workloads, services, policies));
+        File.WriteAllText(yaml, ClusterYaml.Write(new Random(seed), workloads, services, policies, 2000));
         var world = InputLoader.Load([yaml], FrontendSettings.Default).World;
         File.WriteAllBytes(bin, SnapshotWriter.Write(world, SnapshotFormat.Binary));
         File.WriteAllText(kpl, KplPrinter.Print(world));

@@ -31,7 +31,7 @@ public static class XdsBench
             using var w = new StreamWriter(yaml);
             LargeWorld.Write(w, new LargeWorldOptions(workloads, 200, policies, 2, seed));
         }
-        else File.WriteAllText(yaml, Yaml(new Random(seed), workloads, services, policies));
+        else File.WriteAllText(yaml, ClusterYaml.Write(new Random(seed), workloads, services, policies, 2000));
         // The snapshot is the YAML world's own: the same IR, read from the other front end.
         var loaded = InputLoader.Load([yaml], FrontendSettings.Default);
         if (loaded.HasErrors)
@@ -104,55 +104,5 @@ public static class XdsBench
     {
         int i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : dflt;
-    }
-
-    /// <summary>A cluster-shaped Kubernetes world: 200 namespaces, 2,000 nodes in 3 regions, services of
-    /// about ten pods each (one label each), a tenth of the policies namespace-wide and the rest
-    /// selecting one service's pods, rules mixing principals, namespace prefixes, IP blocks and ports.</summary>
-    public static string Yaml(Random rng, int nWorkloads, int nServices, int nPolicies)
-    {
-        var sb = new System.Text.StringBuilder(nWorkloads * 700);
-        string Ns(int i) => $"ns-{i % 200}";
-        for (int i = 0; i < 200; i++)
-            sb.Append("---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: ").Append(Ns(i)).Append('\n');
-        for (int i = 0; i < 2000; i++)
-        {
-            sb.Append("---\napiVersion: v1\nkind: Node\nmetadata:\n  name: node-").Append(i).Append("\n  labels:\n")
-              .Append("    topology.kubernetes.io/region: region-").Append(i % 3).Append('\n')
-              .Append("    topology.kubernetes.io/zone: zone-").Append(i % 9).Append('\n');
-            if (i % 4 == 0) sb.Append("    topology.istio.io/subzone: sub-").Append(i % 7).Append('\n');
-        }
-        for (int i = 0; i < nServices; i++)
-        {
-            sb.Append("---\napiVersion: v1\nkind: Service\nmetadata:\n  name: svc-").Append(i).Append("\n  namespace: ").Append(Ns(i))
-              .Append("\nspec:\n  selector:\n    app: svc-").Append(i)
-              .Append("\n  clusterIP: 10.96.").Append(i / 256).Append('.').Append(i % 256)
-              .Append("\n  ports:\n    - name: http\n      port: 80\n      targetPort: 8080\n    - name: https\n      port: 443\n      targetPort: 8443\n");
-        }
-        for (int i = 0; i < nWorkloads; i++)
-        {
-            int svc = i % nServices;
-            sb.Append("---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: pod-").Append(i).Append("\n  namespace: ").Append(Ns(svc))
-              .Append("\n  labels:\n    app: svc-").Append(svc)
-              .Append("\nspec:\n  serviceAccountName: sa-").Append(i % 50).Append("\n  nodeName: node-").Append(rng.Next(2000))
-              .Append("\n  containers:\n    - name: app\n      ports:\n        - containerPort: 8080\nstatus:\n  podIP: 10.")
-              .Append(i >> 16).Append('.').Append((i >> 8) & 255).Append('.').Append(i & 255)
-              .Append("\n  conditions:\n    - type: Ready\n      status: \"").Append(i % 20 == 0 ? "False" : "True").Append("\"\n");
-        }
-        for (int i = 0; i < nPolicies; i++)
-        {
-            sb.Append("---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: pol-").Append(i)
-              .Append("\n  namespace: ").Append(Ns(i)).Append("\nspec:\n");
-            // A service of the policy's own namespace: svc ≡ i (mod 200).
-            if (i % 10 != 0) sb.Append("  selector:\n    matchLabels:\n      app: svc-").Append((rng.Next(nServices / 200) * 200 + i % 200) % nServices).Append('\n');
-            sb.Append("  action: ").Append(i % 4 == 0 ? "DENY" : "ALLOW").Append("\n  rules:\n");
-            for (int r = 1 + rng.Next(3); r > 0; r--)
-            {
-                sb.Append("    - from:\n        - source:\n            principals: [\"cluster.local/ns/").Append(Ns(rng.Next(200))).Append("/sa/sa-").Append(rng.Next(50)).Append("\"]\n")
-                  .Append("        - source:\n            namespaces: [\"ns-1*\"]\n            notIpBlocks: [\"").Append(rng.Next(1, 224)).Append('.').Append(rng.Next(256)).Append(".0.0/16\"]\n")
-                  .Append("      to:\n        - operation:\n            ports: [\"8080\", \"8443\"]\n            notPorts: [\"").Append(rng.Next(1, 65536)).Append("\"]\n");
-            }
-        }
-        return sb.ToString();
     }
 }
