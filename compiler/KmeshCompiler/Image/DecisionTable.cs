@@ -20,8 +20,12 @@ public sealed unsafe class DecisionTable
     /// <summary>Entries in key order (destination, port, source prefix).</summary>
     public ImmutableArray<DecisionEntry> Entries { get; }
 
-    /// <summary>What the entry probes: lengths per family and the ports keyed by port.</summary>
-    public KmeshDecisionIndex Index { get; }
+    private readonly KmeshDecisionIndex _index;
+    private readonly List<int>[] _lengths;
+
+    /// <summary>What the entry probes: lengths per family, the ports keyed by port, the local-address
+    /// filter (16 KB: returned by reference).</summary>
+    public ref readonly KmeshDecisionIndex Index => ref _index;
 
     public DecisionTable(IEnumerable<ImageEntry> entries, KmeshDecisionIndex? index)
     {
@@ -34,7 +38,8 @@ public sealed unsafe class DecisionTable
         }
         Entries = [.. list.OrderBy(d => d.Dst).ThenBy(d => d.Port).ThenBy(d => d.Src)];
         // An array map always has its entry: all zero when the image did not write it.
-        Index = index ?? default;
+        _index = index ?? default;
+        _lengths = [_index.LengthsOf(false), _index.LengthsOf(true)];
     }
 
     public int Count => _map.Count;
@@ -44,8 +49,8 @@ public sealed unsafe class DecisionTable
     /// and nothing hits, the same with KMESH_DECISION_OTHER_PORT. The first hit.</summary>
     public KmeshDecision? Lookup(IpAddr dst, uint port, IpAddr src)
     {
-        var lengths = Index.LengthsOf(dst.IsV6);
-        bool byPort = Index.HasPort(port);
+        var lengths = _lengths[dst.IsV6 ? 1 : 0];
+        bool byPort = _index.HasPort(port);
         return Probe(dst, byPort ? port & 0xffff : Layout.DecisionOtherPort, src, lengths)
             ?? (byPort ? Probe(dst, Layout.DecisionOtherPort, src, lengths) : null);
     }

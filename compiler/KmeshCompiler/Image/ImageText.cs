@@ -112,13 +112,13 @@ public static class ImageText
 
         Line("");
         Line(Inv($"{Layout.MapDecisionIndex}:"));
-        var ix = t.Decisions.Index;
+        ref readonly var ix = ref t.Decisions.Index;
         foreach (bool v6 in new[] { false, true })
         {
             var lengths = ix.LengthsOf(v6);
             Line(Inv($"  {(v6 ? "IPv6" : "IPv4")} source lengths probed: {(lengths.Count == 0 ? "(none)" : string.Join(' ', lengths.Select(l => Inv($"/{l}"))))}"));
         }
-        var keyed = Enumerable.Range(0, 65536).Where(p => ix.HasPort((uint)p)).Select(p => p.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        var keyed = Enumerable.Range(0, 65536).Where(p => t.Decisions.Index.HasPort((uint)p)).Select(p => p.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
         Line(Inv($"  ports keyed by port: {(keyed.Count == 0 ? "(none)" : string.Join(", ", keyed))}"));
         int localBits = ix.LocalBitsSet();
         Line((ix.Flags & Layout.IndexLocalFilter) != 0

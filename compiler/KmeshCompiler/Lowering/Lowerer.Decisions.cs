@@ -9,9 +9,8 @@ namespace KmeshCompiler.Lowering;
 public sealed record DecisionStats(int Evals, int EvalsWithTable, int Entries, long RegionsDecided,
     int OverRegionCap, int TooManyPorts, int TooManyLengths, int OverImageCap, TimeSpan Elapsed);
 
-/// <summary>One region of a source partition: the prefix stored in the table, an address that lies
-/// in the prefix and in no longer prefix of the partition, and its decision.</summary>
-public sealed record DecisionRegion(IpPrefix Prefix, IpAddr Representative, KmeshDecision Decision);
+/// <summary>One region of a source partition: the prefix stored in the table and its decision.</summary>
+public sealed record DecisionRegion(IpPrefix Prefix, KmeshDecision Decision);
 
 /// <summary>Builds km_decisions and km_decision_idx (bpf/kmesh_tables.h, docs/dataplane-layout.md
 /// "The decision table"): for every local workload address and port class, the verdict of each
@@ -31,7 +30,9 @@ public static class DecisionTables
         var sw = Stopwatch.StartNew();
         var entries = new List<ImageEntry>();
         var lengths = new[] { new SortedSet<int>(), new SortedSet<int>() };
-        int evalCount = 0, withTable = 0, overRegion = 0, portDependent = 0, overLengths = 0, overImage = 0;
+        var keyedPorts = new SortedSet<uint>();
+        int evalCount = 0, withTable = 0, overRegion = 0, overLengths = 0, overImage = 0;
+        var portDependent = new HashSet<uint>(); // evals whose other-ports class names too many ports
         long decided = 0;
         if (enabled)
         {
@@ -46,6 +47,7 @@ public static class DecisionTables
             // Every (address, key port) the entry can look up, with the eval deciding it.
             var points = new SortedDictionary<uint, List<Point>>();
             var uncovered = new List<Point>();
+            var withOther = new HashSet<IpAddr>(); // addresses with an other-ports table
             void Add(Point p)
             {
                 if (!points.TryGetValue(p.Eval, out var l)) points[p.Eval] = l = [];
@@ -59,7 +61,7 @@ public static class DecisionTables
                 if (n.Count > limits.MaxDecisionPorts)
                 {
                     // Too many ports tell the default class apart: no table for it.
-                    portDependent++;
+                    portDependent.Add(w.EvalId);
                     foreach (var q in n) if (!ports.ContainsKey(q)) uncovered.Add(new Point(a, q, w.EvalId, q));
                     continue;
                 }
@@ -82,17 +84,18 @@ public static class DecisionTables
                 if (entries.Count + r.Entries.Count > imageCap) { overImage++; uncovered.AddRange(ps); continue; }
                 entries.AddRange(r.Entries);
                 foreach (var (fam, len) in r.Lengths) lengths[fam].Add(len);
+                foreach (var p in ps)
+                    if (p.KeyPort == Layout.DecisionOtherPort) withOther.Add(p.Dst); else keyedPorts.Add(p.KeyPort);
                 withTable++;
             }
             // A per-port table that could not be built must not be answered by the address's
             // other-ports table: one /0 entry (which also sets the port's bit) sends it to the
             // stages. Without an other-ports table the retry misses anyway.
-            var withOther = entries.Select(e => Rows.Read<KmeshDecisionKey>(e.Key)).Where(k => k.Port == Layout.DecisionOtherPort)
-                .Select(k => Rows.Address(k.Dst)).ToHashSet();
             foreach (var p in uncovered.Where(p => p.KeyPort != Layout.DecisionOtherPort && withOther.Contains(p.Dst)).Distinct())
             {
                 entries.Add(new ImageEntry(Rows.Bytes(DecisionTable.Key(p.Dst, p.KeyPort, new IpPrefix(p.Dst, 0))), Rows.Bytes(DecisionTable.Stages)));
                 lengths[p.Dst.IsV6 ? 1 : 0].Add(0);
+                keyedPorts.Add(p.KeyPort);
             }
             if (entries.Count > imageCap)
             {
@@ -100,21 +103,19 @@ public static class DecisionTables
                 withTable = 0;
                 entries.Clear();
                 lengths = [[], []];
+                keyedPorts.Clear();
             }
         }
         // The local-address filter covers every workload address, table or not.
         var local = (image.Section(Layout.MapWorkloads)?.Entries ?? []).Select(e => Rows.Address(Rows.Read<KmeshIpKey>(e.Key)));
-        var index = KmeshDecisionIndex.For([.. lengths[0].Reverse()], [.. lengths[1].Reverse()], KeyedPorts(entries), local);
+        var index = KmeshDecisionIndex.For([.. lengths[0].Reverse()], [.. lengths[1].Reverse()], keyedPorts, local);
         var sections = image.Sections.Where(s => s.Name is not (Layout.MapDecisions or Layout.MapDecisionIndex)).ToList();
         sections.Add(ImageSection.For(Layout.Map(Layout.MapDecisions), entries));
         sections.Add(ImageSection.For(Layout.Map(Layout.MapDecisionIndex), [new ImageEntry(Rows.U32(0), Rows.Bytes(index))]));
         var ordered = Layout.ImageMaps.Select(m => sections.FirstOrDefault(s => s.Name == m.Name)).OfType<ImageSection>().ToImmutableArray();
-        stats = new DecisionStats(evalCount, withTable, entries.Count, decided, overRegion, portDependent, overLengths, overImage, sw.Elapsed);
+        stats = new DecisionStats(evalCount, withTable, entries.Count, decided, overRegion, portDependent.Count, overLengths, overImage, sw.Elapsed);
         return image with { Sections = ordered };
     }
-
-    private static SortedSet<uint> KeyedPorts(List<ImageEntry> entries) =>
-        [.. entries.Select(e => Rows.Read<KmeshDecisionKey>(e.Key).Port).Where(p => p != Layout.DecisionOtherPort)];
 
     /// <summary>The ports an eval's live matches name (in port and not-port tests): the only ports
     /// whose decision can differ from any other port's.</summary>
@@ -174,7 +175,7 @@ public static class DecisionTables
                         Verdict = (eval.Flags & Layout.EvalHasAllow) != 0 ? ImageInterpreter.VerdictDenyNoneAllow : ImageInterpreter.VerdictAllowNoAllow,
                         PolicyId = uint.MaxValue,
                     };
-                    regions = [new DecisionRegion(new IpPrefix(new IpAddr(0, p.Dst.IsV6), 0), new IpAddr(0, p.Dst.IsV6), v)];
+                    regions = [new DecisionRegion(new IpPrefix(new IpAddr(0, p.Dst.IsV6), 0), v)];
                 }
                 else
                 {
@@ -268,7 +269,7 @@ public static class DecisionTables
         }
 
         // A region is its prefix minus its children: reachable when some address is left.
-        var rep = new IpAddr?[nodes.Count];
+        var reachable = new bool[nodes.Count];
         for (int i = 0; i < nodes.Count; i++)
         {
             UInt128 candidate = nodes[i].Net;
@@ -280,17 +281,17 @@ public static class DecisionTables
                 if (last == top) { exhausted = true; break; }
                 candidate = last + 1;
             }
-            if (!exhausted && candidate <= Last(nodes[i])) rep[i] = new IpAddr(candidate, v6);
+            reachable[i] = !exhausted && candidate <= Last(nodes[i]);
         }
         var result = new List<DecisionRegion>();
         var effective = new KmeshDecision?[nodes.Count];
         for (int i = 0; i < nodes.Count; i++)
         {
             var inherited = parent[i] >= 0 ? effective[parent[i]] : null;
-            if (rep[i] is not { } r) { effective[i] = inherited; continue; }
+            if (!reachable[i]) { effective[i] = inherited; continue; }
             effective[i] = decision[i];
             if (inherited is { } up && Rows.Bytes(up).AsSpan().SequenceEqual(Rows.Bytes(decision[i]))) continue;
-            result.Add(new DecisionRegion(new IpPrefix(new IpAddr(nodes[i].Net, v6), nodes[i].Len), r, decision[i]));
+            result.Add(new DecisionRegion(new IpPrefix(new IpAddr(nodes[i].Net, v6), nodes[i].Len), decision[i]));
         }
         return result;
     }

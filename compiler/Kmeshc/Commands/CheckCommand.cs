@@ -103,22 +103,13 @@ public static class CheckOutput
         if (e.Connection.SourceIdentity is null) w.WriteNull("sourceIdentity"); else w.WriteString("sourceIdentity", e.Connection.SourceIdentity.ToString());
         if (v.Destination is null) w.WriteNull("workload"); else w.WriteString("workload", v.Destination.Key);
         w.WriteEndObject();
-        w.WriteStartArray("dryRun");
-        foreach (var d in v.DryRun)
-        {
-            w.WriteStartObject();
-            w.WriteString("policy", d.Policy.Key);
-            w.WriteString("action", d.Policy.Action == PolicyAction.Allow ? "ALLOW" : "DENY");
-            w.WriteBoolean("matched", d.Matched);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
+        Kmeshc.Json.DryRun(w, v.DryRun.Select(d => (d.Policy.Key, d.Policy.Action, d.Matched)));
         w.WriteStartArray("trace");
         foreach (var p in e.Policies)
         {
             w.WriteStartObject();
             w.WriteString("policy", p.Policy.Key);
-            w.WriteString("action", p.Policy.Action == PolicyAction.Allow ? "ALLOW" : "DENY");
+            w.WriteString("action", Kmeshc.Json.Action(p.Policy.Action));
             w.WriteString("scope", p.Policy.Scope.ToString().ToUpperInvariant() switch { "WORKLOADSELECTOR" => "WORKLOAD_SELECTOR", var s => s });
             w.WriteBoolean("dryRun", p.Policy.DryRun);
             w.WriteBoolean("matched", p.Matched);

@@ -154,22 +154,13 @@ public static class KernelEngine
         w.WriteString("node", dst.Node);
         w.WriteEndObject();
         w.WriteString("xdp", v.Action == XdpAction.Drop ? "XDP_DROP" : v.Action == XdpAction.Pass ? "XDP_PASS" : v.Action.ToString());
-        w.WriteStartArray("dryRun");
-        foreach (var p in v.DryRun)
-        {
-            w.WriteStartObject();
-            w.WriteString("policy", p.Name);
-            w.WriteString("action", p.Action == PolicyAction.Allow ? "ALLOW" : "DENY");
-            w.WriteBoolean("matched", p.Matched);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
+        Kmeshc.Json.DryRun(w, v.DryRun.Select(p => (p.Name, p.Action, p.Matched)));
         w.WriteStartArray("trace");
         foreach (var p in v.Policies)
         {
             w.WriteStartObject();
             w.WriteString("policy", p.Name);
-            w.WriteString("action", p.Action == PolicyAction.Allow ? "ALLOW" : "DENY");
+            w.WriteString("action", Kmeshc.Json.Action(p.Action));
             w.WriteBoolean("dryRun", p.DryRun);
             w.WriteBoolean("matched", p.Matched);
             w.WriteString("detail", "from the policy's kernel counters");
