@@ -1,13 +1,5 @@
 namespace KmeshCompiler.Loader;
 
-/// <summary>enum bpf_map_type (the values this project uses and a few neighbours).</summary>
-public enum BpfMapType
-{
-    Unspec = 0, Hash = 1, Array = 2, ProgArray = 3, PerfEventArray = 4, PerCpuHash = 5, PerCpuArray = 6,
-    StackTrace = 7, CgroupArray = 8, LruHash = 9, LruPerCpuHash = 10, LpmTrie = 11, ArrayOfMaps = 12,
-    HashOfMaps = 13,
-}
-
 /// <summary>enum bpf_prog_type (subset).</summary>
 public enum BpfProgramType
 {

@@ -66,11 +66,11 @@ public sealed unsafe class DecisionTable
     /// stages (KMESH_DECISION_STAGES, or a value it does not accept).</summary>
     public static KernelVerdict? Verdict(KmeshDecision d)
     {
-        if ((d.Flags & Layout.DecisionStages) != 0 || d.Verdict > ImageInterpreter.VerdictDenyNoneAllow || d.Count > Layout.DecisionMaxMatched)
+        if ((d.Flags & Layout.DecisionStages) != 0 || d.Verdict > Layout.VerdictDenyNoneAllow || d.Count > Layout.DecisionMaxMatched)
             return null;
         var matched = ImmutableArray.CreateBuilder<uint>();
         for (int i = 0; i < d.Count; i++) matched.Add(d.Matched[i] & ~Layout.DecisionDryRun);
-        bool pass = d.Verdict is ImageInterpreter.VerdictAllowPolicy or ImageInterpreter.VerdictAllowNoAllow;
+        bool pass = d.Verdict is Layout.VerdictAllowPolicy or Layout.VerdictAllowNoAllow;
         return new KernelVerdict(pass ? KernelAction.Pass : KernelAction.Drop, d.Verdict,
             d.PolicyId == uint.MaxValue ? null : d.PolicyId, matched.ToImmutable(), 0, 0);
     }
@@ -97,7 +97,7 @@ public sealed unsafe class DecisionTable
     public static KmeshDecision Encode(KernelVerdict v, Func<uint, bool> dryRun)
     {
         var d = new KmeshDecision { Verdict = v.Verdict, PolicyId = v.Policy ?? uint.MaxValue };
-        if (v.Error is not null || v.Verdict > ImageInterpreter.VerdictDenyNoneAllow || v.PolicyMatched.Length > Layout.DecisionMaxMatched)
+        if (v.Error is not null || v.Verdict > Layout.VerdictDenyNoneAllow || v.PolicyMatched.Length > Layout.DecisionMaxMatched)
             return Stages;
         d.Count = (uint)v.PolicyMatched.Length;
         for (int i = 0; i < v.PolicyMatched.Length; i++)
@@ -106,5 +106,5 @@ public sealed unsafe class DecisionTable
     }
 
     /// <summary>A region left to the stages.</summary>
-    public static KmeshDecision Stages => new() { Verdict = ImageInterpreter.VerdictError, PolicyId = uint.MaxValue, Flags = Layout.DecisionStages };
+    public static KmeshDecision Stages => new() { Verdict = Layout.VerdictError, PolicyId = uint.MaxValue, Flags = Layout.DecisionStages };
 }

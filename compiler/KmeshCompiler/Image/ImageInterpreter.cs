@@ -24,8 +24,6 @@ public sealed record LbSelection(bool IsService, uint Mode, bool Rewritten, int 
 /// stages, which the table falls back to.</remarks>
 public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = Layout.MaxStageSteps, bool fastPath = true)
 {
-    public const uint VerdictAllowPolicy = 0, VerdictAllowNoAllow = 1, VerdictDenyPolicy = 2, VerdictDenyNoneAllow = 3, VerdictError = 4;
-
     public ImageTables Tables { get; } = tables;
 
     public ImageInterpreter(ImageFile image, bool fastPath = true) : this(new ImageTables(image), Layout.MaxStageSteps, fastPath) { }
@@ -36,7 +34,7 @@ public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = La
     {
         var t = Tables;
         // Entry program: the decision table first.
-        if (src.IsV6 != dst.IsV6 || !t.Decisions.Index.MayBeLocal(dst))
+        if (src.IsV6 != dst.IsV6 || !t.Decisions.Index.MayBeLocal(dst.Value))
             return new KernelVerdict(KernelAction.NotEvaluated, 0, null, [], 0, 0);
         if (FastPath && t.Decisions.Lookup(dst, port, src) is { } d && DecisionTable.Verdict(d) is { } fast)
             return fast;
@@ -47,8 +45,8 @@ public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = La
         // No candidate policy: decided in the entry program, without a tail call.
         if (eval.PolicyCount == 0)
             return (eval.Flags & Layout.EvalHasAllow) != 0
-                ? new KernelVerdict(KernelAction.Drop, VerdictDenyNoneAllow, null, [], 0, 0)
-                : new KernelVerdict(KernelAction.Pass, VerdictAllowNoAllow, null, [], 0, 0);
+                ? new KernelVerdict(KernelAction.Drop, Layout.VerdictDenyNoneAllow, null, [], 0, 0)
+                : new KernelVerdict(KernelAction.Pass, Layout.VerdictAllowNoAllow, null, [], 0, 0);
         return Stages(eval, (_, m) => MatchPasses(m, src, dst, port));
     }
 
@@ -139,14 +137,14 @@ public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = La
         }
         maxSteps = Math.Max(maxSteps, steps);
         var list = matched.ToImmutable();
-        if (deny is not null) return new KernelVerdict(KernelAction.Drop, VerdictDenyPolicy, deny, list, tailCalls, maxSteps);
-        if ((eval.Flags & Layout.EvalHasAllow) == 0) return new KernelVerdict(KernelAction.Pass, VerdictAllowNoAllow, null, list, tailCalls, maxSteps);
-        if (allow is not null) return new KernelVerdict(KernelAction.Pass, VerdictAllowPolicy, allow, list, tailCalls, maxSteps);
-        return new KernelVerdict(KernelAction.Drop, VerdictDenyNoneAllow, null, list, tailCalls, maxSteps);
+        if (deny is not null) return new KernelVerdict(KernelAction.Drop, Layout.VerdictDenyPolicy, deny, list, tailCalls, maxSteps);
+        if ((eval.Flags & Layout.EvalHasAllow) == 0) return new KernelVerdict(KernelAction.Pass, Layout.VerdictAllowNoAllow, null, list, tailCalls, maxSteps);
+        if (allow is not null) return new KernelVerdict(KernelAction.Pass, Layout.VerdictAllowPolicy, allow, list, tailCalls, maxSteps);
+        return new KernelVerdict(KernelAction.Drop, Layout.VerdictDenyNoneAllow, null, list, tailCalls, maxSteps);
     }
 
     private static KernelVerdict Error(string why, int tailCalls, uint steps) =>
-        new(KernelAction.Drop, VerdictError, null, [], tailCalls, steps, why);
+        new(KernelAction.Drop, Layout.VerdictError, null, [], tailCalls, steps, why);
 
     private bool MatchPasses(in KmeshMatch m, IpAddr src, IpAddr dst, uint port)
     {

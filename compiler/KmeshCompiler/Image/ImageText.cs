@@ -163,10 +163,10 @@ public static class ImageText
         if ((d.Flags & Layout.DecisionStages) != 0) return "evaluate by the stages";
         string verdict = d.Verdict switch
         {
-            ImageInterpreter.VerdictAllowPolicy => "ALLOW by " + policy(d.PolicyId),
-            ImageInterpreter.VerdictAllowNoAllow => "ALLOW (no ALLOW policy)",
-            ImageInterpreter.VerdictDenyPolicy => "DENY by " + policy(d.PolicyId),
-            ImageInterpreter.VerdictDenyNoneAllow => "DENY (no ALLOW policy matched)",
+            Layout.VerdictAllowPolicy => "ALLOW by " + policy(d.PolicyId),
+            Layout.VerdictAllowNoAllow => "ALLOW (no ALLOW policy)",
+            Layout.VerdictDenyPolicy => "DENY by " + policy(d.PolicyId),
+            Layout.VerdictDenyNoneAllow => "DENY (no ALLOW policy matched)",
             _ => "verdict " + d.Verdict.ToString(CultureInfo.InvariantCulture),
         };
         var counted = new List<string>();

@@ -107,7 +107,7 @@ public static class DecisionTables
             }
         }
         // The local-address filter covers every workload address, table or not.
-        var local = (image.Section(Layout.MapWorkloads)?.Entries ?? []).Select(e => Rows.Address(Rows.Read<KmeshIpKey>(e.Key)));
+        var local = (image.Section(Layout.MapWorkloads)?.Entries ?? []).Select(e => Rows.Address(Rows.Read<KmeshIpKey>(e.Key)).Value);
         var index = KmeshDecisionIndex.For([.. lengths[0].Reverse()], [.. lengths[1].Reverse()], keyedPorts, local);
         var sections = image.Sections.Where(s => s.Name is not (Layout.MapDecisions or Layout.MapDecisionIndex)).ToList();
         sections.Add(ImageSection.For(Layout.Map(Layout.MapDecisions), entries));
@@ -172,7 +172,7 @@ public static class DecisionTables
                     // No candidate policy: the entry decides without the stages, and so does the table.
                     var v = new KmeshDecision
                     {
-                        Verdict = (eval.Flags & Layout.EvalHasAllow) != 0 ? ImageInterpreter.VerdictDenyNoneAllow : ImageInterpreter.VerdictAllowNoAllow,
+                        Verdict = (eval.Flags & Layout.EvalHasAllow) != 0 ? Layout.VerdictDenyNoneAllow : Layout.VerdictAllowNoAllow,
                         PolicyId = uint.MaxValue,
                     };
                     regions = [new DecisionRegion(new IpPrefix(new IpAddr(0, p.Dst.IsV6), 0), v)];

@@ -43,8 +43,8 @@ public sealed class RealTrafficTests
         var (matched, denied, _) = prog.PolicyCounters(deny);
         Assert.True(denied >= 2, $"denied counter {denied}");
         Assert.Equal(matched, denied);
-        Assert.True(prog.VerdictCount(AuthorizationProgram.VerdictSlot.DenyPolicy) >= 2);
-        Assert.True(prog.VerdictCount(AuthorizationProgram.VerdictSlot.AllowNoAllow) >= 2);
+        Assert.True(prog.VerdictCount(Layout.VerdictDenyPolicy) >= 2);
+        Assert.True(prog.VerdictCount(Layout.VerdictAllowNoAllow) >= 2);
     }
 
     private static byte[] Bytes<T>(T v) where T : unmanaged => HandTables.Bytes(v);
@@ -105,17 +105,17 @@ public sealed class RealTrafficTests
         // FAILOVER: the first non-empty priority, whatever lies below it.
         prog.Fill(ServiceTables(vip, (uint)basePort, Layout.LbFailover, (1, near), (3, far)));
         for (int i = 0; i < 5; i++) Assert.Equal("near", Fetch(cg, vip, basePort));
-        Assert.Equal(5UL, prog.Count(Outcome.Rewritten));
+        Assert.Equal(5UL, prog.Count(Layout.LbOutRewritten));
 
         // STRICT with nothing at priority 0: the connect keeps its original destination, and is counted.
         prog.Fill(ServiceTables(vip, (uint)basePort, Layout.LbStrict, (1, near), (3, far)));
         Assert.Equal("original", Fetch(cg, vip, basePort));
-        Assert.Equal(1UL, prog.Count(Outcome.NoEndpoint));
+        Assert.Equal(1UL, prog.Count(Layout.LbOutNoEndpoint));
 
         // PASSTHROUGH: untouched.
         prog.Fill(ServiceTables(vip, (uint)basePort, Layout.LbPassthrough, (0, near)));
         Assert.Equal("original", Fetch(cg, vip, basePort));
-        Assert.Equal(1UL, prog.Count(Outcome.Passthrough));
+        Assert.Equal(1UL, prog.Count(Layout.LbOutPassthrough));
 
         // UNSPECIFIED: one bucket; both endpoints are reached.
         prog.Fill(ServiceTables(vip, (uint)basePort, Layout.LbUnspecified, (0, near), (0, far)));
@@ -149,6 +149,6 @@ public sealed class RealTrafficTests
         using var attached = prog.AttachCgroup(cg.Path);
         prog.Fill(ServiceTables(vip, 80, Layout.LbFailover, (2, near), (5, far)));
         Assert.Equal("near6", Fetch(cg, vip, 80, ns.Name));
-        Assert.Equal(1UL, prog.Count(Outcome.Rewritten));
+        Assert.Equal(1UL, prog.Count(Layout.LbOutRewritten));
     }
 }

@@ -39,8 +39,8 @@ public sealed class WorstCaseTests
         prog.ClearScratch();
         var r = prog.Run(Packets.Syn(IPAddress.Parse("10.9.0.1"), IPAddress.Parse("10.0.0.1"), 80));
         Assert.Equal(XdpAction.Drop, r.XdpAction);
-        Assert.Equal((AuthorizationProgram.VerdictSlot.DenyPolicy, last), prog.LastDecision());
-        Assert.Equal(0UL, prog.VerdictCount(AuthorizationProgram.VerdictSlot.Error));
+        Assert.Equal((Layout.VerdictDenyPolicy, last), prog.LastDecision());
+        Assert.Equal(0UL, prog.VerdictCount(Layout.VerdictError));
     }
 
     [KernelFact]

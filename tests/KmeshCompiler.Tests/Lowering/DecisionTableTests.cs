@@ -55,8 +55,8 @@ public class DecisionTableTests
         Assert.Equal("app/allow-low", Name(img, Both(img, "10.0.0.127")));
         Assert.Equal("app/deny-high", Name(img, Both(img, "10.0.0.128")));
         Assert.Equal("app/deny-high", Name(img, Both(img, "10.0.0.255")));
-        Assert.Equal(ImageInterpreter.VerdictDenyNoneAllow, Both(img, "10.0.1.0").Verdict);
-        Assert.Equal(ImageInterpreter.VerdictDenyNoneAllow, Both(img, "9.255.255.255").Verdict);
+        Assert.Equal(Layout.VerdictDenyNoneAllow, Both(img, "10.0.1.0").Verdict);
+        Assert.Equal(Layout.VerdictDenyNoneAllow, Both(img, "9.255.255.255").Verdict);
         var v4 = Entries(img).Where(e => !e.V6).Select(e => e.Src.ToString()).ToList();
         Assert.Equal(["0.0.0.0/0", "10.0.0.0/25", "10.0.0.128/25"], v4);
     }
@@ -72,7 +72,7 @@ public class DecisionTableTests
         Assert.Equal("app/deny-16", Name(img, Both(img, "10.1.0.0")));
         Assert.Equal("app/deny-16", Name(img, Both(img, "10.1.2.3")));   // deny wins inside the /24
         Assert.Equal("app/allow-8", Name(img, Both(img, "10.2.0.0")));
-        Assert.Equal(ImageInterpreter.VerdictDenyNoneAllow, Both(img, "11.0.0.0").Verdict);
+        Assert.Equal(Layout.VerdictDenyNoneAllow, Both(img, "11.0.0.0").Verdict);
         var v4 = Entries(img).Where(e => !e.V6).ToList();
         // 10.1.2.0/24 decides like 10.1.0.0/16 (deny-16) but counts allow-24 too: kept, with all three.
         var inner = v4.Single(e => e.Src.ToString() == "10.1.2.0/24");
@@ -91,11 +91,11 @@ public class DecisionTableTests
             Policy("app", "allow-v6", PolicyAction.Allow, Rule(Clause(From("fd00::/64")))),
             Policy("app", "deny-v4", PolicyAction.Deny, Rule(Clause(From("10.0.0.0/8")))));
         Assert.Equal("app/allow-v6", Name(img, Both(img, "fd00::2", "fd00::1")));
-        Assert.Equal(ImageInterpreter.VerdictDenyNoneAllow, Both(img, "fd01::2", "fd00::1").Verdict);
+        Assert.Equal(Layout.VerdictDenyNoneAllow, Both(img, "fd01::2", "fd00::1").Verdict);
         // An IPv4-mapped address is IPv6: no IPv4 prefix contains it.
-        Assert.Equal(ImageInterpreter.VerdictDenyNoneAllow, Both(img, "::ffff:10.0.0.2", "fd00::1").Verdict);
+        Assert.Equal(Layout.VerdictDenyNoneAllow, Both(img, "::ffff:10.0.0.2", "fd00::1").Verdict);
         Assert.Equal("app/deny-v4", Name(img, Both(img, "10.0.0.2")));
-        Assert.Equal(ImageInterpreter.VerdictDenyNoneAllow, Both(img, "192.168.0.1").Verdict);
+        Assert.Equal(Layout.VerdictDenyNoneAllow, Both(img, "192.168.0.1").Verdict);
         var e = Entries(img);
         Assert.Contains(e, x => !x.V6 && x.Src.Length == 0);
         Assert.Contains(e, x => x.V6 && x.Src.Length == 0);
@@ -125,14 +125,14 @@ public class DecisionTableTests
         // Namespace "app": the client's addresses; an unknown address has no identity.
         var img = Compile(null, Policy("app", "allow-app", PolicyAction.Allow, Rule(Clause(Empty with { Namespaces = [Exact("app")] }))));
         Assert.Equal("app/allow-app", Name(img, Both(img, "10.0.0.2")));
-        Assert.Equal(ImageInterpreter.VerdictDenyNoneAllow, Both(img, "10.0.0.3").Verdict);
-        Assert.Equal(ImageInterpreter.VerdictDenyNoneAllow, Both(img, "10.0.9.9").Verdict);
+        Assert.Equal(Layout.VerdictDenyNoneAllow, Both(img, "10.0.0.3").Verdict);
+        Assert.Equal(Layout.VerdictDenyNoneAllow, Both(img, "10.0.9.9").Verdict);
         // notPrincipals admits plaintext (unknown) sources but not the named workload.
         var not = Compile(null, Policy("app", "allow-not-intruder", PolicyAction.Allow,
             Rule(Clause(Empty with { NotPrincipals = [Exact("cluster.local/ns/other/sa/default")] }))));
         Assert.Equal("app/allow-not-intruder", Name(not, Both(not, "192.0.2.1")));
-        Assert.Equal(ImageInterpreter.VerdictDenyNoneAllow, Both(not, "10.0.9.9").Verdict);
-        Assert.Equal(ImageInterpreter.VerdictDenyNoneAllow, Both(not, "fd00::9", "fd00::1").Verdict);
+        Assert.Equal(Layout.VerdictDenyNoneAllow, Both(not, "10.0.9.9").Verdict);
+        Assert.Equal(Layout.VerdictDenyNoneAllow, Both(not, "fd00::9", "fd00::1").Verdict);
     }
 
     [Fact]
@@ -148,10 +148,10 @@ public class DecisionTableTests
         Assert.True(new ImageTables(img).Decisions.Index.HasPort(80));
         Assert.False(new ImageTables(img).Decisions.Index.HasPort(81));
         Assert.Equal("app/deny-mixed", Name(img, Both(img, "10.0.0.2", port: 80)));
-        Assert.Equal(ImageInterpreter.VerdictAllowNoAllow, Both(img, "10.0.0.2", port: 81).Verdict);
+        Assert.Equal(Layout.VerdictAllowNoAllow, Both(img, "10.0.0.2", port: 81).Verdict);
         Assert.Equal("app/deny-mixed", Name(img, Both(img, "10.0.9.9", port: 81)));
         Assert.Equal("app/deny-mixed", Name(img, Both(img, "10.0.9.9", port: 80)));
-        Assert.Equal(ImageInterpreter.VerdictAllowNoAllow, Both(img, "10.0.0.3", port: 80).Verdict);
+        Assert.Equal(Layout.VerdictAllowNoAllow, Both(img, "10.0.0.3", port: 80).Verdict);
         Assert.Contains("port 80: from 10.0.0.2/32 -> DENY by app/deny-mixed", ImageText.Render(img));
         Assert.Contains("other ports: from 10.0.9.9/32 -> DENY by app/deny-mixed", ImageText.Render(img));
     }
@@ -178,7 +178,7 @@ public class DecisionTableTests
         var capped = Compile(new LoweringLimits { MaxEvalDecisions = 5 }, policies);
         Assert.Empty(Entries(capped));
         Assert.Equal("app/allow-3", Name(capped, Both(capped, "10.3.1.1", byTable: false)));
-        Assert.Equal(ImageInterpreter.VerdictDenyNoneAllow, Both(capped, "10.10.0.1", byTable: false).Verdict);
+        Assert.Equal(Layout.VerdictDenyNoneAllow, Both(capped, "10.10.0.1", byTable: false).Verdict);
         // Under the cap the same world is decided by the table.
         var free = Compile(null, policies);
         Assert.Equal("app/allow-3", Name(free, Both(free, "10.3.1.1")));
@@ -213,9 +213,9 @@ public class DecisionTableTests
         Assert.True(new ImageTables(img).Decisions.Index.HasPort(80));
         Assert.DoesNotContain(Entries(img), e => e.Dst == IpAddr.Parse("10.0.0.5") && e.Port == 80);
         Assert.Equal("app/allow-80", Name(img, Both(img, "10.0.0.2", "10.0.0.1", 80)));
-        Assert.Equal(ImageInterpreter.VerdictDenyNoneAllow, Both(img, "10.0.0.2", "10.0.0.1", 81).Verdict);
+        Assert.Equal(Layout.VerdictDenyNoneAllow, Both(img, "10.0.0.2", "10.0.0.1", 81).Verdict);
         Assert.Equal("web/deny-intruder", Name(img, Both(img, "10.0.9.1", "10.0.0.5", 80)));
-        Assert.Equal(ImageInterpreter.VerdictAllowNoAllow, Both(img, "10.0.0.2", "10.0.0.5", 80).Verdict);
+        Assert.Equal(Layout.VerdictAllowNoAllow, Both(img, "10.0.0.2", "10.0.0.5", 80).Verdict);
         // Not a local workload: the table misses, and the SYN is not evaluated.
         Assert.Equal(KernelAction.NotEvaluated, new ImageInterpreter(img).Syn(IpAddr.Parse("10.0.0.5"), IpAddr.Parse("10.0.0.2"), 80).Action);
     }
@@ -225,17 +225,17 @@ public class DecisionTableTests
     {
         var img = CompileWith(null, [Server, Client, Web], Policy("app", "allow-client", PolicyAction.Allow, Rule(Clause(From("10.0.0.2")))));
         var ix = new ImageTables(img).Decisions.Index;
-        foreach (var local in new[] { "10.0.0.1", "fd00::1", "10.0.0.5", "fd00::5" }) Assert.True(ix.MayBeLocal(IpAddr.Parse(local)), local);
-        Assert.False(ix.MayBeLocal(IpAddr.Parse("10.0.0.2")));
+        foreach (var local in new[] { "10.0.0.1", "fd00::1", "10.0.0.5", "fd00::5" }) Assert.True(ix.MayBeLocal(IpAddr.Parse(local).Value), local);
+        Assert.False(ix.MayBeLocal(IpAddr.Parse("10.0.0.2").Value));
         // 10.7.0.1 shares 10.0.0.1's last two bytes: the filter lets it through, km_workloads says no.
-        Assert.True(ix.MayBeLocal(IpAddr.Parse("10.7.0.1")));
+        Assert.True(ix.MayBeLocal(IpAddr.Parse("10.7.0.1").Value));
         foreach (var stranger in new[] { "10.0.0.2", "10.7.0.1" })
             Assert.Equal(KernelAction.NotEvaluated, new ImageInterpreter(img).Syn(IpAddr.Parse("10.0.0.5"), IpAddr.Parse(stranger), 80).Action);
         Assert.Equal("app/allow-client", Name(img, Both(img, "10.0.0.2", "10.0.0.1")));
         Assert.Contains("local-address filter: 2 of 65536 bits set", ImageText.Render(img));
         // Without the decision table the filter is still there.
         var off = CompileWith(new LoweringLimits { DecisionTables = false }, [Server, Client, Web]);
-        Assert.False(new ImageTables(off).Decisions.Index.MayBeLocal(IpAddr.Parse("10.0.0.2")));
+        Assert.False(new ImageTables(off).Decisions.Index.MayBeLocal(IpAddr.Parse("10.0.0.2").Value));
     }
 
     [Fact]
@@ -252,7 +252,7 @@ public class DecisionTableTests
         Assert.Equal(0, sentinel.Src.Length);
         Assert.NotEqual(0u, sentinel.Value.Flags & Layout.DecisionStages);
         Assert.Equal("app/allow-3", Name(img, Both(img, "10.3.1.1", "10.0.0.1", 80, byTable: false)));
-        Assert.Equal(ImageInterpreter.VerdictDenyNoneAllow, Both(img, "10.3.1.1", "10.0.0.1", 81).Verdict);
+        Assert.Equal(Layout.VerdictDenyNoneAllow, Both(img, "10.3.1.1", "10.0.0.1", 81).Verdict);
         Assert.Equal("web/allow-80", Name(img, Both(img, "10.0.0.2", "10.0.0.5", 80)));
     }
 
@@ -270,7 +270,7 @@ public class DecisionTableTests
         // Five of them (six lengths) are decided by the table.
         var fewer = Compile(null, policies.Take(5).ToArray());
         Assert.Equal("app/allow-2", Name(fewer, Both(fewer, "10.3.0.9")));
-        Assert.Equal(ImageInterpreter.VerdictDenyNoneAllow, Both(fewer, "10.3.128.0").Verdict);
+        Assert.Equal(Layout.VerdictDenyNoneAllow, Both(fewer, "10.3.128.0").Verdict);
         Assert.Contains("IPv4 source lengths probed: /20 /19 /18 /17 /16 /0", ImageText.Render(fewer));
     }
 
@@ -282,7 +282,7 @@ public class DecisionTableTests
         var img = Compile(null, policies);
         var v = Both(img, "10.0.0.2", byTable: false);
         Assert.Equal(Layout.DecisionMaxMatched + 1, v.PolicyMatched.Length);
-        Assert.Equal(ImageInterpreter.VerdictDenyNoneAllow, Both(img, "10.0.1.2").Verdict);
+        Assert.Equal(Layout.VerdictDenyNoneAllow, Both(img, "10.0.1.2").Verdict);
         Assert.Contains("from 10.0.0.0/24 -> evaluate by the stages", ImageText.Render(img));
     }
 

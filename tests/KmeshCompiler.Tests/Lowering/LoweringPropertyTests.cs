@@ -78,10 +78,10 @@ public class LoweringPropertyTests(ITestOutputHelper output)
                 Assert.True((expected.Decision == Decision.Allow) == (actual.Action == KernelAction.Pass), ctx);
                 uint code = expected.Reason switch
                 {
-                    Reasons.AllowedByPolicy => ImageInterpreter.VerdictAllowPolicy,
-                    Reasons.NoAllowPolicies => ImageInterpreter.VerdictAllowNoAllow,
-                    Reasons.ExplicitlyDenied => ImageInterpreter.VerdictDenyPolicy,
-                    _ => ImageInterpreter.VerdictDenyNoneAllow,
+                    Reasons.AllowedByPolicy => Layout.VerdictAllowPolicy,
+                    Reasons.NoAllowPolicies => Layout.VerdictAllowNoAllow,
+                    Reasons.ExplicitlyDenied => Layout.VerdictDenyPolicy,
+                    _ => Layout.VerdictDenyNoneAllow,
                 };
                 Assert.True(code == actual.Verdict, ctx);
                 if (expected.Decision == Decision.Deny) denies++;

@@ -155,7 +155,7 @@ public class LoweringTests
         var (img, i, _) = Compile([dry]);
         var v = Syn(i, "10.0.0.2");
         Assert.Equal(KernelAction.Pass, v.Action);
-        Assert.Equal(ImageInterpreter.VerdictAllowNoAllow, v.Verdict);
+        Assert.Equal(Layout.VerdictAllowNoAllow, v.Verdict);
         Assert.Equal(["app/dry-deny"], v.PolicyMatched.Select(p => img.Name(NameKind.Policy, p)));
         Assert.Contains("DENY dry-run", ImageText.Render(img));
     }
@@ -181,7 +181,7 @@ public class LoweringTests
         Assert.True(v.MaxSteps <= 4, $"{v.MaxSteps} steps for one candidate policy");
         var other = Syn(i, "10.0.0.2", port: 9999);
         Assert.Equal(KernelAction.Drop, other.Action);
-        Assert.Equal(ImageInterpreter.VerdictDenyNoneAllow, other.Verdict);
+        Assert.Equal(Layout.VerdictDenyNoneAllow, other.Verdict);
         Assert.Equal(0u, other.MaxSteps);
     }
 

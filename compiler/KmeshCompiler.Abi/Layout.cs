@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace KmeshCompiler.Lowering;
+namespace KmeshCompiler.Abi;
 
 // The C# mirror of bpf/kmesh_tables.h. Field order, sizes and constants must agree with the header;
 // LayoutTests checks the sizes here, the ABI hash against the header text, and (where clang is
@@ -37,6 +37,15 @@ public static partial class Layout
     public const uint MatchNever = 0x1;
     public const uint MatchIdNegate = 0x2;
 
+    // Verdict counters (km_verdict_st index, KMESH_VERDICT_*).
+    public const uint VerdictAllowPolicy = 0, VerdictAllowNoAllow = 1, VerdictDenyPolicy = 2, VerdictDenyNoneAllow = 3,
+        VerdictError = 4, VerdictUnparsed = 5;
+    public const uint MaxVerdicts = 8;
+
+    // Load-balancing outcome counters (km_lb_stats index, KMESH_LB_OUT_*).
+    public const uint LbOutRewritten = 0, LbOutNoEndpoint = 1, LbOutPassthrough = 2, LbOutError = 3;
+    public const uint MaxLbOutcomes = 8;
+
     public const int Priorities = 12;
     public const uint MaxWeight = 16;
 
@@ -63,14 +72,12 @@ public static partial class Layout
     public const string MapMeta = "km_meta";
 }
 
-/// <summary>BPF map types used by the image (values of enum bpf_map_type).</summary>
+/// <summary>enum bpf_map_type (the values this project uses and a few neighbours).</summary>
 public enum BpfMapType : uint
 {
-    Hash = 1,
-    Array = 2,
-    ProgArray = 3,
-    PercpuArray = 6,
-    LpmTrie = 11,
+    Unspec = 0, Hash = 1, Array = 2, ProgArray = 3, PerfEventArray = 4, PerCpuHash = 5, PerCpuArray = 6,
+    StackTrace = 7, CgroupArray = 8, LruHash = 9, LruPerCpuHash = 10, LpmTrie = 11, ArrayOfMaps = 12,
+    HashOfMaps = 13,
 }
 
 [StructLayout(LayoutKind.Sequential, Size = 20)]

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using System.Runtime.CompilerServices;
 
-namespace KmeshCompiler.Lowering;
+namespace KmeshCompiler.Abi;
 
 /// <summary>One map of an image as bpf/kmesh_tables.h declares it.</summary>
 public sealed record MapSpec(string Name, BpfMapType Type, int KeySize, int ValueSize, uint MaxEntries, uint Flags)

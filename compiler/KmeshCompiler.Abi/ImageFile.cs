@@ -3,9 +3,8 @@ using System.Collections.Immutable;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
-using KmeshCompiler.Lowering;
 
-namespace KmeshCompiler.Image;
+namespace KmeshCompiler.Abi;
 
 /// <summary>One map of an image: its declaration and its entries, sorted by key bytes (arrays by
 /// index), so equal tables give equal bytes.</summary>

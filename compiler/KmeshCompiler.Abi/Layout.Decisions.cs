@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
-using KmeshCompiler.Ir;
 
-namespace KmeshCompiler.Lowering;
+namespace KmeshCompiler.Abi;
 
 // The decision table of bpf/kmesh_tables.h (km_decisions, km_decision_idx), mirrored.
 
@@ -52,8 +51,8 @@ public unsafe struct KmeshDecisionIndex
     /// <summary>Bit h for every local workload address, h = its last two bytes.</summary>
     public fixed ulong Local[1024];
 
-    /// <summary>The local-filter bit of an address: its last two bytes.</summary>
-    public static int LocalBit(IpAddr a) => (int)(a.Value & 0xffff);
+    /// <summary>The local-filter bit of an address (its value as a big-endian integer): its last two bytes.</summary>
+    public static int LocalBit(UInt128 address) => (int)(address & 0xffff);
 
     public readonly int LocalBitsSet()
     {
@@ -63,10 +62,10 @@ public unsafe struct KmeshDecisionIndex
     }
 
     /// <summary>False when the filter rules the address out as a local workload.</summary>
-    public readonly bool MayBeLocal(IpAddr a)
+    public readonly bool MayBeLocal(UInt128 address)
     {
         if ((Flags & Layout.IndexLocalFilter) == 0) return true;
-        int h = LocalBit(a);
+        int h = LocalBit(address);
         return ((Local[h >> 6] >> (h & 63)) & 1) != 0;
     }
 
@@ -86,7 +85,7 @@ public unsafe struct KmeshDecisionIndex
     public readonly bool HasPort(uint port) => ((Ports[(int)((port & 0xffff) >> 6)] >> (int)(port & 63)) & 1) != 0;
 
     /// <summary>The index of a table: its lengths per family (longest first) and its keyed ports.</summary>
-    public static KmeshDecisionIndex For(IReadOnlyList<int> v4, IReadOnlyList<int> v6, IEnumerable<uint> ports, IEnumerable<IpAddr> local)
+    public static KmeshDecisionIndex For(IReadOnlyList<int> v4, IReadOnlyList<int> v6, IEnumerable<uint> ports, IEnumerable<UInt128> local)
     {
         var ix = new KmeshDecisionIndex { Flags = Layout.IndexLocalFilter };
         foreach (var a in local)
