@@ -7,7 +7,8 @@
  * endpoint there), FAILOVER the first non-empty priority, PASSTHROUGH is never rewritten. The
  * slot is chosen uniformly at random (weights are expanded into repeated slots by the compiler) and
  * the port becomes the endpoint's target port. With no endpoint the connect keeps its original
- * destination, as Kmesh does, and KMESH_LB_OUT_NO_ENDPOINT counts it. The programs always return 1:
+ * destination, as Kmesh does, and KMESH_LB_OUT_NO_ENDPOINT counts it. A connect reads the generation
+ * slot once (km_active) and every table of that slot. The programs always return 1:
  * load balancing never refuses a connect.
  */
 #include <linux/bpf.h>
@@ -15,9 +16,9 @@
 #include <bpf/bpf_endian.h>
 #include "kmesh_maps.h"
 
-KM_MAP(km_services, BPF_MAP_TYPE_HASH, struct kmesh_svc_key, struct kmesh_service, KMESH_MAX_SERVICES);
-KM_MAP(km_endpoints, BPF_MAP_TYPE_HASH, struct kmesh_endpoint_key, __u32, KMESH_MAX_ENDPOINTS);
-KM_MAP(km_backends, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_backend, KMESH_MAX_BACKENDS);
+KM_GEN_MAP(km_services, BPF_MAP_TYPE_HASH, struct kmesh_svc_key, struct kmesh_service, KMESH_MAX_SERVICES);
+KM_GEN_MAP(km_endpoints, BPF_MAP_TYPE_HASH, struct kmesh_endpoint_key, __u32, KMESH_MAX_ENDPOINTS);
+KM_GEN_MAP(km_backends, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_backend, KMESH_MAX_BACKENDS);
 KM_MAP(km_lb_stats, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, __u64, KMESH_MAX_LB_OUTCOMES);
 
 static __always_inline void count(__u32 outcome)
@@ -30,7 +31,8 @@ static __always_inline void count(__u32 outcome)
 /* The backend for a service key, or 0 when the connect is left alone (already counted). */
 static __always_inline struct kmesh_backend *choose(struct kmesh_svc_key *key)
 {
-	struct kmesh_service *svc = bpf_map_lookup_elem(&km_services, key);
+	__u32 gen = active_generation();
+	struct kmesh_service *svc = KM_LOOKUP(km_services, gen, key);
 	if (!svc)
 		return 0; /* not a service address: not ours, not counted */
 	if (svc->mode == KMESH_LB_PASSTHROUGH) {
@@ -58,12 +60,12 @@ static __always_inline struct kmesh_backend *choose(struct kmesh_svc_key *key)
 		.priority = prio,
 		.index = bpf_get_prandom_u32() % svc->counts[prio],
 	};
-	__u32 *backend_id = bpf_map_lookup_elem(&km_endpoints, &ek);
+	__u32 *backend_id = KM_LOOKUP(km_endpoints, gen, &ek);
 	if (!backend_id) {
 		count(KMESH_LB_OUT_ERROR);
 		return 0;
 	}
-	struct kmesh_backend *b = bpf_map_lookup_elem(&km_backends, backend_id);
+	struct kmesh_backend *b = KM_LOOKUP(km_backends, gen, backend_id);
 	if (!b || b->v6 != key->v6) {
 		count(KMESH_LB_OUT_ERROR);
 		return 0;

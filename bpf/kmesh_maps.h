@@ -25,4 +25,28 @@
 		__type(value, _value);                                                             \
 	} _name SEC(".maps")
 
+/* An image table: one copy per generation slot (kmesh_tables.h, "Generations"). */
+#define KM_GEN_MAP(_name, _type, _key, _value, _max)                                               \
+	KM_MAP(_name##_0, _type, _key, _value, _max);                                              \
+	KM_MAP(_name##_1, _type, _key, _value, _max)
+
+#define KM_GEN_MAP_FLAGS(_name, _type, _key, _value, _max, _flags)                                 \
+	KM_MAP_FLAGS(_name##_0, _type, _key, _value, _max, _flags);                                \
+	KM_MAP_FLAGS(_name##_1, _type, _key, _value, _max, _flags)
+
+/* A lookup in the copy of generation slot _gen (0 or 1) of an image table. */
+#define KM_LOOKUP(_name, _gen, _key)                                                               \
+	((_gen) ? bpf_map_lookup_elem(&_name##_1, (_key)) : bpf_map_lookup_elem(&_name##_0, (_key)))
+
+/* The slot in force: read once per packet (connect) or once per SYN by the entry, which hands it to
+ * the stages in the scratch, so one packet never reads two generations. */
+KM_MAP(km_active, BPF_MAP_TYPE_ARRAY, __u32, __u32, 1);
+
+static __always_inline __u32 active_generation(void)
+{
+	__u32 zero = 0;
+	__u32 *g = bpf_map_lookup_elem(&km_active, &zero);
+	return g ? *g & 1 : 0;
+}
+
 #endif

@@ -3,7 +3,7 @@
  * kmesh_tables.h - the table layouts shared by the BPF programs and the compiler.
  *
  * This header is the ABI between an image (written by `kmeshc compile`) and the programs in bpf/.
- * The C# mirror is compiler/KmeshCompiler/Lowering/Layout*.cs; its ABI hash is the SHA-256 of this
+ * The C# mirror is compiler/KmeshCompiler.Abi/Layout*.cs; its ABI hash is the SHA-256 of this
  * file's bytes with CR removed (`tr -d '\r' < kmesh_tables.h | sha256sum`), so ANY edit here
  * changes the hash and a test fails until the mirror is updated. docs/dataplane-layout.md explains
  * the design; this file is the law for sizes and meanings.
@@ -53,8 +53,16 @@ typedef uint64_t __u64;
 #define KMESH_MAP_SERVICES     "km_services"    /* HASH    kmesh_svc_key     -> kmesh_service    */
 #define KMESH_MAP_ENDPOINTS    "km_endpoints"   /* HASH    kmesh_endpoint_key -> __u32 backend id */
 #define KMESH_MAP_BACKENDS     "km_backends"    /* ARRAY   backend id        -> kmesh_backend    */
-/* Image identity: written by the loader from the image header, never an image section. */
-#define KMESH_MAP_META         "km_meta"        /* ARRAY   0                 -> kmesh_meta       */
+/* Generations (loader/README.md). Every table above exists twice, as <name>_0 and <name>_1 (the
+ * C identifiers and pin names; BPF object names are cut to 15 characters), one copy per generation
+ * slot; km_active names the slot in force, and a packet reads it once. Written by the loader only: */
+#define KMESH_MAP_ACTIVE       "km_active"      /* ARRAY   0                 -> __u32 slot (0 or 1) */
+#define KMESH_MAP_STAT_IDS     "km_stat_ids"    /* ARRAY   policy id         -> __u32 counter slot, per generation */
+#define KMESH_MAP_META         "km_meta"        /* ARRAY   generation slot   -> kmesh_meta (loader only) */
+#define KMESH_MAP_NAMES        "km_names"       /* HASH    chunk index       -> kmesh_names_chunk, per generation (loader only) */
+#define KMESH_MAP_STAT_NAMES   "km_stat_names"  /* HASH    counter slot      -> kmesh_stat_name (loader only) */
+#define KMESH_MAP_STATE        "km_state"       /* ARRAY   0                 -> kmesh_loader_state (loader only) */
+#define KMESH_MAP_RCU          "km_rcu"         /* ARRAY_OF_MAPS 0           -> a one-entry array: written to wait for readers */
 /* Runtime only (never in an image). */
 #define KMESH_MAP_PROGS        "km_progs"       /* PROG_ARRAY  stage index   -> program          */
 #define KMESH_MAP_SCRATCH      "km_scratch"     /* PERCPU_ARRAY 0            -> kmesh_scratch    */
@@ -81,7 +89,10 @@ typedef uint64_t __u64;
 #define KMESH_MAX_SERVICES         65536   /* (VIP, service port) entries                */
 #define KMESH_MAX_ENDPOINTS        524288   /* every service of the cluster, weights expanded */
 #define KMESH_MAX_BACKENDS         262144   /* (workload address, target port) pairs       */
-#define KMESH_MAX_META             1
+#define KMESH_GENERATIONS          2
+#define KMESH_MAX_META             2       /* one kmesh_meta per generation slot           */
+#define KMESH_MAX_NAMES_CHUNKS     16384   /* 64 MiB of names per generation              */
+#define KMESH_MAX_STAT_NAMES       65536   /* counter slots: KMESH_MAX_POLICIES            */
 #define KMESH_MAX_PROGS            8
 #define KMESH_MAX_VERDICTS         8
 #define KMESH_MAX_LB_OUTCOMES      8
@@ -295,7 +306,10 @@ struct kmesh_decision {
 #define KMESH_VERDICT_ERROR            4   /* missing row or step budget exceeded: dropped  */
 #define KMESH_VERDICT_UNPARSED         5   /* a SYN the entry could not parse: see bpf docs */
 
-/* km_policy_stat value (per CPU). */
+/* km_policy_stat value (per CPU), indexed by counter slot. A counter slot belongs to a policy name
+ * for as long as that name is in a generation the loader keeps (km_stat_names), so counters survive
+ * swaps, restarts and policy ids that change between images; the programs find a policy id's slot
+ * in the km_stat_ids map of the packet's generation. */
 struct kmesh_policy_stats {
 	__u64 matched;          /* enforced policy matched                          */
 	__u64 denied;           /* the SYN was dropped because of this DENY policy  */
@@ -314,6 +328,8 @@ struct kmesh_scratch {
 	__u32 eval_id;
 	__u32 verdict;          /* KMESH_VERDICT_* */
 	__u32 policy_id;        /* deciding policy, when there is one */
+	__u32 gen;              /* the generation slot the entry read from km_active */
+	__u32 reserved;
 	__u64 match_bits[KMESH_MAX_MATCHES / 64];
 	__u64 clause_bits[KMESH_MAX_CLAUSES / 64];
 	__u64 rule_bits[KMESH_MAX_RULES / 64];
@@ -366,12 +382,58 @@ struct kmesh_backend {
 #define KMESH_LB_OUT_PASSTHROUGH  2
 #define KMESH_LB_OUT_ERROR        3
 
-/* km_meta value: which image the maps hold. */
+/* ---------------------------------------------------------------------------------------------
+ * Generations: written by the loader, read by the programs only through km_active and km_stat_ids.
+ * ------------------------------------------------------------------------------------------- */
+
+/* km_meta value: which image a generation slot holds. state says whether the slot's tables are
+ * complete (KMESH_GEN_COMPLETE: every table and the names were written and match tables[]) or being
+ * written (anything else: the next load rewrites them without trusting their contents). tables[i]
+ * describes the i-th image table in image order (docs/image.md): its entry count and the first 16
+ * bytes of the SHA-256 of its entries, so a load rewrites only the tables that differ. */
+#define KMESH_GEN_EMPTY     0u
+#define KMESH_GEN_WRITING   1u
+#define KMESH_GEN_COMPLETE  2u
+#define KMESH_IMAGE_TABLES 16          /* room for the image's tables (15 today)          */
+struct kmesh_table_state {
+	__u32 entries;
+	__u32 reserved;
+	__u8  hash[16];
+};                           /* 24 bytes */
+
 struct kmesh_meta {
 	__u8  abi_hash[32];
-	__u8  content_hash[32];
+	__u8  content_hash[32];  /* the image file's content hash */
 	__u32 format_version;
 	__u32 abi_version;
-};                           /* 72 bytes */
+	__u64 generation;        /* counts loads on this pin directory; 0 = never loaded */
+	__u32 state;             /* KMESH_GEN_* */
+	__u32 names_len;         /* bytes of the names blob in this slot's km_names */
+	__u8  names_hash[16];
+	struct kmesh_table_state tables[KMESH_IMAGE_TABLES];
+};                           /* 488 bytes */
+
+/* km_names value: one 4 KiB chunk of a generation's names blob (node name and the image's names
+ * section, loader/README.md), chunk i at key i. */
+#define KMESH_NAMES_CHUNK 4096
+struct kmesh_names_chunk {
+	__u8  bytes[KMESH_NAMES_CHUNK];
+};
+
+/* km_stat_names value: the policy name ("namespace/name", UTF-8) that owns a counter slot. */
+#define KMESH_STAT_NAME_MAX 316
+struct kmesh_stat_name {
+	__u32 len;
+	__u8  name[KMESH_STAT_NAME_MAX];
+};                           /* 320 bytes */
+
+/* km_state value: the loader's own record. abi_hash is the ABI of the pinned programs (an image or
+ * a kmeshc of another ABI is refused); quiesced is the generation after whose publication the
+ * loader last waited for every packet that could still read the other slot. */
+struct kmesh_loader_state {
+	__u8  abi_hash[32];
+	__u64 quiesced;
+	__u64 reserved;
+};                           /* 48 bytes */
 
 #endif /* KMESH_TABLES_H */

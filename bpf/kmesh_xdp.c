@@ -13,6 +13,10 @@
  * Before anything else, a SYN is looked up in km_decisions (the compile-time decision table, see
  * kmesh_tables.h): destination, port and source prefix give verdict and counters with one hash
  * lookup and no tail call. A miss, or a region marked KMESH_DECISION_STAGES, takes the stages.
+ *
+ * Every table exists once per generation slot; the entry reads the slot in force (km_active) once
+ * and hands it to the stages in the scratch, so a packet is evaluated against one image only
+ * (loader/README.md). Policy counters are found through the generation's km_stat_ids.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -24,19 +28,25 @@
 #include <bpf/bpf_endian.h>
 #include "kmesh_maps.h"
 
-KM_MAP(km_workloads, BPF_MAP_TYPE_HASH, struct kmesh_ip_key, struct kmesh_workload, KMESH_MAX_WORKLOAD_ADDRS);
-KM_MAP(km_port_index, BPF_MAP_TYPE_HASH, struct kmesh_port_key, __u32, KMESH_MAX_PORT_INDEX);
-KM_MAP(km_evals, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_eval, KMESH_MAX_EVALS);
-KM_MAP(km_lists, BPF_MAP_TYPE_ARRAY, __u32, __u32, KMESH_MAX_LISTS);
-KM_MAP(km_policies, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_policy, KMESH_MAX_POLICIES);
-KM_MAP(km_rules, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_range, KMESH_MAX_RULES);
-KM_MAP(km_clauses, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_range, KMESH_MAX_CLAUSES);
-KM_MAP(km_matches, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_match, KMESH_MAX_MATCHES);
-KM_MAP_FLAGS(km_addr_sets, BPF_MAP_TYPE_LPM_TRIE, struct kmesh_addr_set_key, __u32, KMESH_MAX_ADDR_SET_ENTRIES, BPF_F_NO_PREALLOC);
-KM_MAP(km_port_sets, BPF_MAP_TYPE_HASH, struct kmesh_port_key, __u32, KMESH_MAX_PORT_SET_ENTRIES);
-KM_MAP_FLAGS(km_decisions, BPF_MAP_TYPE_HASH, struct kmesh_decision_key, struct kmesh_decision, KMESH_MAX_DECISIONS, BPF_F_NO_PREALLOC);
-KM_MAP(km_decision_idx, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_decision_index, KMESH_MAX_DECISION_INDEX);
+KM_GEN_MAP(km_workloads, BPF_MAP_TYPE_HASH, struct kmesh_ip_key, struct kmesh_workload, KMESH_MAX_WORKLOAD_ADDRS);
+KM_GEN_MAP(km_port_index, BPF_MAP_TYPE_HASH, struct kmesh_port_key, __u32, KMESH_MAX_PORT_INDEX);
+KM_GEN_MAP(km_evals, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_eval, KMESH_MAX_EVALS);
+KM_GEN_MAP(km_lists, BPF_MAP_TYPE_ARRAY, __u32, __u32, KMESH_MAX_LISTS);
+KM_GEN_MAP(km_policies, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_policy, KMESH_MAX_POLICIES);
+KM_GEN_MAP(km_rules, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_range, KMESH_MAX_RULES);
+KM_GEN_MAP(km_clauses, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_range, KMESH_MAX_CLAUSES);
+KM_GEN_MAP(km_matches, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_match, KMESH_MAX_MATCHES);
+KM_GEN_MAP_FLAGS(km_addr_sets, BPF_MAP_TYPE_LPM_TRIE, struct kmesh_addr_set_key, __u32, KMESH_MAX_ADDR_SET_ENTRIES, BPF_F_NO_PREALLOC);
+KM_GEN_MAP(km_port_sets, BPF_MAP_TYPE_HASH, struct kmesh_port_key, __u32, KMESH_MAX_PORT_SET_ENTRIES);
+KM_GEN_MAP_FLAGS(km_decisions, BPF_MAP_TYPE_HASH, struct kmesh_decision_key, struct kmesh_decision, KMESH_MAX_DECISIONS, BPF_F_NO_PREALLOC);
+KM_GEN_MAP(km_decision_idx, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_decision_index, KMESH_MAX_DECISION_INDEX);
+KM_GEN_MAP(km_stat_ids, BPF_MAP_TYPE_ARRAY, __u32, __u32, KMESH_MAX_POLICIES);
+/* The loader's own records (kmesh_tables.h, "Generations"): the programs never read them; they are
+ * declared here so that one object creates every map of a node and its BTF describes them all. */
+KM_GEN_MAP_FLAGS(km_names, BPF_MAP_TYPE_HASH, __u32, struct kmesh_names_chunk, KMESH_MAX_NAMES_CHUNKS, BPF_F_NO_PREALLOC);
 KM_MAP(km_meta, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_meta, KMESH_MAX_META);
+KM_MAP_FLAGS(km_stat_names, BPF_MAP_TYPE_HASH, __u32, struct kmesh_stat_name, KMESH_MAX_STAT_NAMES, BPF_F_NO_PREALLOC);
+KM_MAP(km_state, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_loader_state, 1);
 KM_MAP(km_scratch, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct kmesh_scratch, 1);
 KM_MAP(km_policy_stat, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, struct kmesh_policy_stats, KMESH_MAX_POLICIES);
 KM_MAP(km_verdict_st, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, __u64, KMESH_MAX_VERDICTS);
@@ -56,6 +66,16 @@ static __always_inline void count_verdict(__u32 verdict)
 	__u64 *c = bpf_map_lookup_elem(&km_verdict_st, &verdict);
 	if (c)
 		*c += 1; /* per CPU: no atomics needed */
+}
+
+/* The counters of a policy id of generation `gen`: its counter slot, from km_stat_ids. */
+static __always_inline struct kmesh_policy_stats *policy_stats(__u32 gen, __u32 policy_id)
+{
+	__u32 *slot = KM_LOOKUP(km_stat_ids, gen, &policy_id);
+	if (!slot)
+		return 0;
+	__u32 k = *slot;
+	return bpf_map_lookup_elem(&km_policy_stat, &k);
 }
 
 static __always_inline int fail(struct kmesh_scratch *s, __u32 verdict)
@@ -191,7 +211,7 @@ static __always_inline int parse_ipv6(struct ipv6hdr *ip6, void *end, struct par
 }
 
 /* One probe pass: the source masked to each stored length of its family, longest first. */
-static __always_inline struct kmesh_decision *probe(struct kmesh_decision_key *k, const __u32 *src, const __u8 *lengths)
+static __always_inline struct kmesh_decision *probe(__u32 gen, struct kmesh_decision_key *k, const __u32 *src, const __u8 *lengths)
 {
 #pragma unroll
 	for (int i = 0; i < KMESH_DECISION_MAX_LENGTHS; i++) {
@@ -205,7 +225,7 @@ static __always_inline struct kmesh_decision *probe(struct kmesh_decision_key *k
 			__u32 bits = len > 32 * w ? len - 32 * w : 0;
 			out[w] = bits >= 32 ? src[w] : bits == 0 ? 0 : src[w] & bpf_htonl(~0u << (32 - bits));
 		}
-		struct kmesh_decision *d = bpf_map_lookup_elem(&km_decisions, k);
+		struct kmesh_decision *d = KM_LOOKUP(km_decisions, gen, k);
 		if (d)
 			return d;
 	}
@@ -216,10 +236,10 @@ static __always_inline struct kmesh_decision *probe(struct kmesh_decision_key *k
  * exactly what the POLICY stage would count for the packet. XDP_PASS without counting for a
  * destination the local-address filter rules out; -1 when the table does not decide the SYN (no
  * table for it, or a region left to the stages). */
-static __always_inline int decide_by_table(struct parsed *p)
+static __always_inline int decide_by_table(struct parsed *p, __u32 gen)
 {
 	__u32 zero = 0;
-	struct kmesh_decision_index *ix = bpf_map_lookup_elem(&km_decision_idx, &zero);
+	struct kmesh_decision_index *ix = KM_LOOKUP(km_decision_idx, gen, &zero);
 	if (!ix)
 		return -1;
 	if (ix->flags & KMESH_INDEX_LOCAL_FILTER) {
@@ -235,10 +255,10 @@ static __always_inline int decide_by_table(struct parsed *p)
 	__u32 src[4];
 	__builtin_memcpy(src, p->src, 16);
 	const __u8 *lengths = ix->lengths[p->dst.v6 ? 1 : 0];
-	struct kmesh_decision *d = probe(&k, src, lengths);
+	struct kmesh_decision *d = probe(gen, &k, src, lengths);
 	if (!d && by_port) {
 		k.port = KMESH_DECISION_OTHER_PORT;
-		d = probe(&k, src, lengths);
+		d = probe(gen, &k, src, lengths);
 	}
 	if (!d || (d->flags & KMESH_DECISION_STAGES) || d->verdict > KMESH_VERDICT_DENY_NONE_ALLOW)
 		return -1;
@@ -248,7 +268,7 @@ static __always_inline int decide_by_table(struct parsed *p)
 	for (__u32 i = 0; i < n && i < KMESH_DECISION_MAX_MATCHED; i++) {
 		__u32 m = d->matched[i];
 		__u32 id = m & ~KMESH_DECISION_DRY_RUN;
-		struct kmesh_policy_stats *st = bpf_map_lookup_elem(&km_policy_stat, &id);
+		struct kmesh_policy_stats *st = policy_stats(gen, id);
 		if (!st)
 			continue;
 		if (m & KMESH_DECISION_DRY_RUN)
@@ -259,7 +279,7 @@ static __always_inline int decide_by_table(struct parsed *p)
 	__u32 verdict = d->verdict;
 	__u32 pid = d->policy_id;
 	if (verdict == KMESH_VERDICT_DENY_POLICY) {
-		struct kmesh_policy_stats *st = bpf_map_lookup_elem(&km_policy_stat, &pid);
+		struct kmesh_policy_stats *st = policy_stats(gen, pid);
 		if (st)
 			st->denied++;
 	}
@@ -270,6 +290,7 @@ static __always_inline int decide_by_table(struct parsed *p)
 		__builtin_memcpy(s->dst, p->dst.addr, 16);
 		s->verdict = verdict;
 		s->policy_id = pid;
+		s->gen = gen;
 	}
 	count_verdict(verdict);
 	return verdict == KMESH_VERDICT_ALLOW_POLICY || verdict == KMESH_VERDICT_ALLOW_NO_ALLOW ? XDP_PASS : XDP_DROP;
@@ -307,15 +328,16 @@ int kmesh_xdp(struct xdp_md *ctx)
 	if (p.state == 0)
 		return XDP_PASS;
 
+	__u32 gen = active_generation();
 	if (p.state > 0) {
-		int r = decide_by_table(&p);
+		int r = decide_by_table(&p, gen);
 		if (r >= 0)
 			return r;
 	}
 
 	/* Only traffic to local workloads is ours; a header we could not read passes when it is not
 	 * (its destination was read first) and is dropped when it is. */
-	struct kmesh_workload *w = bpf_map_lookup_elem(&km_workloads, &p.dst);
+	struct kmesh_workload *w = KM_LOOKUP(km_workloads, gen, &p.dst);
 	if (!w)
 		return XDP_PASS;
 	if (p.state < 0) {
@@ -334,11 +356,12 @@ int kmesh_xdp(struct xdp_md *ctx)
 	s->workload_id = w->workload_id;
 	s->verdict = KMESH_VERDICT_ERROR;
 	s->policy_id = 0xffffffff;
+	s->gen = gen;
 	struct kmesh_port_key pk = { .id = w->workload_id, .port = p.port };
-	__u32 *eval = bpf_map_lookup_elem(&km_port_index, &pk);
+	__u32 *eval = KM_LOOKUP(km_port_index, gen, &pk);
 	s->eval_id = eval ? *eval : w->eval_id;
 	__u32 eid = s->eval_id;
-	struct kmesh_eval *e = bpf_map_lookup_elem(&km_evals, &eid);
+	struct kmesh_eval *e = KM_LOOKUP(km_evals, gen, &eid);
 	if (!e)
 		return fail(s, KMESH_VERDICT_ERROR);
 	return advance(ctx, s, e, KMESH_STAGE_MATCH);
@@ -357,7 +380,7 @@ static __always_inline struct kmesh_scratch *scratch(void)
 static __always_inline struct kmesh_eval *current_eval(struct kmesh_scratch *s)
 {
 	__u32 id = s->eval_id;
-	return bpf_map_lookup_elem(&km_evals, &id);
+	return KM_LOOKUP(km_evals, s->gen, &id);
 }
 
 /* The scratch and the eval every stage program starts from: the eval, or NULL when either is
@@ -368,9 +391,9 @@ static __always_inline struct kmesh_eval *stage_start(struct kmesh_scratch **s)
 	return *s ? current_eval(*s) : 0;
 }
 
-static __always_inline int list_at(__u32 slot, __u32 *out)
+static __always_inline int list_at(__u32 gen, __u32 slot, __u32 *out)
 {
-	__u32 *v = bpf_map_lookup_elem(&km_lists, &slot);
+	__u32 *v = KM_LOOKUP(km_lists, gen, &slot);
 	if (!v)
 		return -1;
 	*out = *v;
@@ -399,19 +422,19 @@ static __always_inline int test_bit(__u64 *bits, __u32 words, __u32 id)
 _Static_assert(KMESH_MAX_MATCHES == KMESH_MAX_CLAUSES && KMESH_MAX_CLAUSES == KMESH_MAX_RULES,
 	       "the stages share one bit-array size");
 
-static __always_inline int in_addr_set(__u32 set, const __u8 *addr, __u32 v6)
+static __always_inline int in_addr_set(__u32 gen, __u32 set, const __u8 *addr, __u32 v6)
 {
 	struct kmesh_addr_set_key k = {};
 	k.prefixlen = 32 + (v6 ? 128 : 32);
 	k.set_fam = KMESH_SET_FAM(set, v6);
 	__builtin_memcpy(k.addr, addr, 16);
-	return bpf_map_lookup_elem(&km_addr_sets, &k) != 0;
+	return KM_LOOKUP(km_addr_sets, gen, &k) != 0;
 }
 
-static __always_inline int in_port_set(__u32 set, __u32 port)
+static __always_inline int in_port_set(__u32 gen, __u32 set, __u32 port)
 {
 	struct kmesh_port_key k = { .id = set, .port = port };
-	return bpf_map_lookup_elem(&km_port_sets, &k) != 0;
+	return KM_LOOKUP(km_port_sets, gen, &k) != 0;
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -428,20 +451,20 @@ static __always_inline int match_holds(struct kmesh_match *m, struct kmesh_scrat
 {
 	if (m->flags & KMESH_MATCH_NEVER)
 		return 0;
-	if (m->port_set && !in_port_set(m->port_set, s->port))
+	if (m->port_set && !in_port_set(s->gen, m->port_set, s->port))
 		return 0;
-	if (m->not_port_set && in_port_set(m->not_port_set, s->port))
+	if (m->not_port_set && in_port_set(s->gen, m->not_port_set, s->port))
 		return 0;
-	if (m->src_set && !in_addr_set(m->src_set, s->src, s->v6))
+	if (m->src_set && !in_addr_set(s->gen, m->src_set, s->src, s->v6))
 		return 0;
-	if (m->not_src_set && in_addr_set(m->not_src_set, s->src, s->v6))
+	if (m->not_src_set && in_addr_set(s->gen, m->not_src_set, s->src, s->v6))
 		return 0;
-	if (m->dst_set && !in_addr_set(m->dst_set, s->dst, s->v6))
+	if (m->dst_set && !in_addr_set(s->gen, m->dst_set, s->dst, s->v6))
 		return 0;
-	if (m->not_dst_set && in_addr_set(m->not_dst_set, s->dst, s->v6))
+	if (m->not_dst_set && in_addr_set(s->gen, m->not_dst_set, s->dst, s->v6))
 		return 0;
 	if (m->id_set) {
-		int in = in_addr_set(m->id_set, s->src, s->v6);
+		int in = in_addr_set(s->gen, m->id_set, s->src, s->v6);
 		if (m->flags & KMESH_MATCH_ID_NEGATE ? in : !in)
 			return 0;
 	}
@@ -455,11 +478,11 @@ static long match_step(__u64 i, void *arg)
 		return 1;
 	struct kmesh_scratch *s = scratch();
 	__u32 id;
-	if (!s || list_at(l->first + (__u32)i, &id) < 0) {
+	if (!s || list_at(s->gen, l->first + (__u32)i, &id) < 0) {
 		l->error = 1;
 		return 1;
 	}
-	struct kmesh_match *m = bpf_map_lookup_elem(&km_matches, &id);
+	struct kmesh_match *m = KM_LOOKUP(km_matches, s->gen, &id);
 	if (!m) {
 		l->error = 1;
 		return 1;
@@ -507,7 +530,7 @@ static __always_inline struct kmesh_scratch *cursor_step(struct row_cursor *c)
 	if (c->row >= c->list_count)
 		return 0;
 	struct kmesh_scratch *s = scratch();
-	if (!s || (c->member == 0 && list_at(c->list_first + c->row, &c->row_id) < 0)) {
+	if (!s || (c->member == 0 && list_at(s->gen, c->list_first + c->row, &c->row_id) < 0)) {
 		c->error = 1;
 		return 0;
 	}
@@ -515,9 +538,9 @@ static __always_inline struct kmesh_scratch *cursor_step(struct row_cursor *c)
 }
 
 /* The current row's next member id; -1 (error recorded) when the list cannot be read. */
-static __always_inline int cursor_member(struct row_cursor *c, __u32 *id)
+static __always_inline int cursor_member(struct row_cursor *c, __u32 gen, __u32 *id)
 {
-	if (list_at(c->m_first + c->member, id) < 0) {
+	if (list_at(gen, c->m_first + c->member, id) < 0) {
 		c->error = 1;
 		return -1;
 	}
@@ -536,14 +559,14 @@ struct group_loop {
 	int is_and;       /* RULE: AND of clauses; CLAUSE: OR of matches */
 };
 
-static __always_inline long group_step(struct group_loop *l, void *rows)
+static __always_inline long group_step(struct group_loop *l)
 {
 	struct row_cursor *c = &l->c;
 	struct kmesh_scratch *s = cursor_step(c);
 	if (!s)
 		return 1;
 	if (c->member == 0) {
-		struct kmesh_range *r = bpf_map_lookup_elem(rows, &c->row_id);
+		struct kmesh_range *r = l->is_and ? KM_LOOKUP(km_rules, s->gen, &c->row_id) : KM_LOOKUP(km_clauses, s->gen, &c->row_id);
 		if (!r) {
 			c->error = 1;
 			return 1;
@@ -558,7 +581,7 @@ static __always_inline long group_step(struct group_loop *l, void *rows)
 		}
 	}
 	__u32 member_id;
-	if (cursor_member(c, &member_id) < 0)
+	if (cursor_member(c, s->gen, &member_id) < 0)
 		return 1;
 	int bit = test_bit(l->is_and ? s->clause_bits : s->match_bits, WORDS, member_id);
 	/* OR decided by a true member, AND by a false one; otherwise by the last member. */
@@ -572,12 +595,12 @@ static __always_inline long group_step(struct group_loop *l, void *rows)
 
 static long clause_step(__u64 i, void *arg)
 {
-	return group_step(arg, &km_clauses);
+	return group_step(arg);
 }
 
 static long rule_step(__u64 i, void *arg)
 {
-	return group_step(arg, &km_rules);
+	return group_step(arg);
 }
 
 static __always_inline int run_group(struct group_loop *l)
@@ -633,10 +656,10 @@ struct policy_loop {
 	__u32 allow_id;   /* first matched enforced ALLOW, or ~0 */
 };
 
-static __always_inline void policy_matched(struct policy_loop *l)
+static __always_inline void policy_matched(struct policy_loop *l, __u32 gen)
 {
 	__u32 policy_id = l->c.row_id;
-	struct kmesh_policy_stats *st = bpf_map_lookup_elem(&km_policy_stat, &policy_id);
+	struct kmesh_policy_stats *st = policy_stats(gen, policy_id);
 	if (l->flags & KMESH_POLICY_DRY_RUN) {
 		if (st)
 			st->dry_run_matched++;
@@ -660,7 +683,7 @@ static long policy_step(__u64 i, void *arg)
 	if (!s)
 		return 1;
 	if (c->member == 0) {
-		struct kmesh_policy *p = bpf_map_lookup_elem(&km_policies, &c->row_id);
+		struct kmesh_policy *p = KM_LOOKUP(km_policies, s->gen, &c->row_id);
 		if (!p) {
 			c->error = 1;
 			return 1;
@@ -675,12 +698,12 @@ static long policy_step(__u64 i, void *arg)
 		}
 	}
 	__u32 rule_id;
-	if (cursor_member(c, &rule_id) < 0)
+	if (cursor_member(c, s->gen, &rule_id) < 0)
 		return 1;
 	int bit = test_bit(s->rule_bits, WORDS, rule_id);
 	if (bit || c->member >= c->m_count) {
 		if (bit)
-			policy_matched(l);
+			policy_matched(l, s->gen);
 		cursor_next_row(c);
 	}
 	return 0;
@@ -705,7 +728,7 @@ int kmesh_stage_policy(struct xdp_md *ctx)
 			return fail(s, KMESH_VERDICT_ERROR);
 	}
 	if (l.deny_id != 0xffffffff) {
-		struct kmesh_policy_stats *st = bpf_map_lookup_elem(&km_policy_stat, &l.deny_id);
+		struct kmesh_policy_stats *st = policy_stats(s->gen, l.deny_id);
 		if (st)
 			st->denied++;
 		s->policy_id = l.deny_id;

@@ -146,6 +146,62 @@ public sealed record ImageFile(
     }
 
     public static string ContentHashOf(ReadOnlySpan<byte> file) => Convert.ToHexStringLower(file.Slice(48, 32));
+
+    /// <summary>The part of the image the kernel does not read, as the loader keeps it beside a
+    /// generation (km_names): the node name, then a u32 count and each name as u32 kind, u32 id and a
+    /// string, sorted by (kind, id).</summary>
+    public byte[] NamesBlob()
+    {
+        var keys = Names.Keys.Select(k => ((ulong)k.Kind << 32) | k.Id).ToArray();
+        Array.Sort(keys);
+        long size = StringSize(Node) + 4;
+        foreach (var key in keys) size += 8 + StringSize(Names[((NameKind)(key >> 32), (uint)key)]);
+        var blob = new byte[size];
+        var w = new Writer(blob, 0);
+        w.String(Node);
+        w.U32((uint)keys.Length);
+        foreach (var key in keys)
+        {
+            var (kind, id) = ((NameKind)(key >> 32), (uint)key);
+            w.U32((uint)kind);
+            w.U32(id);
+            w.String(Names[(kind, id)]);
+        }
+        return blob;
+    }
+
+    /// <summary>Reads a <see cref="NamesBlob"/> back; null when it is malformed (every length is
+    /// checked against what remains).</summary>
+    public static (string Node, Dictionary<(NameKind Kind, uint Id), string> Names)? ReadNamesBlob(ReadOnlySpan<byte> blob)
+    {
+        int pos = 0;
+        bool U32(ReadOnlySpan<byte> b, out uint v)
+        {
+            v = 0;
+            if (b.Length - pos < 4) return false;
+            v = BinaryPrimitives.ReadUInt32LittleEndian(b[pos..]);
+            pos += 4;
+            return true;
+        }
+        string? Str(ReadOnlySpan<byte> b)
+        {
+            if (!U32(b, out uint n) || n > (uint)(b.Length - pos)) return null;
+            string s;
+            try { s = new UTF8Encoding(false, true).GetString(b.Slice(pos, (int)n)); }
+            catch (DecoderFallbackException) { return null; }
+            pos += (int)n;
+            return s;
+        }
+        var node = Str(blob);
+        if (node is null || !U32(blob, out uint count) || count > (uint)(blob.Length - pos) / 12) return null;
+        var names = new Dictionary<(NameKind, uint), string>((int)count);
+        for (uint i = 0; i < count; i++)
+        {
+            if (!U32(blob, out uint kind) || !U32(blob, out uint id) || Str(blob) is not { } name) return null;
+            if (!names.TryAdd(((NameKind)kind, id), name)) return null;
+        }
+        return pos == blob.Length ? (node, names) : null;
+    }
 }
 
 /// <summary>Orders byte arrays lexicographically (shorter first on a common prefix).</summary>

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace KmeshCompiler.Abi;
 
-// The C# mirror of bpf/kmesh_tables.h. Field order, sizes and constants must agree with the header;
+// The C# mirror of bpf/kmesh_tables.h (map names and specs are in LayoutMaps.cs). Field order, sizes and constants must agree with the header;
 // LayoutTests checks the sizes here, the ABI hash against the header text, and (where clang is
 // available) the offsets against the BTF of a compiled object.
 
@@ -24,7 +24,15 @@ public static partial class Layout
     public const uint MaxServices = 65536;
     public const uint MaxEndpoints = 524288;
     public const uint MaxBackends = 262144;
-    public const uint MaxMeta = 1;
+    public const int Generations = 2;
+    public const uint MaxMeta = Generations;
+    public const uint MaxNamesChunks = 16384;
+    public const int NamesChunk = 4096;
+    public const uint MaxStatNames = MaxPolicies;
+    public const int StatNameMax = 316;
+    public const int ImageTables = 16;
+    public const uint GenEmpty = 0, GenWriting = 1, GenComplete = 2;
+    public const uint MaxProgs = 8;
 
     public const int TailCalls = 4;
     public const int KernelTailCallLimit = 33;
@@ -56,20 +64,6 @@ public static partial class Layout
 
     public static uint SetFam(uint setId, bool v6) => (setId << 1) | (v6 ? 1u : 0u);
 
-    public const string MapWorkloads = "km_workloads";
-    public const string MapPortIndex = "km_port_index";
-    public const string MapEvals = "km_evals";
-    public const string MapLists = "km_lists";
-    public const string MapPolicies = "km_policies";
-    public const string MapRules = "km_rules";
-    public const string MapClauses = "km_clauses";
-    public const string MapMatches = "km_matches";
-    public const string MapAddrSets = "km_addr_sets";
-    public const string MapPortSets = "km_port_sets";
-    public const string MapServices = "km_services";
-    public const string MapEndpoints = "km_endpoints";
-    public const string MapBackends = "km_backends";
-    public const string MapMeta = "km_meta";
 }
 
 /// <summary>enum bpf_map_type (the values this project uses and a few neighbours).</summary>
@@ -192,11 +186,59 @@ public unsafe struct KmeshBackend
     public uint Port;
 }
 
-[StructLayout(LayoutKind.Sequential, Size = 72)]
+[StructLayout(LayoutKind.Sequential, Size = 24)]
+public unsafe struct KmeshTableState
+{
+    public uint Entries;
+    public uint Reserved;
+    public fixed byte Hash[16];
+}
+
+[StructLayout(LayoutKind.Sequential, Size = 488)]
 public unsafe struct KmeshMeta
 {
     public fixed byte AbiHash[32];
     public fixed byte ContentHash[32];
     public uint FormatVersion;
     public uint AbiVersion;
+    public ulong Generation;
+    public uint State;
+    public uint NamesLen;
+    public fixed byte NamesHash[16];
+    /// <summary>tables[KMESH_IMAGE_TABLES] of struct kmesh_table_state, 24 bytes each.</summary>
+    public fixed byte Tables[16 * 24];
+
+    public readonly KmeshTableState Table(int i)
+    {
+        if ((uint)i >= Layout.ImageTables) throw new ArgumentOutOfRangeException(nameof(i));
+        fixed (byte* t = Tables) return ((KmeshTableState*)t)[i];
+    }
+
+    public void SetTable(int i, KmeshTableState state)
+    {
+        if ((uint)i >= Layout.ImageTables) throw new ArgumentOutOfRangeException(nameof(i));
+        fixed (byte* t = Tables) ((KmeshTableState*)t)[i] = state;
+    }
+}
+
+[StructLayout(LayoutKind.Sequential, Size = 320)]
+public unsafe struct KmeshStatName
+{
+    public uint Len;
+    public fixed byte Name[316];
+}
+
+[StructLayout(LayoutKind.Sequential, Size = 48)]
+public unsafe struct KmeshLoaderState
+{
+    public fixed byte AbiHash[32];
+    public ulong Quiesced;
+    public ulong Reserved;
+}
+
+/// <summary>struct kmesh_scratch: only the offsets userspace reads (checked against the BTF).</summary>
+public static class KmeshScratch
+{
+    public const int DstOffset = 16, VerdictOffset = 48, PolicyIdOffset = 52, GenOffset = 56;
+    public const int Size = 64 + 3 * (int)(Layout.MaxMatches / 64) * 8;
 }

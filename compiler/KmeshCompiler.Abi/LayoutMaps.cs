@@ -3,37 +3,93 @@ using System.Runtime.CompilerServices;
 
 namespace KmeshCompiler.Abi;
 
-/// <summary>One map of an image as bpf/kmesh_tables.h declares it.</summary>
-public sealed record MapSpec(string Name, BpfMapType Type, int KeySize, int ValueSize, uint MaxEntries, uint Flags)
+/// <summary>One map as bpf/kmesh_tables.h declares it. <see cref="PerGeneration"/> maps exist once per
+/// generation slot, as <c>NAME_0</c> and <c>NAME_1</c>.</summary>
+public sealed record MapSpec(string Name, BpfMapType Type, int KeySize, int ValueSize, uint MaxEntries, uint Flags, bool PerGeneration = false)
 {
     public const uint NoPrealloc = 1; // BPF_F_NO_PREALLOC
+
+    /// <summary>The name of this map's copy for a generation slot (the C identifier and pin name).</summary>
+    public string In(int slot) => PerGeneration ? Layout.SlotName(Name, slot) : Name;
 }
 
 public static partial class Layout
 {
     /// <summary>SHA-256 of bpf/kmesh_tables.h with CR removed. LayoutTests fails when it is stale.</summary>
-    public const string AbiHash = "01d672b26fba5a80ab4f62c558b92d5b6540eefc1fca56fce2512245033c1bd3";
+    public const string AbiHash = "54c2ffa159397ec8abb928b67d7e0ae1438300292751767107280d3afab01a99";
 
-    /// <summary>The maps an image carries, in image order.</summary>
+    // Image tables (KMESH_MAP_*).
+    public const string MapWorkloads = "km_workloads";
+    public const string MapPortIndex = "km_port_index";
+    public const string MapEvals = "km_evals";
+    public const string MapLists = "km_lists";
+    public const string MapPolicies = "km_policies";
+    public const string MapRules = "km_rules";
+    public const string MapClauses = "km_clauses";
+    public const string MapMatches = "km_matches";
+    public const string MapAddrSets = "km_addr_sets";
+    public const string MapPortSets = "km_port_sets";
+    public const string MapServices = "km_services";
+    public const string MapEndpoints = "km_endpoints";
+    public const string MapBackends = "km_backends";
+
+    // Generations, written by the loader.
+    public const string MapActive = "km_active";
+    public const string MapStatIds = "km_stat_ids";
+    public const string MapMeta = "km_meta";
+    public const string MapNames = "km_names";
+    public const string MapStatNames = "km_stat_names";
+    public const string MapState = "km_state";
+    public const string MapRcu = "km_rcu";
+
+    // Runtime state.
+    public const string MapProgs = "km_progs";
+    public const string MapScratch = "km_scratch";
+    public const string MapPolicyStats = "km_policy_stat";
+    public const string MapVerdictStats = "km_verdict_st";
+    public const string MapLbStats = "km_lb_stats";
+
+    /// <summary>A per-generation map's copy for a slot: <c>NAME_SLOT</c>.</summary>
+    public static string SlotName(string name, int slot) =>
+        (uint)slot < Generations ? $"{name}_{slot}" : throw new ArgumentOutOfRangeException(nameof(slot));
+
+    /// <summary>The maps an image carries, in image order (each one per generation slot when loaded).</summary>
     public static readonly ImmutableArray<MapSpec> ImageMaps =
     [
-        new(MapWorkloads, BpfMapType.Hash, Unsafe.SizeOf<KmeshIpKey>(), Unsafe.SizeOf<KmeshWorkload>(), MaxWorkloadAddrs, 0),
-        new(MapPortIndex, BpfMapType.Hash, Unsafe.SizeOf<KmeshPortKey>(), sizeof(uint), MaxPortIndex, 0),
-        new(MapEvals, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshEval>(), MaxEvals, 0),
-        new(MapLists, BpfMapType.Array, sizeof(uint), sizeof(uint), MaxLists, 0),
-        new(MapPolicies, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshPolicy>(), MaxPolicies, 0),
-        new(MapRules, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshRange>(), MaxRules, 0),
-        new(MapClauses, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshRange>(), MaxClauses, 0),
-        new(MapMatches, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshMatch>(), MaxMatches, 0),
-        new(MapAddrSets, BpfMapType.LpmTrie, Unsafe.SizeOf<KmeshAddrSetKey>(), sizeof(uint), MaxAddrSetEntries, MapSpec.NoPrealloc),
-        new(MapPortSets, BpfMapType.Hash, Unsafe.SizeOf<KmeshPortKey>(), sizeof(uint), MaxPortSetEntries, 0),
-        new(MapDecisions, BpfMapType.Hash, Unsafe.SizeOf<KmeshDecisionKey>(), Unsafe.SizeOf<KmeshDecision>(), MaxDecisions, MapSpec.NoPrealloc),
-        new(MapDecisionIndex, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshDecisionIndex>(), MaxDecisionIndex, 0),
-        new(MapServices, BpfMapType.Hash, Unsafe.SizeOf<KmeshSvcKey>(), Unsafe.SizeOf<KmeshService>(), MaxServices, 0),
-        new(MapEndpoints, BpfMapType.Hash, Unsafe.SizeOf<KmeshEndpointKey>(), sizeof(uint), MaxEndpoints, 0),
-        new(MapBackends, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshBackend>(), MaxBackends, 0),
-        new(MapMeta, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshMeta>(), MaxMeta, 0),
+        new(MapWorkloads, BpfMapType.Hash, Unsafe.SizeOf<KmeshIpKey>(), Unsafe.SizeOf<KmeshWorkload>(), MaxWorkloadAddrs, 0, true),
+        new(MapPortIndex, BpfMapType.Hash, Unsafe.SizeOf<KmeshPortKey>(), sizeof(uint), MaxPortIndex, 0, true),
+        new(MapEvals, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshEval>(), MaxEvals, 0, true),
+        new(MapLists, BpfMapType.Array, sizeof(uint), sizeof(uint), MaxLists, 0, true),
+        new(MapPolicies, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshPolicy>(), MaxPolicies, 0, true),
+        new(MapRules, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshRange>(), MaxRules, 0, true),
+        new(MapClauses, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshRange>(), MaxClauses, 0, true),
+        new(MapMatches, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshMatch>(), MaxMatches, 0, true),
+        new(MapAddrSets, BpfMapType.LpmTrie, Unsafe.SizeOf<KmeshAddrSetKey>(), sizeof(uint), MaxAddrSetEntries, MapSpec.NoPrealloc, true),
+        new(MapPortSets, BpfMapType.Hash, Unsafe.SizeOf<KmeshPortKey>(), sizeof(uint), MaxPortSetEntries, 0, true),
+        new(MapDecisions, BpfMapType.Hash, Unsafe.SizeOf<KmeshDecisionKey>(), Unsafe.SizeOf<KmeshDecision>(), MaxDecisions, MapSpec.NoPrealloc, true),
+        new(MapDecisionIndex, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshDecisionIndex>(), MaxDecisionIndex, 0, true),
+        new(MapServices, BpfMapType.Hash, Unsafe.SizeOf<KmeshSvcKey>(), Unsafe.SizeOf<KmeshService>(), MaxServices, 0, true),
+        new(MapEndpoints, BpfMapType.Hash, Unsafe.SizeOf<KmeshEndpointKey>(), sizeof(uint), MaxEndpoints, 0, true),
+        new(MapBackends, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshBackend>(), MaxBackends, 0, true),
     ];
 
-    public static MapSpec Map(string name) => ImageMaps.First(m => m.Name == name);
+    /// <summary>Every map of a node's data plane besides the image tables: the generation records the
+    /// loader writes and the runtime state the programs keep (km_rcu is the loader's alone: an
+    /// array of maps it writes to wait for readers).</summary>
+    public static readonly ImmutableArray<MapSpec> NodeMaps =
+    [
+        new(MapActive, BpfMapType.Array, sizeof(uint), sizeof(uint), 1, 0),
+        new(MapStatIds, BpfMapType.Array, sizeof(uint), sizeof(uint), MaxPolicies, 0, true),
+        new(MapNames, BpfMapType.Hash, sizeof(uint), NamesChunk, MaxNamesChunks, MapSpec.NoPrealloc, true),
+        new(MapMeta, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshMeta>(), MaxMeta, 0),
+        new(MapStatNames, BpfMapType.Hash, sizeof(uint), Unsafe.SizeOf<KmeshStatName>(), MaxStatNames, MapSpec.NoPrealloc),
+        new(MapState, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshLoaderState>(), 1, 0),
+        new(MapScratch, BpfMapType.PerCpuArray, sizeof(uint), KmeshScratch.Size, 1, 0),
+        new(MapProgs, BpfMapType.ProgArray, sizeof(uint), sizeof(uint), MaxProgs, 0),
+        new(MapPolicyStats, BpfMapType.PerCpuArray, sizeof(uint), Unsafe.SizeOf<KmeshPolicyStats>(), MaxPolicies, 0),
+        new(MapVerdictStats, BpfMapType.PerCpuArray, sizeof(uint), sizeof(ulong), MaxVerdicts, 0),
+        new(MapLbStats, BpfMapType.PerCpuArray, sizeof(uint), sizeof(ulong), MaxLbOutcomes, 0),
+    ];
+
+    public static MapSpec Map(string name) => ImageMaps.Concat(NodeMaps).First(m => m.Name == name);
 }

@@ -20,7 +20,7 @@ public static class Program
         root.Subcommands.Add(TestCommand.Create());
         root.Subcommands.Add(CompileCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
-        root.Subcommands.Add(CountersCommand.Create());
+        foreach (var c in LoaderCommands.Create()) root.Subcommands.Add(c);
         return Cli.Invoke(root, args, stdout, stderr);
     }
 }

@@ -76,6 +76,63 @@ public sealed unsafe class BpfMap : IDisposable
         }
     }
 
+    /// <summary>The map's declaration as the kernel holds it (for checking a pinned map).</summary>
+    public (BpfMapType Type, int KeySize, int ValueSize, int MaxEntries, MapFlags Flags) KernelInfo()
+    {
+        var m = FromFd(Fd.Duplicate(Name), Name);
+        using (m) return (m.Type, m.KeySize, m.ValueSize, m.MaxEntries, m.Flags);
+    }
+
+    /// <summary>The first <paramref name="count"/> rows of an array map, by BPF_MAP_LOOKUP_BATCH.</summary>
+    public byte[][] ArrayRows(int count)
+    {
+        if (Type is not (BpfMapType.Array or BpfMapType.PerCpuArray)) throw new InvalidOperationException($"map {Name} is not an array");
+        if (count < 0 || count > MaxEntries) throw new ArgumentOutOfRangeException(nameof(count));
+        var rows = new byte[count][];
+        int chunk = Math.Max(1, Math.Min(count, 65536));
+        var keys = new byte[KeySize * chunk];
+        var vals = new byte[LookupSize * chunk];
+        var batch = new byte[8];
+        var opts = new LibBpf.MapBatchOpts { Sz = (nuint)sizeof(LibBpf.MapBatchOpts) };
+        int done = 0;
+        bool first = true;
+        while (done < count)
+        {
+            uint n = (uint)Math.Min(chunk, count - done);
+            int rc;
+            fixed (byte* b = batch)
+            fixed (byte* k = keys)
+            fixed (byte* v = vals)
+                rc = LibBpf.MapLookupBatch(Fd.Value, first ? null : b, b, k, v, &n, &opts);
+            if (rc < 0 && rc != -Errno.ENOENT) BpfException.Check(rc, $"batch lookup of map {Name}");
+            for (int i = 0; i < n && done < count; i++) rows[done++] = vals.AsSpan(i * LookupSize, LookupSize).ToArray();
+            if (rc == -Errno.ENOENT || n == 0) break;
+            first = false;
+        }
+        if (done < count) throw new BpfException($"batch lookup of map {Name}: {done} of {count} rows", Errno.EIO);
+        return rows;
+    }
+
+    /// <summary>Deletes many keys with one BPF_MAP_DELETE_BATCH (hash maps); keys packed back to back.</summary>
+    public void DeleteBatch(ReadOnlySpan<byte> keys, int count)
+    {
+        if (count == 0) return;
+        CheckSize(keys, KeySize * count, "keys");
+        var opts = new LibBpf.MapBatchOpts { Sz = (nuint)sizeof(LibBpf.MapBatchOpts) };
+        int done = 0;
+        fixed (byte* k = keys)
+        {
+            while (done < count)
+            {
+                uint n = (uint)(count - done);
+                int rc = LibBpf.MapDeleteBatch(Fd.Value, k + (long)done * KeySize, &n, &opts);
+                if (rc < 0) throw new BpfException($"batch delete from map {Name} (entry {done + (int)n} of {count})", -rc);
+                if (n == 0) throw new BpfException($"batch delete from map {Name}", Errno.EIO);
+                done += (int)n;
+            }
+        }
+    }
+
     /// <summary>Pins the map at a path on a bpffs mount.</summary>
     public void Pin(string path) => BpfException.Check(LibBpf.ObjPin(Fd.Value, path), $"pin map {Name} at {path}");
 

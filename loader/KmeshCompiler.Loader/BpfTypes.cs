@@ -11,7 +11,7 @@ public enum BpfProgramType
 public enum BpfAttachType
 {
     CgroupInetIngress = 0, CgroupInetEgress = 1, CgroupInetSockCreate = 2, CgroupSockOps = 3,
-    CgroupInet4Bind = 8, CgroupInet6Bind = 9, CgroupInet4Connect = 10, CgroupInet6Connect = 11,
+    CgroupInet4Bind = 8, CgroupInet6Bind = 9, CgroupInet4Connect = 10, CgroupInet6Connect = 11, Xdp = 37,
 }
 
 /// <summary>Flags of a map update: BPF_ANY, BPF_NOEXIST, BPF_EXIST.</summary>

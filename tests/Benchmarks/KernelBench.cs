@@ -49,7 +49,7 @@ public static class KernelBench
         Console.WriteLine("| policies | shape | path | candidates | verdict | ns/SYN | baseline ns | x baseline (median of paired ratios) | compile ms |");
         Console.WriteLine("|---:|---|---|---:|---|---:|---:|---:|---:|");
 
-        using var auth = AuthorizationProgram.Load();
+        using var auth = DataPlane.Load();
         foreach (bool selective in new[] { true, false })
             foreach (int n in new[] { 0, 1, 10, 20, 100, 1000 })
             foreach (bool table in new[] { true, false })

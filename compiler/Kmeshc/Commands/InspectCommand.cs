@@ -8,6 +8,30 @@ namespace Kmeshc.Commands;
 /// content hash and table layout.</summary>
 public static class InspectCommand
 {
+    /// <summary>Reads and checks an image file, printing its diagnostics: the image, or null with the
+    /// exit code (2 when the file cannot be read, 1 when it is not a valid image).</summary>
+    public static int Read(Cli.Io io, string path, out ImageFile? file)
+    {
+        file = null;
+        byte[] data;
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists) { io.Err.WriteLine(Codes.PathNotFound.Create(new(path, 0, 0), path).ToString()); return Cli.Usage; }
+            if (info.Length > ImageReader.MaxImageBytes) { io.Err.WriteLine(Codes.InputTooLarge.Create(new(path, 0, 0), path, info.Length, ImageReader.MaxImageBytes).ToString()); return Cli.Failed; }
+            data = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            io.Err.WriteLine(Codes.PathNotFound.Create(new(path, 0, 0), path).ToString() + $" ({e.Message})");
+            return Cli.Usage;
+        }
+        var bag = new DiagnosticBag();
+        file = ImageReader.Read(path, data, bag);
+        foreach (var d in bag.Sorted()) io.Err.WriteLine(d.ToString());
+        return file is null ? Cli.Failed : Cli.Ok;
+    }
+
     public static Command Create()
     {
         var image = new Argument<string>("IMAGE") { Description = "An image written by kmeshc compile." };
@@ -15,24 +39,8 @@ public static class InspectCommand
         cmd.SetAction(parse =>
         {
             var io = Cli.Current(parse);
-            string path = parse.GetValue(image)!;
-            byte[] data;
-            try
-            {
-                var info = new FileInfo(path);
-                if (!info.Exists) { io.Err.WriteLine(Codes.PathNotFound.Create(new(path, 0, 0), path).ToString()); return Cli.Usage; }
-                if (info.Length > ImageReader.MaxImageBytes) { io.Err.WriteLine(Codes.InputTooLarge.Create(new(path, 0, 0), path, info.Length, ImageReader.MaxImageBytes).ToString()); return Cli.Failed; }
-                data = File.ReadAllBytes(path);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                io.Err.WriteLine(Codes.PathNotFound.Create(new(path, 0, 0), path).ToString() + $" ({e.Message})");
-                return Cli.Usage;
-            }
-            var bag = new DiagnosticBag();
-            var file = ImageReader.Read(path, data, bag);
-            foreach (var d in bag.Sorted()) io.Err.WriteLine(d.ToString());
-            if (file is null) return Cli.Failed;
+            int rc = Read(io, parse.GetValue(image)!, out var file);
+            if (file is null) return rc;
             io.Out.Write(ImageText.Render(file));
             return Cli.Ok;
         });

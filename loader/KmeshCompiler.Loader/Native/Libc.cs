@@ -27,3 +27,30 @@ internal static partial class Libc
 
     internal const int F_DUPFD_CLOEXEC = 1030;
 }
+
+internal static partial class Libc
+{
+    [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
+    internal static partial int Flock(int fd, int operation);
+
+    internal const int LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    internal static partial int Kill(int pid, int signal);
+
+    internal const int SIGKILL = 9;
+
+    [LibraryImport("libc", EntryPoint = "mount", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int Mount(string source, string target, string fsType, ulong flags, string data);
+
+    [LibraryImport("libc", EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int Umount2(string target, int flags);
+
+    internal const int MNT_DETACH = 2;
+
+    [LibraryImport("libc", EntryPoint = "rename", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int Rename(string from, string to);
+
+    [LibraryImport("libc", EntryPoint = "chmod", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int Chmod(string path, uint mode);
+}

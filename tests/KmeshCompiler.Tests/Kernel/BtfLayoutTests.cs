@@ -2,6 +2,8 @@ using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
+using KmeshCompiler.Loader.Node;
+using KmeshCompiler.Tests.Support;
 using KmeshCompiler.Loader;
 using KmeshCompiler.Loader.DataPlane;
 using KmeshCompiler.Lowering;
@@ -9,7 +11,7 @@ using KmeshCompiler.Lowering;
 namespace KmeshCompiler.Tests.Kernel;
 
 /// <summary>The struct layouts the compiled programs actually use, read from their BTF with libbpf,
-/// against the C# mirror in Lowering/Layout.cs: any size, member name or offset that differs fails.</summary>
+/// against the C# mirror in KmeshCompiler.Abi/Layout.cs: any size, member name or offset that differs fails.</summary>
 public sealed class BtfLayoutTests
 {
     public static readonly (string Object, string CName, Type Mirror)[] Structs =
@@ -24,6 +26,9 @@ public sealed class BtfLayoutTests
         (BpfObjectFiles.Xdp, "kmesh_addr_set_key", typeof(KmeshAddrSetKey)),
         (BpfObjectFiles.Xdp, "kmesh_policy_stats", typeof(KmeshPolicyStats)),
         (BpfObjectFiles.Xdp, "kmesh_meta", typeof(KmeshMeta)),
+        (BpfObjectFiles.Xdp, "kmesh_table_state", typeof(KmeshTableState)),
+        (BpfObjectFiles.Xdp, "kmesh_stat_name", typeof(KmeshStatName)),
+        (BpfObjectFiles.Xdp, "kmesh_loader_state", typeof(KmeshLoaderState)),
         (BpfObjectFiles.Xdp, "kmesh_decision_key", typeof(KmeshDecisionKey)),
         (BpfObjectFiles.Xdp, "kmesh_decision", typeof(KmeshDecision)),
         (BpfObjectFiles.Connect, "kmesh_svc_key", typeof(KmeshSvcKey)),
@@ -74,9 +79,11 @@ public sealed class BtfLayoutTests
         using var btf = BtfFile.Open(BpfObjectFiles.Require(BpfObjectFiles.Xdp));
         var s = btf.Structs()["kmesh_scratch"];
         var at = s.Members.ToDictionary(m => m.Name, m => m.Offset);
-        Assert.Equal(AuthorizationProgram.ScratchDstOffset, at["dst"]);
-        Assert.Equal(AuthorizationProgram.ScratchVerdictOffset, at["verdict"]);
-        Assert.Equal(AuthorizationProgram.ScratchPolicyIdOffset, at["policy_id"]);
+        Assert.Equal(KmeshScratch.DstOffset, at["dst"]);
+        Assert.Equal(KmeshScratch.VerdictOffset, at["verdict"]);
+        Assert.Equal(KmeshScratch.PolicyIdOffset, at["policy_id"]);
+        Assert.Equal(KmeshScratch.GenOffset, at["gen"]);
+        Assert.Equal(KmeshScratch.Size, s.Size);
         Assert.True(s.Size <= 32768, $"kmesh_scratch is {s.Size} bytes: a per-CPU value is at most 32 KiB");
     }
 

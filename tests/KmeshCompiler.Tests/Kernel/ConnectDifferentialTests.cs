@@ -1,10 +1,11 @@
 using System.Net;
 using KmeshCompiler.Diagnostics;
 using KmeshCompiler.Ir;
+using KmeshCompiler.Loader.Node;
+using KmeshCompiler.Tests.Support;
 using KmeshCompiler.Loader.DataPlane;
 using KmeshCompiler.Lowering;
 using KmeshCompiler.Semantics;
-using KmeshCompiler.Tests.Support;
 using Kmeshc.Commands;
 using Xunit.Abstractions;
 
@@ -22,7 +23,7 @@ public sealed class ConnectDifferentialTests(ITestOutputHelper output)
     {
         using var ns = new NetNs("kmlb");
         using var cg = new TestCgroup();
-        using var prog = ConnectProgram.Load();
+        using var prog = DataPlane.Load();
         using var attached = prog.AttachCgroup(cg.Path);
         int connects = 0, rewritten = 0, original = 0, skipped = 0;
         var failures = new List<string>();
@@ -51,7 +52,7 @@ public sealed class ConnectDifferentialTests(ITestOutputHelper output)
                     var bag = new DiagnosticBag();
                     var image = Lowerer.Lower(world, node, bag);
                     if (image is null) { failures.Add($"seed {seed} node {node}: {string.Join("; ", bag.Sorted())}"); continue; }
-                    prog.Fill(KernelEngine.Tables(image));
+                    prog.Publish(image);
                     foreach (var s in world.Services)
                         foreach (var p in s.Ports)
                             foreach (var vip in s.Addresses.Select(a => a.Address).Distinct())

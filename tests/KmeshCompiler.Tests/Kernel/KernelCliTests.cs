@@ -3,10 +3,11 @@ using System.Net;
 using System.Text.Json;
 using KmeshCompiler.Diagnostics;
 using KmeshCompiler.Ir;
+using KmeshCompiler.Loader.Node;
+using KmeshCompiler.Tests.Support;
 using KmeshCompiler.Loader;
 using KmeshCompiler.Loader.DataPlane;
 using KmeshCompiler.Lowering;
-using KmeshCompiler.Tests.Support;
 using Kmeshc.Commands;
 
 namespace KmeshCompiler.Tests.Kernel;
@@ -36,8 +37,8 @@ public sealed class KernelCliTests
         string imagePath = Path.Combine(Directory.CreateTempSubdirectory("kmesh-img").FullName, "n1.img");
         File.WriteAllBytes(imagePath, image.ToBytes());
         using var fs = new BpfFs();
-        using var prog = AuthorizationProgram.Load();
-        KernelEngine.Fill(prog, image);
+        using var prog = DataPlane.Load();
+        prog.Publish(image);
         foreach (var m in new[] { "km_policy_stat", "km_verdict_st" }) prog.Map(m).Pin(fs[m]);
         var client = IPAddress.Parse("10.9.0.1");
         for (int i = 0; i < 3; i++) Assert.Equal(XdpAction.Drop, prog.Run(Packets.Syn(client, IPAddress.Parse("10.1.0.1"), 22)).XdpAction);

@@ -1,11 +1,12 @@
 using KmeshCompiler.Diagnostics;
 using KmeshCompiler.Image;
 using KmeshCompiler.Ir;
+using KmeshCompiler.Loader.Node;
+using KmeshCompiler.Tests.Support;
 using KmeshCompiler.Loader;
 using KmeshCompiler.Loader.DataPlane;
 using KmeshCompiler.Lowering;
 using KmeshCompiler.Semantics;
-using KmeshCompiler.Tests.Support;
 using Kmeshc.Commands;
 using Xunit.Abstractions;
 
@@ -16,7 +17,7 @@ namespace KmeshCompiler.Tests.Kernel;
 /// matches must agree (identity resolved by address, as the kernel does).</summary>
 public sealed class KernelDifferentialTests(ITestOutputHelper output) : IDisposable
 {
-    private readonly Lazy<AuthorizationProgram> _prog = new(() => AuthorizationProgram.Load());
+    private readonly Lazy<DataPlane> _prog = new(() => DataPlane.Load());
 
     public void Dispose()
     {
@@ -49,7 +50,7 @@ public sealed class KernelDifferentialTests(ITestOutputHelper output) : IDisposa
                 var image = Lowerer.Lower(world, node, bag, limits);
                 lowering.Stop();
                 if (image is null) { failures.Add($"seed {s} node {node}: lowering failed: {string.Join("; ", bag.Sorted())}"); continue; }
-                KernelEngine.Fill(_prog.Value, image);
+                _prog.Value.Publish(image);
                 var tables = new ImageTables(image);
                 int made = 0;
                 for (int attempt = 0; attempt < connectionsPerNode * 8 && made < connectionsPerNode; attempt++)
@@ -63,7 +64,7 @@ public sealed class KernelDifferentialTests(ITestOutputHelper output) : IDisposa
                     if (c.Destination.IsV6) v6++;
                     var want = ev.Decide(c);
                     kernel.Start();
-                    var got = KernelEngine.Decide(_prog.Value, image, tables, c);
+                    var got = KernelRun.Decide(_prog.Value, image, tables, c);
                     kernel.Stop();
                     if (got.Decision == Decision.Deny) drops++;
                     string? why = Compare(want, got, c);
@@ -76,7 +77,7 @@ public sealed class KernelDifferentialTests(ITestOutputHelper output) : IDisposa
         return new Stats(cases, v6, drops, failures.Count);
     }
 
-    private static string? Compare(Verdict want, XdpVerdict got, Connection c)
+    private static string? Compare(Verdict want, KernelDecision got, Connection c)
     {
         if (want.Decision != got.Decision || want.Reason != got.Reason)
             return $"reference {want.Decision} '{want.Reason}' ({want.Policy?.Key}), kernel {got.Decision} '{got.Reason}' ({got.Policy})";

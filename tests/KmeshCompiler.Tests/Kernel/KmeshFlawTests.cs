@@ -2,6 +2,8 @@ using System.Collections.Immutable;
 using KmeshCompiler.Diagnostics;
 using KmeshCompiler.Image;
 using KmeshCompiler.Ir;
+using KmeshCompiler.Loader.Node;
+using KmeshCompiler.Tests.Support;
 using KmeshCompiler.Loader;
 using KmeshCompiler.Loader.DataPlane;
 using KmeshCompiler.Lowering;
@@ -15,7 +17,7 @@ namespace KmeshCompiler.Tests.Kernel;
 public sealed class KmeshFlawTests : IDisposable
 {
     private static readonly SourceLocation None = SourceLocation.None;
-    private readonly Lazy<AuthorizationProgram> _prog = new(() => AuthorizationProgram.Load());
+    private readonly Lazy<DataPlane> _prog = new(() => DataPlane.Load());
 
     public void Dispose()
     {
@@ -49,7 +51,7 @@ public sealed class KmeshFlawTests : IDisposable
     {
         var bag = new DiagnosticBag();
         var image = Lowerer.Lower(world, "n1", bag, limits) ?? throw new InvalidOperationException(string.Join("; ", bag.Sorted()));
-        KernelEngine.Fill(_prog.Value, image);
+        _prog.Value.Publish(image);
         return (world, image);
     }
 
@@ -57,7 +59,7 @@ public sealed class KmeshFlawTests : IDisposable
     {
         var ev = new Evaluator(loaded.World);
         var c = ev.ResolveIdentity(new Connection(IpAddr.Parse(srcAddr), IpAddr.Parse(dst), port, null));
-        var got = KernelEngine.Decide(_prog.Value, loaded.Image, c);
+        var got = KernelRun.Decide(_prog.Value, loaded.Image, c);
         var want = ev.Decide(c);
         Assert.Equal((want.Decision, want.Reason), (got.Decision, got.Reason));
         if (src is not null) Assert.Equal(src.Identity, c.SourceIdentity);
@@ -142,7 +144,7 @@ public sealed class KmeshFlawTests : IDisposable
         }
         finally
         {
-            foreach (uint stage in new uint[] { 0, 1, 2, 3 }) progs.SetProgram(stage, _prog.Value.Object.Program(AuthorizationProgram.Stages[stage]));
+            foreach (uint stage in new uint[] { 0, 1, 2, 3 }) progs.SetProgram(stage, _prog.Value.Objects.Program(Programs.Stages[stage]));
         }
         // The stages (what a SYN takes without a table) fail closed when one is missing.
         var l = Load(world, new LoweringLimits { DecisionTables = false });
@@ -157,7 +159,7 @@ public sealed class KmeshFlawTests : IDisposable
             }
             finally
             {
-                progs.SetProgram(stage, _prog.Value.Object.Program(AuthorizationProgram.Stages[stage]));
+                progs.SetProgram(stage, _prog.Value.Objects.Program(Programs.Stages[stage]));
             }
         }
         // A SYN to a local workload that cannot be parsed is dropped, not passed.

@@ -1,9 +1,10 @@
 using System.Net;
 using System.Text;
+using KmeshCompiler.Loader.Node;
+using KmeshCompiler.Tests.Support;
 using KmeshCompiler.Loader;
 using KmeshCompiler.Loader.DataPlane;
 using KmeshCompiler.Lowering;
-using Outcome = KmeshCompiler.Loader.DataPlane.ConnectProgram.Outcome;
 
 namespace KmeshCompiler.Tests.Kernel;
 
@@ -14,7 +15,7 @@ public sealed class RealTrafficTests
     public void Xdp_on_a_veth_lets_the_allowed_port_connect_and_drops_the_denied_syn()
     {
         using var veth = new VethPair();
-        using var prog = AuthorizationProgram.Load();
+        using var prog = DataPlane.Load();
         var t = new HandTables();
         uint deny = t.Policy(Layout.ActionDeny, false, t.Rule(t.Clause(t.Match(new KmeshMatch { PortSet = t.PortSet(8081), SrcSet = t.AddrSet($"{veth.A4}/32", $"{veth.A6}/128") }))));
         uint eval = t.Eval(false, deny);
@@ -99,23 +100,23 @@ public sealed class RealTrafficTests
         using var lFar = new Listener(far, "far");
         using var lVip = new Listener(new IPEndPoint(vip, basePort), "original");
         using var cg = new TestCgroup();
-        using var prog = ConnectProgram.Load();
+        using var prog = DataPlane.Load();
         using var attached = prog.AttachCgroup(cg.Path);
 
         // FAILOVER: the first non-empty priority, whatever lies below it.
         prog.Fill(ServiceTables(vip, (uint)basePort, Layout.LbFailover, (1, near), (3, far)));
         for (int i = 0; i < 5; i++) Assert.Equal("near", Fetch(cg, vip, basePort));
-        Assert.Equal(5UL, prog.Count(Layout.LbOutRewritten));
+        Assert.Equal(5UL, prog.LbCount(Layout.LbOutRewritten));
 
         // STRICT with nothing at priority 0: the connect keeps its original destination, and is counted.
         prog.Fill(ServiceTables(vip, (uint)basePort, Layout.LbStrict, (1, near), (3, far)));
         Assert.Equal("original", Fetch(cg, vip, basePort));
-        Assert.Equal(1UL, prog.Count(Layout.LbOutNoEndpoint));
+        Assert.Equal(1UL, prog.LbCount(Layout.LbOutNoEndpoint));
 
         // PASSTHROUGH: untouched.
         prog.Fill(ServiceTables(vip, (uint)basePort, Layout.LbPassthrough, (0, near)));
         Assert.Equal("original", Fetch(cg, vip, basePort));
-        Assert.Equal(1UL, prog.Count(Layout.LbOutPassthrough));
+        Assert.Equal(1UL, prog.LbCount(Layout.LbOutPassthrough));
 
         // UNSPECIFIED: one bucket; both endpoints are reached.
         prog.Fill(ServiceTables(vip, (uint)basePort, Layout.LbUnspecified, (0, near), (0, far)));
@@ -145,10 +146,10 @@ public sealed class RealTrafficTests
         using var lNear = new Listener(near, "near6", ns);
         using var lFar = new Listener(far, "far6", ns);
         using var cg = new TestCgroup();
-        using var prog = ConnectProgram.Load();
+        using var prog = DataPlane.Load();
         using var attached = prog.AttachCgroup(cg.Path);
         prog.Fill(ServiceTables(vip, 80, Layout.LbFailover, (2, near), (5, far)));
         Assert.Equal("near6", Fetch(cg, vip, 80, ns.Name));
-        Assert.Equal(1UL, prog.Count(Layout.LbOutRewritten));
+        Assert.Equal(1UL, prog.LbCount(Layout.LbOutRewritten));
     }
 }

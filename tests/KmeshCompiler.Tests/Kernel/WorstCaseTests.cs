@@ -1,4 +1,6 @@
 using System.Net;
+using KmeshCompiler.Loader.Node;
+using KmeshCompiler.Tests.Support;
 using KmeshCompiler.Loader;
 using KmeshCompiler.Loader.DataPlane;
 using KmeshCompiler.Diagnostics;
@@ -18,7 +20,7 @@ public sealed class WorstCaseTests
     [KernelFact]
     public void Every_stage_at_the_step_budget_finishes_and_decides()
     {
-        using var prog = AuthorizationProgram.Load();
+        using var prog = DataPlane.Load();
         var t = new HandTables();
         uint portSet = t.PortSet(1);
         int matches = (int)Layout.MaxMatches;
@@ -57,8 +59,8 @@ public sealed class WorstCaseTests
         var bag = new DiagnosticBag();
         var image = Lowerer.Lower(world, "n1", bag);
         Assert.True(image is not null, string.Join("; ", bag.Sorted()));
-        using var prog = AuthorizationProgram.Load();
-        KernelEngine.Fill(prog, image!);
+        using var prog = DataPlane.Load();
+        prog.Publish(image!);
         var ev = new Evaluator(world);
         foreach (var (src, dst, decision, policy) in new[]
         {
@@ -69,7 +71,7 @@ public sealed class WorstCaseTests
         })
         {
             var c = ev.ResolveIdentity(new Connection(IpAddr.Parse(src), IpAddr.Parse(dst), 8080, null));
-            var got = KernelEngine.Decide(prog, image!, c);
+            var got = KernelRun.Decide(prog, image!, c);
             Assert.Equal((decision, policy), (got.Decision, got.Policy));
             Assert.Equal(ev.Decide(c).Reason, got.Reason);
             Assert.Equal(1001, got.Policies.Count);

@@ -1,8 +1,9 @@
 using System.Net;
+using KmeshCompiler.Loader.Node;
+using KmeshCompiler.Tests.Support;
 using KmeshCompiler.Loader;
 using KmeshCompiler.Loader.DataPlane;
 using KmeshCompiler.Lowering;
-using Verdict = KmeshCompiler.Loader.DataPlane.AuthorizationProgram.VerdictSlot;
 
 namespace KmeshCompiler.Tests.Kernel;
 
@@ -12,9 +13,9 @@ public sealed class XdpProgramTests : IDisposable
 {
     private static readonly IPAddress Local4 = IPAddress.Parse("10.0.0.10"), Local6 = IPAddress.Parse("fd00::10");
     private static readonly IPAddress Client4 = IPAddress.Parse("10.0.1.5"), Client6 = IPAddress.Parse("fd00:1::5");
-    private readonly Lazy<AuthorizationProgram> _prog = new(() => AuthorizationProgram.Load());
+    private readonly Lazy<DataPlane> _prog = new(() => DataPlane.Load());
 
-    private AuthorizationProgram Prog => _prog.Value;
+    private DataPlane Prog => _prog.Value;
 
     public void Dispose()
     {
@@ -46,14 +47,14 @@ public sealed class XdpProgramTests : IDisposable
         Setup(DenyAll);
         Assert.Equal(XdpAction.Drop, Syn(Client4, Local4, 80));
         Assert.Equal(XdpAction.Drop, Syn(Client6, Local6, 80));
-        ulong before = Prog.VerdictCount(Verdict.DenyPolicy);
+        ulong before = Prog.VerdictCount(Layout.VerdictDenyPolicy);
         Assert.Equal(XdpAction.Pass, Syn(Client4, IPAddress.Parse("10.0.0.11"), 80));
         Assert.Equal(XdpAction.Pass, Run(Packets.Tcp(Client4, Local4, 1234, 80, Packets.TcpSyn | Packets.TcpAck)));
         Assert.Equal(XdpAction.Pass, Run(Packets.Tcp(Client4, Local4, 1234, 80, Packets.TcpAck)));
         Assert.Equal(XdpAction.Pass, Run(Packets.Tcp(Client4, Local4, 1234, 80, Packets.TcpSyn, protocolOverride: 17)));
         Assert.Equal(XdpAction.Pass, Run(Packets.Tcp(Client6, Local6, 1234, 80, Packets.TcpSyn, protocolOverride: 17)));
         Assert.Equal(XdpAction.Pass, Run([0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1]));
-        Assert.Equal(before, Prog.VerdictCount(Verdict.DenyPolicy));
+        Assert.Equal(before, Prog.VerdictCount(Layout.VerdictDenyPolicy));
     }
 
     [KernelFact]
@@ -88,14 +89,14 @@ public sealed class XdpProgramTests : IDisposable
         Setup(t => t.Eval(true, t.Policy(Layout.ActionAllow, false, t.Rule())));
         byte[] chain = [Packets.HopByHop, Packets.DestOptions, Packets.Routing, Packets.Fragment, Packets.DestOptions];
         Assert.Equal(XdpAction.Pass, Run(Packets.Tcp(Client6, Local6, 1234, 80, Packets.TcpSyn, ipv6Extensions: chain)));
-        Assert.Equal(Verdict.AllowPolicy, LastVerdict(Packets.Tcp(Client6, Local6, 1234, 80, Packets.TcpSyn, ipv6Extensions: chain)));
+        Assert.Equal(Layout.VerdictAllowPolicy, LastVerdict(Packets.Tcp(Client6, Local6, 1234, 80, Packets.TcpSyn, ipv6Extensions: chain)));
         var eight = Enumerable.Repeat(Packets.DestOptions, 7).Prepend(Packets.HopByHop).ToArray();
-        Assert.Equal(Verdict.AllowPolicy, LastVerdict(Packets.Tcp(Client6, Local6, 1234, 80, Packets.TcpSyn, ipv6Extensions: eight)));
+        Assert.Equal(Layout.VerdictAllowPolicy, LastVerdict(Packets.Tcp(Client6, Local6, 1234, 80, Packets.TcpSyn, ipv6Extensions: eight)));
 
-        ulong unparsed = Prog.VerdictCount(Verdict.Unparsed);
+        ulong unparsed = Prog.VerdictCount(Layout.VerdictUnparsed);
         var nine = Enumerable.Repeat(Packets.DestOptions, 9).ToArray();
         Assert.Equal(XdpAction.Drop, Run(Packets.Tcp(Client6, Local6, 1234, 80, Packets.TcpSyn, ipv6Extensions: nine)));
-        Assert.Equal(unparsed + 1, Prog.VerdictCount(Verdict.Unparsed));
+        Assert.Equal(unparsed + 1, Prog.VerdictCount(Layout.VerdictUnparsed));
         // The same chain to an address that is no local workload is not ours: it passes.
         Assert.Equal(XdpAction.Pass, Run(Packets.Tcp(Client6, IPAddress.Parse("fd00::99"), 1234, 80, Packets.TcpSyn, ipv6Extensions: nine)));
         // ESP hides whether there is a SYN inside: dropped when local.
@@ -125,12 +126,12 @@ public sealed class XdpProgramTests : IDisposable
             t.Policy(Layout.ActionDeny, false),
             t.Policy(Layout.ActionDeny, false, t.Rule(t.Clause(t.Match(Never)))),
             t.Policy(Layout.ActionAllow, false, t.Rule(t.Clause()))));
-        Assert.Equal(Verdict.AllowPolicy, LastVerdict(Packets.Syn(Client4, Local4, 80)));
+        Assert.Equal(Layout.VerdictAllowPolicy, LastVerdict(Packets.Syn(Client4, Local4, 80)));
 
         Setup(t => t.Eval(true, t.Policy(Layout.ActionAllow, false)));
-        Assert.Equal(Verdict.DenyNoneAllow, LastVerdict(Packets.Syn(Client4, Local4, 80)));
+        Assert.Equal(Layout.VerdictDenyNoneAllow, LastVerdict(Packets.Syn(Client4, Local4, 80)));
         Setup(t => t.Eval(false));
-        Assert.Equal(Verdict.AllowNoAllow, LastVerdict(Packets.Syn(Client4, Local4, 80)));
+        Assert.Equal(Layout.VerdictAllowNoAllow, LastVerdict(Packets.Syn(Client4, Local4, 80)));
     }
 
     [KernelFact]
@@ -146,7 +147,7 @@ public sealed class XdpProgramTests : IDisposable
         });
         Prog.ClearScratch();
         Assert.Equal(XdpAction.Drop, Syn(Client4, Local4, 80));
-        Assert.Equal((Verdict.DenyPolicy, deny), Prog.LastDecision());
+        Assert.Equal((Layout.VerdictDenyPolicy, deny), Prog.LastDecision());
         Assert.Equal(XdpAction.Pass, Syn(Client4, Local4, 81));
     }
 
@@ -192,7 +193,7 @@ public sealed class XdpProgramTests : IDisposable
         });
         Prog.ClearScratch();
         Assert.Equal(XdpAction.Drop, Syn(IPAddress.Parse("192.168.60.7"), Local4, 2060));
-        Assert.Equal((Verdict.DenyPolicy, last), Prog.LastDecision());
+        Assert.Equal((Layout.VerdictDenyPolicy, last), Prog.LastDecision());
         Assert.Equal(XdpAction.Drop, Syn(Client4, Local4, 10998));
         Assert.Equal(XdpAction.Pass, Syn(IPAddress.Parse("192.168.61.7"), Local4, 2060));
         Assert.Equal(XdpAction.Pass, Syn(IPAddress.Parse("192.168.60.7"), Local4, 2061 + 60));
@@ -204,16 +205,16 @@ public sealed class XdpProgramTests : IDisposable
         // Every stage has rows, so the packet needs all four stage programs.
         Setup(t => t.Eval(false, t.Policy(Layout.ActionDeny, false, t.Rule(t.Clause(t.Match(new KmeshMatch { PortSet = t.PortSet(22) }))))));
         Assert.Equal(XdpAction.Pass, Syn(Client4, Local4, 80));
-        ulong errors = Prog.VerdictCount(Verdict.Error);
+        ulong errors = Prog.VerdictCount(Layout.VerdictError);
         Prog.Map("km_progs").Delete(BitConverter.GetBytes(2u));
         try
         {
             Assert.Equal(XdpAction.Drop, Syn(Client4, Local4, 80));
-            Assert.Equal(errors + 1, Prog.VerdictCount(Verdict.Error));
+            Assert.Equal(errors + 1, Prog.VerdictCount(Layout.VerdictError));
         }
         finally
         {
-            Prog.Map("km_progs").SetProgram(2, Prog.Object.Program(AuthorizationProgram.Stages[2]));
+            Prog.Map("km_progs").SetProgram(2, Prog.Objects.Program(Programs.Stages[2]));
         }
         // An eval whose match stage needs more steps than the budget is refused at run time too.
         Setup(t => t.RawEval(false, [], [], [], [t.Policy(Layout.ActionAllow, false)], matchCountOverride: Layout.MaxStageSteps + 1));
@@ -221,7 +222,7 @@ public sealed class XdpProgramTests : IDisposable
         // A list that points past the tables.
         Setup(t => t.RawEval(false, [], [], [], [Layout.MaxPolicies + 5]));
         Assert.Equal(XdpAction.Drop, Syn(Client4, Local4, 80));
-        Assert.Equal(errors + 3, Prog.VerdictCount(Verdict.Error));
+        Assert.Equal(errors + 3, Prog.VerdictCount(Layout.VerdictError));
     }
 
     [KernelFact]
@@ -237,7 +238,7 @@ public sealed class XdpProgramTests : IDisposable
         Assert.Equal(XdpAction.Pass, Syn(Client4, Local4, 444));
     }
 
-    private Verdict? LastVerdict(byte[] frame)
+    private uint? LastVerdict(byte[] frame)
     {
         Prog.ClearScratch();
         Prog.Run(frame);

@@ -62,6 +62,8 @@ public class LayoutTests
         { "kmesh_service", typeof(KmeshService) }, { "kmesh_endpoint_key", typeof(KmeshEndpointKey) },
         { "kmesh_backend", typeof(KmeshBackend) }, { "kmesh_meta", typeof(KmeshMeta) },
         { "kmesh_decision_key", typeof(KmeshDecisionKey) }, { "kmesh_decision", typeof(KmeshDecision) },
+        { "kmesh_table_state", typeof(KmeshTableState) }, { "kmesh_stat_name", typeof(KmeshStatName) },
+        { "kmesh_loader_state", typeof(KmeshLoaderState) },
     };
 
     private static readonly Lazy<Dictionary<string, (int Size, List<(string Name, int Offset)> Members)>> Btf = new(ReadBtf);
@@ -130,7 +132,11 @@ public class LayoutTests
     {
         Assert.Equal(Btf.Value["kmesh_match"].Size, Layout.Map(Layout.MapMatches).ValueSize);
         Assert.Equal(Btf.Value["kmesh_addr_set_key"].Size, Layout.Map(Layout.MapAddrSets).KeySize);
-        Assert.All(Layout.ImageMaps, m => Assert.True(m.Name.Length <= 15, m.Name));
-        Assert.Equal(Layout.ImageMaps.Length, Layout.ImageMaps.Select(m => m.Name).Distinct().Count());
+        Assert.All(Layout.ImageMaps.Concat(Layout.NodeMaps), m => Assert.True(m.Name.Length <= 15, m.Name));
+        var all = Layout.ImageMaps.Concat(Layout.NodeMaps).Select(m => m.Name).ToList();
+        Assert.Equal(all.Count, all.Distinct().Count());
+        Assert.Equal(Btf.Value["kmesh_scratch"].Size, Layout.Map(Layout.MapScratch).ValueSize);
+        // Every image table's state fits the generation record.
+        Assert.True(Layout.ImageMaps.Length <= Layout.ImageTables);
     }
 }
