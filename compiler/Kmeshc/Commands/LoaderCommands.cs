@@ -31,7 +31,8 @@ public static class LoaderCommands
     }
 
     /// <summary>Runs a loader action with the environment checks and the error mapping every loader
-    /// command shares: refused images exit 1, everything else the loader or the kernel refuses exits 2.</summary>
+    /// command shares: a refused image exits 1; pins of another version, a busy or missing pin
+    /// directory and every kernel error exit 2.</summary>
     private static int Guard(Cli.Io io, Func<int> action)
     {
         if (BpfEnvironment.Unavailable() is { } why) { io.Err.WriteLine($"kmeshc: error: {why}"); return Cli.Usage; }
@@ -42,7 +43,7 @@ public static class LoaderCommands
         catch (LoaderException e)
         {
             io.Err.WriteLine($"kmeshc: error: {e.Message}");
-            return e.Error is LoaderError.BadImage or LoaderError.AbiMismatch ? Cli.Failed : Cli.Usage;
+            return e.Error is LoaderError.BadImage ? Cli.Failed : Cli.Usage;
         }
         catch (BpfException e)
         {

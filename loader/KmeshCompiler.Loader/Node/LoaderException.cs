@@ -5,9 +5,9 @@ public enum LoaderError
 {
     /// <summary>A pinned object differs from what this kmeshc would create (type, sizes, flags).</summary>
     PinMismatch,
-    /// <summary>The pinned programs, or the image, have another ABI than this kmeshc.</summary>
+    /// <summary>The pinned programs have another table ABI than this kmeshc.</summary>
     AbiMismatch,
-    /// <summary>The image's tables do not fit the layout (a section of the wrong shape or size).</summary>
+    /// <summary>The image does not fit the layout (another ABI, a section of the wrong shape or size).</summary>
     BadImage,
     /// <summary>Another loader holds the pin directory.</summary>
     Busy,

@@ -26,7 +26,7 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null)
     public static void Check(ImageFile image)
     {
         if (!string.Equals(image.AbiHash, Layout.AbiHash, StringComparison.OrdinalIgnoreCase))
-            throw new LoaderException(LoaderError.AbiMismatch,
+            throw new LoaderException(LoaderError.BadImage,
                 $"the image was compiled for table ABI {Short(image.AbiHash)}, this kmeshc and its programs have {Short(Layout.AbiHash)}: recompile the image with this kmeshc");
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var s in image.Sections)

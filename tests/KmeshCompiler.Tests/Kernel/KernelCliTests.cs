@@ -12,7 +12,7 @@ using Kmeshc.Commands;
 
 namespace KmeshCompiler.Tests.Kernel;
 
-/// <summary>`kmeshc counters` on maps pinned in a private bpffs.</summary>
+/// <summary>`kmeshc counters` on a data plane loaded into a private bpffs.</summary>
 public sealed class KernelCliTests
 {
     private static readonly SourceLocation None = SourceLocation.None;
@@ -37,14 +37,17 @@ public sealed class KernelCliTests
         string imagePath = Path.Combine(Directory.CreateTempSubdirectory("kmesh-img").FullName, "n1.img");
         File.WriteAllBytes(imagePath, image.ToBytes());
         using var fs = new BpfFs();
-        using var prog = DataPlane.Load();
-        prog.Publish(image);
-        foreach (var m in new[] { "km_policy_stat", "km_verdict_st" }) prog.Map(m).Pin(fs[m]);
-        var client = IPAddress.Parse("10.9.0.1");
-        for (int i = 0; i < 3; i++) Assert.Equal(XdpAction.Drop, prog.Run(Packets.Syn(client, IPAddress.Parse("10.1.0.1"), 22)).XdpAction);
-        Assert.Equal(XdpAction.Pass, prog.Run(Packets.Syn(client, IPAddress.Parse("10.1.0.1"), 80)).XdpAction);
+        string dir = fs["kmesh"];
+        Assert.Equal(0, CliRunner.Run("load", imagePath, "--pin-dir", dir).Exit);
+        using (var pinned = NodeObjects.OpenPinned(dir))
+        {
+            var prog = new DataPlane(pinned);
+            var client = IPAddress.Parse("10.9.0.1");
+            for (int i = 0; i < 3; i++) Assert.Equal(XdpAction.Drop, prog.Run(Packets.Syn(client, IPAddress.Parse("10.1.0.1"), 22)).XdpAction);
+            Assert.Equal(XdpAction.Pass, prog.Run(Packets.Syn(client, IPAddress.Parse("10.1.0.1"), 80)).XdpAction);
+        }
 
-        var r = CliRunner.Run("counters", "--pin-dir", fs.Path, "--image", imagePath, "--format", "json");
+        var r = CliRunner.Run("counters", "--pin-dir", dir, "--format", "json");
         Assert.True(r.Exit == 0, r.Err);
         using var doc = JsonDocument.Parse(r.Out);
         var root = doc.RootElement;
@@ -54,7 +57,7 @@ public sealed class KernelCliTests
         Assert.Equal((3, 3, 0), (policies["a/deny-ssh"].GetProperty("matched").GetInt32(), policies["a/deny-ssh"].GetProperty("denied").GetInt32(), policies["a/deny-ssh"].GetProperty("dryRunMatched").GetInt32()));
         Assert.Equal((0, 0, 1), (policies["a/dry-deny-web"].GetProperty("matched").GetInt32(), policies["a/dry-deny-web"].GetProperty("denied").GetInt32(), policies["a/dry-deny-web"].GetProperty("dryRunMatched").GetInt32()));
 
-        var text = CliRunner.Run("counters", "--pin-dir", fs.Path, "--image", imagePath);
+        var text = CliRunner.Run("counters", "--pin-dir", dir);
         Assert.Equal(0, text.Exit);
         Assert.Matches(@"a/deny-ssh\s+3\s+3\s+0", text.Out);
         Assert.Contains("explicitly denied", text.Out);
@@ -66,7 +69,7 @@ public sealed class KernelCliTests
         using var fs = new BpfFs();
         var r = CliRunner.Run("counters", "--pin-dir", fs.Path);
         Assert.Equal(2, r.Exit);
-        Assert.Contains("no pinned counters", r.Err);
+        Assert.Contains("is missing: the pin directory is incomplete", r.Err);
         var missing = CliRunner.Run("counters", "--pin-dir", "/nonexistent/kmesh");
         Assert.Equal(2, missing.Exit);
         Assert.Contains("does not exist", missing.Err);
