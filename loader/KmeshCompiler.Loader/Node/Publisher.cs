@@ -93,10 +93,10 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null)
             meta.SetTable(i, table);
             if (trusted && SameTable(metaS.Table(i), table))
             {
-                changes.Add(new TableChange(spec.Name, 0, 0, 0, false));
+                changes.Add(new TableChange(spec.In(staging), 0, 0, 0, false));
                 continue;
             }
-            changes.Add(WriteTable(maps.Map(spec, staging), entries, trusted ? (int)metaS.Table(i).Entries : -1));
+            changes.Add(WriteTable(maps.Map(spec, staging), spec.In(staging), entries, trusted ? (int)metaS.Table(i).Entries : -1));
         }
         var blob = image.NamesBlob();
         var namesHash = Hash16(blob);
@@ -197,7 +197,7 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null)
     /// <summary>Brings one map to exactly <paramref name="entries"/>, writing only the rows that
     /// differ from what it holds (read back from the kernel). Array rows past the new count are left
     /// as they are: no row of the new image refers to them.</summary>
-    private TableChange WriteTable(BpfMap map, IReadOnlyList<ImageEntry> entries, int oldCount)
+    private TableChange WriteTable(BpfMap map, string name, IReadOnlyList<ImageEntry> entries, int oldCount)
     {
         int added = 0, removed = 0, changed = 0;
         if (map.Type == BpfMapType.Array)
@@ -212,7 +212,7 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null)
             }
             if (oldCount > entries.Count) removed = oldCount - entries.Count;
             WriteBatch(map, idx.Select(i => entries[i]).ToList());
-            return new TableChange(map.Name, added, removed, changed, true);
+            return new TableChange(name, added, removed, changed, true);
         }
         var have = new Dictionary<byte[], byte[]>(ByteArrayComparer.Instance);
         foreach (var (k, v) in map.Type == BpfMapType.LpmTrie ? LpmEntries(map) : map.Entries()) have[k] = v;
@@ -241,7 +241,7 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null)
             }
             WriteBatch(map, put);
         }
-        return new TableChange(map.Name, added, removed, changed, true);
+        return new TableChange(name, added, removed, changed, true);
     }
 
     private static List<(byte[] Key, byte[] Value)> LpmEntries(BpfMap map)
@@ -339,7 +339,7 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null)
             ids.Add(new ImageEntry(BitConverter.GetBytes(id), BitConverter.GetBytes(slot)));
         }
         WriteBatch(namesMap, fresh);
-        WriteTable(maps.Map(Layout.Map(Layout.MapStatIds), staging), ids, -1);
+        WriteTable(maps.Map(Layout.Map(Layout.MapStatIds), staging), Layout.Map(Layout.MapStatIds).In(staging), ids, -1);
     }
 
     public static unsafe string StatName(KmeshStatName n) =>

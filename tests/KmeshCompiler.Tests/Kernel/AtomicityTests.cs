@@ -89,6 +89,69 @@ public sealed class AtomicityTests(ITestOutputHelper output)
         ]);
     }
 
+    private static readonly IPAddress Vip = IPAddress.Parse("10.77.0.1");
+    private static readonly IPAddress EndpointA = IPAddress.Parse("10.77.0.2");
+    private static readonly IPAddress EndpointB = IPAddress.Parse("10.77.0.3");
+
+    /// <summary>Load-balancing images: VIP:80 leads A's connects to 10.77.0.2:8081 through service 1
+    /// and backend 1, B's to 10.77.0.3:8082 through service 2 and backend 2; each image lacks the
+    /// other's endpoint key and holds a backend of the wrong family at the other's backend id, so any
+    /// mix leaves the connect on the VIP (counted as an LB error).</summary>
+    public static ImageFile ConnectImage(uint id)
+    {
+        var svcKey = new KmeshSvcKey { Port = 80 };
+        unsafe { Vip.GetAddressBytes().CopyTo(new Span<byte>(svcKey.Addr, 16)); }
+        var svc = new KmeshService { ServiceId = id, Mode = Layout.LbUnspecified };
+        unsafe { svc.Counts[0] = 1; }
+        KmeshBackend Backend(uint i)
+        {
+            if (i != id) return new KmeshBackend { V6 = 1 };
+            var b = new KmeshBackend { Port = id == 1 ? 8081u : 8082u };
+            unsafe { (id == 1 ? EndpointA : EndpointB).GetAddressBytes().CopyTo(new Span<byte>(b.Addr, 16)); }
+            return b;
+        }
+        return MakeImage("node-x",
+        [
+            (Layout.MapServices, [Entry(svcKey, svc)]),
+            (Layout.MapEndpoints, [Entry(new KmeshEndpointKey { ServiceId = id, Priority = 0, Index = 0 }, id)]),
+            (Layout.MapBackends, Rows(3, Backend)),
+        ]);
+    }
+
+    [KernelFact]
+    public void Connects_never_mix_two_images()
+    {
+        using var fs = new BpfFs();
+        using var loader = NodeLoader.Open(fs["kmesh"], TimeSpan.Zero, create: true);
+        var plane = new DataPlane(loader.Objects);
+        using var ns = new NetNs("kmat");
+        using var cg = new TestCgroup();
+        foreach (var addr in new[] { Vip, EndpointA, EndpointB }) ns.Ip("addr", "add", $"{addr}/32", "dev", "lo");
+        using var vip = new Listener(new IPEndPoint(Vip, 80), "vip", ns);
+        using var la = new Listener(new IPEndPoint(EndpointA, 8081), "a", ns);
+        using var lb = new Listener(new IPEndPoint(EndpointB, 8082), "b", ns);
+        using var attached = plane.AttachCgroup(cg.Path);
+        var (a, b) = (ConnectImage(1), ConnectImage(2));
+        loader.Load(a);
+        using var stop = new CancellationTokenSource();
+        var swapper = Task.Run(() =>
+        {
+            int n = 0;
+            while (!stop.IsCancellationRequested && n < 4 * Swaps) loader.Load(++n % 2 == 0 ? a : b);
+            return n;
+        });
+        string replies = cg.RunInside("end=$((SECONDS+6)); while [ $SECONDS -lt $end ]; do exec 3<>/dev/tcp/10.77.0.1/80 && read -r l <&3 && echo \"$l\"; exec 3<&-; done",
+            TimeSpan.FromSeconds(60), ns.Name);
+        stop.Cancel();
+        int swaps = swapper.Result;
+        var counts = replies.Split('\n', StringSplitOptions.RemoveEmptyEntries).GroupBy(r => r.Trim()).ToDictionary(g => g.Key, g => g.Count());
+        output.WriteLine($"{swaps} swaps; replies: {string.Join(", ", counts.Select(kv => $"{kv.Key} {kv.Value}"))}; lb errors {plane.LbCount(Layout.LbOutError)}");
+        Assert.True(swaps >= Swaps, $"only {swaps} swaps");
+        Assert.False(counts.ContainsKey("vip"), $"{counts.GetValueOrDefault("vip")} connects stayed on the VIP: a mix of the two images");
+        Assert.Equal(0UL, plane.LbCount(Layout.LbOutError));
+        Assert.True(counts.GetValueOrDefault("a") > 0 && counts.GetValueOrDefault("b") > 0, "both images' endpoints must be reached");
+    }
+
     private static readonly uint[] Mixed = [Layout.VerdictAllowNoAllow, Layout.VerdictDenyNoneAllow, Layout.VerdictError, Layout.VerdictUnparsed];
 
     private (ulong[] Counts, int Swapped, long Runs) Race(Func<ImageFile, ImageFile, DataPlane, Action<int>> swapper, ImageFile a, ImageFile b, DataPlane plane)
