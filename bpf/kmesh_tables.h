@@ -389,8 +389,8 @@ struct kmesh_backend {
 /* km_meta value: which image a generation slot holds. state says whether the slot's tables are
  * complete (KMESH_GEN_COMPLETE: every table and the names were written and match tables[]) or being
  * written (anything else: the next load rewrites them without trusting their contents). tables[i]
- * describes the i-th image table in image order (docs/image.md): its entry count and the first 16
- * bytes of the SHA-256 of its entries, so a load rewrites only the tables that differ. */
+ * describes the i-th image table in image order (docs/image.md): its entry count and the XXH128
+ * (16 bytes) of its keys and values in order, so a load rewrites only the tables that differ. */
 #define KMESH_GEN_EMPTY     0u
 #define KMESH_GEN_WRITING   1u
 #define KMESH_GEN_COMPLETE  2u

@@ -16,7 +16,7 @@ public sealed record MapSpec(string Name, BpfMapType Type, int KeySize, int Valu
 public static partial class Layout
 {
     /// <summary>SHA-256 of bpf/kmesh_tables.h with CR removed. LayoutTests fails when it is stale.</summary>
-    public const string AbiHash = "54c2ffa159397ec8abb928b67d7e0ae1438300292751767107280d3afab01a99";
+    public const string AbiHash = "ee763e84743c628c61543ca5bd5d91eeeac5c558a6ff7af8711e3f25c88b97e5";
 
     // Image tables (KMESH_MAP_*).
     public const string MapWorkloads = "km_workloads";

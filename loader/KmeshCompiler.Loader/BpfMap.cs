@@ -83,31 +83,32 @@ public sealed unsafe class BpfMap : IDisposable
         using (m) return (m.Type, m.KeySize, m.ValueSize, m.MaxEntries, m.Flags);
     }
 
-    /// <summary>The first <paramref name="count"/> rows of an array map, by BPF_MAP_LOOKUP_BATCH.</summary>
-    public byte[][] ArrayRows(int count)
+    /// <summary>The first <paramref name="count"/> rows of an array map, by BPF_MAP_LOOKUP_BATCH, back to
+    /// back in one buffer (row i at i * <see cref="LookupSize"/>).</summary>
+    public byte[] ArrayRows(int count)
     {
         if (Type is not (BpfMapType.Array or BpfMapType.PerCpuArray)) throw new InvalidOperationException($"map {Name} is not an array");
         if (count < 0 || count > MaxEntries) throw new ArgumentOutOfRangeException(nameof(count));
-        var rows = new byte[count][];
+        var rows = new byte[(long)count * LookupSize];
         int chunk = Math.Max(1, Math.Min(count, 65536));
         var keys = new byte[KeySize * chunk];
-        var vals = new byte[LookupSize * chunk];
         var batch = new byte[8];
         var opts = new LibBpf.MapBatchOpts { Sz = (nuint)sizeof(LibBpf.MapBatchOpts) };
         int done = 0;
         bool first = true;
-        while (done < count)
+        fixed (byte* k = keys)
+        fixed (byte* v = rows)
+        fixed (byte* b = batch)
         {
-            uint n = (uint)Math.Min(chunk, count - done);
-            int rc;
-            fixed (byte* b = batch)
-            fixed (byte* k = keys)
-            fixed (byte* v = vals)
-                rc = LibBpf.MapLookupBatch(Fd.Value, first ? null : b, b, k, v, &n, &opts);
-            if (rc < 0 && rc != -Errno.ENOENT) BpfException.Check(rc, $"batch lookup of map {Name}");
-            for (int i = 0; i < n && done < count; i++) rows[done++] = vals.AsSpan(i * LookupSize, LookupSize).ToArray();
-            if (rc == -Errno.ENOENT || n == 0) break;
-            first = false;
+            while (done < count)
+            {
+                uint n = (uint)Math.Min(chunk, count - done);
+                int rc = LibBpf.MapLookupBatch(Fd.Value, first ? null : b, b, k, v + (long)done * LookupSize, &n, &opts);
+                if (rc < 0 && rc != -Errno.ENOENT) BpfException.Check(rc, $"batch lookup of map {Name}");
+                done += (int)n;
+                if (rc == -Errno.ENOENT || n == 0) break;
+                first = false;
+            }
         }
         if (done < count) throw new BpfException($"batch lookup of map {Name}: {done} of {count} rows", Errno.EIO);
         return rows;

@@ -17,6 +17,7 @@ public static class Program
             ["frontend"] = FrontendBench.Run, ["frontend-gen"] = FrontendBench.GenArea, ["frontend-measure"] = FrontendBench.MeasureArea, ["frontend-repeat"] = FrontendBench.RepeatArea,
             ["lowering"] = LoweringBench.Run,
             ["lowering-once"] = LoweringBench.Once,
+            ["loader"] = LoaderBench.Run,
         };
         if (args.Length == 0 || !areas.TryGetValue(args[0], out var run))
         {

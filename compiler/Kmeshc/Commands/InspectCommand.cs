@@ -10,9 +10,13 @@ public static class InspectCommand
 {
     /// <summary>Reads and checks an image file, printing its diagnostics: the image, or null with the
     /// exit code (2 when the file cannot be read, 1 when it is not a valid image).</summary>
-    public static int Read(Cli.Io io, string path, out ImageFile? file)
+    public static int Read(Cli.Io io, string path, out ImageFile? file) => Read(io, path, out file, out _);
+
+    /// <summary>As above, with the file's content hash (from its checked header).</summary>
+    public static int Read(Cli.Io io, string path, out ImageFile? file, out string contentHash)
     {
         file = null;
+        contentHash = "";
         byte[] data;
         try
         {
@@ -29,7 +33,9 @@ public static class InspectCommand
         var bag = new DiagnosticBag();
         file = ImageReader.Read(path, data, bag);
         foreach (var d in bag.Sorted()) io.Err.WriteLine(d.ToString());
-        return file is null ? Cli.Failed : Cli.Ok;
+        if (file is null) return Cli.Failed;
+        contentHash = ImageFile.ContentHashOf(data);
+        return Cli.Ok;
     }
 
     public static Command Create()

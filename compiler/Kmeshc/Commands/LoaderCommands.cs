@@ -69,7 +69,7 @@ public static class LoaderCommands
         cmd.SetAction(parse =>
         {
             var io = Cli.Current(parse);
-            int rc = InspectCommand.Read(io, parse.GetValue(image)!, out var file);
+            int rc = InspectCommand.Read(io, parse.GetValue(image)!, out var file, out string contentHash);
             if (file is null) return rc;
             string dir = parse.GetValue(pin)!;
             var timeout = TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(wait)));
@@ -88,7 +88,7 @@ public static class LoaderCommands
                     return Cli.Ok;
                 }
                 using var loader = NodeLoader.Open(dir, timeout, create: true);
-                var report = loader.Load(file);
+                var report = loader.Load(file, contentHash);
                 io.Out.Write(Report(report, file, loader.PinDir));
                 return Cli.Ok;
             });

@@ -30,7 +30,7 @@ public sealed record LiveImage(ImageFile Image, ulong Generation, int Slot, stri
             var map = maps.Map(spec, slot);
             IEnumerable<ImageEntry> entries = spec.Type switch
             {
-                BpfMapType.Array => map.ArrayRows((int)t.Entries).Select((v, idx) => new ImageEntry(BitConverter.GetBytes((uint)idx), v)),
+                BpfMapType.Array => Split(map.ArrayRows((int)t.Entries), map.ValueSize).Select((v, idx) => new ImageEntry(BitConverter.GetBytes((uint)idx), v)),
                 BpfMapType.LpmTrie => map.Keys().Select(k =>
                 {
                     var v = new byte[map.ValueSize];
@@ -62,6 +62,15 @@ public sealed record LiveImage(ImageFile Image, ulong Generation, int Slot, stri
         return image;
     }
 
+    /// <summary>Rows of <paramref name="size"/> bytes from one buffer.</summary>
+    public static IEnumerable<byte[]> Split(byte[] rows, int size)
+    {
+        for (int i = 0; i + size <= rows.Length; i += size) yield return rows.AsSpan(i, size).ToArray();
+    }
+
+    /// <summary>A buffer of u32 rows as numbers.</summary>
+    public static uint[] U32s(byte[] rows) => MemoryMarshal.Cast<byte, uint>(rows).ToArray();
+
     private static unsafe bool Same(KmeshTableState a, KmeshTableState b) =>
         new ReadOnlySpan<byte>(a.Hash, 16).SequenceEqual(new ReadOnlySpan<byte>(b.Hash, 16));
 }
@@ -83,7 +92,7 @@ public sealed record NodeCounters(ulong[] Verdicts, ulong[] LbOutcomes, IReadOnl
         var meta = p.ReadMeta(slot);
         int policyTable = Layout.ImageMaps.IndexOf(Layout.Map(Layout.MapPolicies));
         int count = meta.State == Layout.GenComplete ? (int)meta.Table(policyTable).Entries : 0;
-        var inForce = maps.Map(Layout.Map(Layout.MapStatIds), slot).ArrayRows(count).Select(r => BitConverter.ToUInt32(r)).ToHashSet();
+        var inForce = LiveImage.U32s(maps.Map(Layout.Map(Layout.MapStatIds), slot).ArrayRows(count)).ToHashSet();
         var stats = maps.Map(Layout.MapPolicyStats);
         var rows = new List<PolicyCounter>();
         foreach (var (k, v) in maps.Map(Layout.MapStatNames).Entries())

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
+using System.IO.Hashing;
 
 namespace KmeshCompiler.Loader.Node;
 
@@ -174,20 +174,20 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null)
 
     public static unsafe byte[] NamesHashOf(KmeshMeta m) => new ReadOnlySpan<byte>(m.NamesHash, 16).ToArray();
 
-    public static byte[] Hash16(ReadOnlySpan<byte> data) => SHA256.HashData(data)[..16];
+    /// <summary>A 16-byte fingerprint (XXH128): what a load compares to skip what did not change.</summary>
+    public static byte[] Hash16(ReadOnlySpan<byte> data) => XxHash128.Hash(data);
 
-    /// <summary>Entry count and the first 16 bytes of the SHA-256 of every key and value in order.</summary>
+    /// <summary>Entry count and the XXH128 of every key and value in order.</summary>
     public static unsafe KmeshTableState TableState(IReadOnlyList<ImageEntry> entries, bool present)
     {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var hash = new XxHash128();
         foreach (var e in entries)
         {
-            sha.AppendData(e.Key);
-            sha.AppendData(e.Value);
+            hash.Append(e.Key);
+            hash.Append(e.Value);
         }
-        var h = sha.GetHashAndReset();
         var t = new KmeshTableState { Entries = (uint)entries.Count, Reserved = present ? 1u : 0u };
-        new ReadOnlySpan<byte>(h, 0, 16).CopyTo(new Span<byte>(t.Hash, 16));
+        hash.GetCurrentHash(new Span<byte>(t.Hash, 16));
         return t;
     }
 
@@ -203,10 +203,11 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null)
         if (map.Type == BpfMapType.Array)
         {
             var current = map.ArrayRows(entries.Count);
+            int size = map.ValueSize;
             var idx = new List<int>();
             for (int i = 0; i < entries.Count; i++)
             {
-                if (current[i].AsSpan().SequenceEqual(entries[i].Value)) continue;
+                if (current.AsSpan(i * size, size).SequenceEqual(entries[i].Value)) continue;
                 idx.Add(i);
                 if (oldCount >= 0 && i >= oldCount) added++; else changed++;
             }
@@ -307,7 +308,7 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null)
         for (uint id = 0; id < policies; id++) wanted[id] = image.Name(NameKind.Policy, id) ?? $"policy#{id}";
         int policyTable = Layout.ImageMaps.IndexOf(Layout.Map(Layout.MapPolicies));
         int activeCount = metaA.State == Layout.GenComplete ? (int)metaA.Table(policyTable).Entries : 0;
-        var inForce = maps.Map(Layout.Map(Layout.MapStatIds), active).ArrayRows(activeCount).Select(r => BitConverter.ToUInt32(r)).ToHashSet();
+        var inForce = LiveImage.U32s(maps.Map(Layout.Map(Layout.MapStatIds), active).ArrayRows(activeCount)).ToHashSet();
         var wantedSet = wanted.ToHashSet(StringComparer.Ordinal);
         var policyStats = maps.Map(Layout.MapPolicyStats);
         foreach (var (slot, name) in owner.ToList())
