@@ -20,6 +20,7 @@ public static class Cli
 
     public static readonly Option<string> RootNamespace = new("--root-namespace") { Description = "The istiod root namespace: policies there are global.", DefaultValueFactory = _ => "istio-system" };
     public static readonly Option<string> TrustDomain = new("--trust-domain") { Description = "Trust domain of workload identities.", DefaultValueFactory = _ => "cluster.local" };
+    public static readonly Option<string> Namespace = new("--namespace", "-n") { Description = "Namespace of objects written without metadata.namespace (as kubectl -n).", DefaultValueFactory = _ => "default" };
     public static readonly Option<bool> EnableDryRun = new("--enable-dry-run") { Description = "Honour the istio.io/dry-run annotation (policies are kept, counted, never enforced) instead of excluding such policies." };
 
     public static Argument<string[]> Inputs()
@@ -44,13 +45,15 @@ public static class Cli
         c.Options.Add(RootNamespace);
         c.Options.Add(TrustDomain);
         c.Options.Add(EnableDryRun);
+        c.Options.Add(Namespace);
     }
 
     public static FrontendSettings Settings(ParseResult r) => new(
         r.GetValue(RootNamespace) ?? "istio-system",
         r.GetValue(TrustDomain) ?? "cluster.local",
         "Kubernetes",
-        r.GetValue(EnableDryRun));
+        r.GetValue(EnableDryRun),
+        r.GetValue(Namespace) ?? "default");
 
     /// <summary>The output streams of the current invocation.</summary>
     public sealed record Io(TextWriter Out, TextWriter Err);

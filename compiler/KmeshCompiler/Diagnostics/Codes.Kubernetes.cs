@@ -67,7 +67,7 @@ public static partial class Codes
     public static readonly DiagnosticDescriptor TrustDomainsIgnored = new("KM4010", Severity.Warning, "'{0}' is ignored by ambient; the source behaves as if it were absent{1}");
     public static readonly DiagnosticDescriptor WhenSidecarOnlyKey = new("KM4011", Severity.Warning, "'{0}' is supported by sidecars but not at L4 in ambient; use {1} instead");
     public static readonly DiagnosticDescriptor ServicePortNotTarget = new("KM4012", Severity.Warning, "port {0} is the service port of {1}, but policies see the workload's target port; the selected workloads listen on {2}: write {2}");
-    public static readonly DiagnosticDescriptor SelectsNothing = new("KM4013", Severity.Warning, "this policy applies to no workload in the inputs{0}; check the {1}");
+    public static readonly DiagnosticDescriptor SelectsNothing = new("KM4013", Severity.Warning, "this policy applies to no workload in the inputs: {0}");
     public static readonly DiagnosticDescriptor UnknownNamespace = new("KM4014", Severity.Warning, "namespace '{0}' does not exist in the inputs; check the spelling");
     public static readonly DiagnosticDescriptor AllowsNothing = new("KM4015", Severity.Warning, "every rule of this ALLOW policy is dropped at L4, so it allows nothing and denies all traffic to the workloads it applies to; split the L7 parts into a waypoint policy");
     public static readonly DiagnosticDescriptor AllowNoRules = new("KM4016", Severity.Info, "this ALLOW policy has no rules: it allows nothing, so it denies all traffic to the workloads it applies to (the 'allow-nothing' idiom)");
@@ -76,5 +76,7 @@ public static partial class Codes
     public static readonly DiagnosticDescriptor PodWithoutIp = new("KM4019", Severity.Info, "pod '{0}' has no IP address (status.podIP); it becomes a workload that no connection can reach");
     public static readonly DiagnosticDescriptor UnknownNode = new("KM4020", Severity.Info, "pod '{0}' runs on node '{1}', which is not in the inputs; its locality is empty: add the Node object");
     public static readonly DiagnosticDescriptor TerminalPod = new("KM4021", Severity.Info, "pod '{0}' is {1}; istiod builds no workload for it");
+    public static readonly DiagnosticDescriptor SelectsOnlyNotEnrolled = new("KM4023", Severity.Warning, "this policy applies only to workloads that are not enrolled in the mesh ({0}); nothing enforces it there: label their namespace istio.io/dataplane-mode=ambient, or remove the pods' istio.io/dataplane-mode=none");
+    public static readonly DiagnosticDescriptor HostNetworkIdentity = new("KM4024", Severity.Warning, "{0} is held only by host-network pods ({1}); their traffic is not captured and arrives as plaintext from the node's address, so this never matches: allow the node address with ipBlocks instead");
     public static readonly DiagnosticDescriptor UnknownTrafficAnnotation = new("KM4022", Severity.Warning, "networking.istio.io/traffic-distribution '{0}' is not a known value (PreferClose, PreferSameZone, PreferSameNode); it is ignored");
 }
