@@ -76,7 +76,7 @@ public static partial class Codes
     public static readonly DiagnosticDescriptor PodWithoutIp = new("KM4019", Severity.Info, "pod '{0}' has no IP address (status.podIP); it becomes a workload that no connection can reach");
     public static readonly DiagnosticDescriptor UnknownNode = new("KM4020", Severity.Info, "pod '{0}' runs on node '{1}', which is not in the inputs; its locality is empty: add the Node object");
     public static readonly DiagnosticDescriptor TerminalPod = new("KM4021", Severity.Info, "pod '{0}' is {1}; istiod builds no workload for it");
-    public static readonly DiagnosticDescriptor SelectsOnlyNotEnrolled = new("KM4023", Severity.Warning, "this policy applies only to workloads that are not enrolled in the mesh ({0}); nothing enforces it there: label their namespace istio.io/dataplane-mode=ambient, or remove the pods' istio.io/dataplane-mode=none");
+    public static readonly DiagnosticDescriptor SelectsOnlyNotEnforced = new("KM4023", Severity.Warning, "this policy applies only to workloads the mesh does not enforce ({0}), so it has no effect: {1}");
     public static readonly DiagnosticDescriptor HostNetworkIdentity = new("KM4024", Severity.Warning, "{0} is held only by host-network pods ({1}); their traffic is not captured and arrives as plaintext from the node's address, so this never matches: allow the node address with ipBlocks instead");
     public static readonly DiagnosticDescriptor UnknownTrafficAnnotation = new("KM4022", Severity.Warning, "networking.istio.io/traffic-distribution '{0}' is not a known value (PreferClose, PreferSameZone, PreferSameNode); it is ignored");
 }

@@ -111,17 +111,27 @@ internal sealed class ObjectParser(FrontendSettings settings, DiagnosticBag bag)
             }
             case var k when TemplateKinds.TryGetValue(k, out var path): Template(m, r, k, path); break;
             case "PeerAuthentication" or "WorkloadEntry" or "ServiceEntry":
-                r.Report(Codes.UnsupportedKind, m.Location, kind, NameOf(m));
+                r.Report(Codes.UnsupportedKind, m.Location, kind, NameOf(m, kind));
                 break;
             default:
-                r.Report(Codes.SkippedKind, m.Location, kind, NameOf(m));
+                r.Report(Codes.SkippedKind, m.Location, kind, NameOf(m, kind));
                 break;
         }
     }
 
-    private static string NameOf(YMap m) =>
+    /// <summary>Kinds without a namespace: every other kind without metadata.namespace gets -n's.</summary>
+    private static readonly HashSet<string> ClusterScoped = new(StringComparer.Ordinal)
+    {
+        "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PersistentVolume", "StorageClass",
+        "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding", "PriorityClass", "APIService", "IngressClass", "RuntimeClass",
+        "CSIDriver", "CSINode", "VolumeAttachment", "ClusterIssuer", "GatewayClass", "ComponentStatus",
+    };
+
+    private string NameOf(YMap m, string kind) =>
         m["metadata"] is YMap md && md["name"] is YScalar { IsString: true } n
-            ? (md["namespace"] is YScalar { IsString: true } ns ? $"{ns.Value}/{n.Value}" : n.Value)
+            ? (md["namespace"] is YScalar { IsString: true } ns ? $"{ns.Value}/{n.Value}"
+                : ClusterScoped.Contains(kind) ? n.Value : $"{settings.DefaultNamespace}/{n.Value}")
             : "(unnamed)";
 
     private void CoreApiVersion(YMap m, ObjectReader r, string kind, string? apiVersion)

@@ -203,7 +203,7 @@ internal sealed class WorldBuilder(ObjectParser o, FrontendSettings settings, Di
             };
             if (podsKnown && p.Scope != PolicyScope.Global && applied.Count == 0 && pm.MatchLabels is not { Pairs.IsEmpty: true })
                 bag.Add(Codes.SelectsNothing.Create(pm.TargetLocation, obj, hints.WhyNothing(pm)));
-            if (p.Scope != PolicyScope.Global) hints.NotEnrolled(pm, applied);
+            if (p.Scope != PolicyScope.Global) hints.NotEnforced(pm, applied);
             if (pm.Ports.Length > 0 && podsKnown)
             {
                 var view = p.Scope switch

@@ -96,13 +96,19 @@ internal sealed class WorldHints(List<PodModel> pods, List<Workload> workloads, 
     private static string Few(List<string> names) =>
         string.Join(", ", names.Take(5).Select(n => $"'{n}'")) + (names.Count > 5 ? $" and {names.Count - 5} more" : "");
 
-    /// <summary>A policy whose every workload is not enrolled: nothing enforces it.</summary>
-    public void NotEnrolled(PolicyModel pm, List<int> applied)
+    /// <summary>A policy whose every workload is not enforced (not enrolled, or on the host network):
+    /// nothing enforces it.</summary>
+    public void NotEnforced(PolicyModel pm, List<int> applied)
     {
-        if (applied.Count == 0 || applied.Any(i => workloads[i].Enrolled)) return;
+        if (applied.Count == 0 || applied.Any(i => workloads[i].Enforced)) return;
         var names = applied.Select(i => pods[i].Display).Order(StringComparer.Ordinal).ToList();
-        bag.Add(Codes.SelectsOnlyNotEnrolled.Create(pm.TargetLocation, $"AuthorizationPolicy {pm.Policy.Key}",
-            names.Count == 1 ? names[0] : $"{names[0]} and {names.Count - 1} more"));
+        bool hostOnly = applied.All(i => workloads[i].NetworkMode == NetworkMode.HostNetwork);
+        bool enrolledNone = applied.All(i => !workloads[i].Enrolled);
+        string why = hostOnly ? "they use the host network, which the mesh does not capture"
+            : enrolledNone ? "they are not enrolled; label their namespace istio.io/dataplane-mode=ambient (or remove istio.io/dataplane-mode=none from the pods)"
+            : "they use the host network or are not enrolled (istio.io/dataplane-mode)";
+        bag.Add(Codes.SelectsOnlyNotEnforced.Create(pm.TargetLocation, $"AuthorizationPolicy {pm.Policy.Key}",
+            names.Count == 1 ? names[0] : $"{names[0]} and {names.Count - 1} more", why));
     }
 
     /// <summary>Identities named by a policy (exact principals, service accounts) that only host-network
