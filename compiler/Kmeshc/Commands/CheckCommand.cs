@@ -10,9 +10,9 @@ public static class CheckCommand
 {
     private sealed class Options
     {
-    public readonly Option<string> Dst = new("--dst") { Description = "Destination: an IP address or namespace/podName.", Required = true };
+    public readonly Option<string> Dst = new("--dst") { Description = "Destination: an IP address, namespace/podName, KIND/namespace/name for a pod template (deployment, statefulset, daemonset, replicaset, job, cronjob, rollout; reference engine), or svc/namespace/name or a ClusterIP (then --port is the Service port and every endpoint is decided on its target port).", Required = true };
     public readonly Option<int> Port = new("--port") { Description = "Destination (target) port of the workload, not the Service port.", Required = true };
-    public readonly Option<string?> Src = new("--src") { Description = "Source: an IP address or namespace/podName. Omitted: a plaintext client at 0.0.0.0." };
+    public readonly Option<string?> Src = new("--src") { Description = "Source: an IP address, namespace/podName, or KIND/namespace/name for a pod template (its identity). Omitted: a plaintext client at 0.0.0.0." };
     public readonly Option<string?> SrcIdentity = new("--src-identity") { Description = "Override the source identity: TRUST_DOMAIN/ns/NAMESPACE/sa/ACCOUNT (reference engine only)." };
     public readonly Option<bool> Plaintext = new("--plaintext") { Description = "Treat the source as having no identity (reference engine only)." };
     public readonly Option<string> Engine = new("--engine") { Description = "reference (the C# evaluator) or kernel (the XDP program via BPF_PROG_TEST_RUN; needs root).", DefaultValueFactory = _ => "reference" };
