@@ -65,7 +65,7 @@ public static class Cli
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            stderr.WriteLine($"kmeshc: error: {parse.Errors[0].Message}");
+            stderr.WriteLine($"kmeshc: error: {ParseError(parse, root)}");
             var cmd = parse.CommandResult.Command;
             string path = cmd == root ? "" : " " + string.Join(' ', CommandPath(parse.CommandResult));
             stderr.WriteLine($"Run 'kmeshc{path} --help' for usage.");
@@ -84,6 +84,46 @@ public static class Cli
             return Usage;
         }
     }
+
+    /// <summary>The first parse error in the user's terms: unknown commands and options with a "did you
+    /// mean", values that are not numbers without .NET type names.</summary>
+    public static string ParseError(ParseResult parse, RootCommand root)
+    {
+        var cmd = parse.CommandResult.Command;
+        string UnknownOption(string t)
+        {
+            var names = cmd.Options.Concat(GlobalOptions).SelectMany(o => o.Aliases.Prepend(o.Name)).Append("--help").Distinct();
+            return $"unknown option '{t}'" + (NearMiss.DidYouMean(t, names) is { } o ? $"; did you mean '{o}'?" : "");
+        }
+        // An unknown option taken for an INPUT is reported by the argument's validator.
+        foreach (var e in parse.Errors)
+            if (System.Text.RegularExpressions.Regex.Match(e.Message, "^unknown option '(.*)'$") is { Success: true } u) return UnknownOption(u.Groups[1].Value);
+        if (parse.UnmatchedTokens.Count > 0)
+        {
+            string t = parse.UnmatchedTokens[0];
+            if (t.StartsWith('-')) return UnknownOption(t);
+            if (cmd == root)
+                return $"unknown command '{t}'" + (NearMiss.DidYouMean(t, root.Subcommands.Select(c => c.Name)) is { } c
+                    ? $"; did you mean '{c}'?" : $"; the commands are {string.Join(", ", root.Subcommands.Select(c => c.Name))}");
+            return $"unexpected argument '{t}'";
+        }
+        foreach (var e in parse.Errors)
+        {
+            var m = System.Text.RegularExpressions.Regex.Match(e.Message, @"^Cannot parse argument '(.*)' for option '(.*)' as expected type '([\w.]+)'");
+            if (m.Success) return $"{m.Groups[2].Value}: '{m.Groups[1].Value}' is not {TypeWords(m.Groups[3].Value)}";
+        }
+        if (cmd == root && root.Subcommands.Count > 0 && !parse.Tokens.Any())
+            return $"no command given; the commands are {string.Join(", ", root.Subcommands.Select(c => c.Name))}";
+        return parse.Errors[0].Message;
+    }
+
+    private static string TypeWords(string type) => type switch
+    {
+        "System.Int32" or "System.Int64" or "System.UInt16" or "System.UInt32" or "System.UInt64" or "System.Byte" => "a whole number",
+        "System.Double" or "System.Single" or "System.Decimal" => "a number",
+        "System.Boolean" => "true or false",
+        _ => "a valid value",
+    };
 
     private static IEnumerable<string> CommandPath(CommandResult r)
     {

@@ -106,7 +106,15 @@ public static class TestCommand
             errors = true;
             return outcomes;
         }
-        var doc = KplFrontend.ReadDocument(new SourceText(path, bytes), bag);
+        var source = new SourceText(path, bytes);
+        if (InputKinds.Classify(source) is var kind and not InputKind.Kpl)
+        {
+            io.Err.WriteLine(Codes.NotKpl.Create(new SourceLocation(path, 1, 1), (object)InputKinds.Describe(kind),
+                (object)"'kmeshc test' runs policy tests (.test.kpl files whose 'world' line names the YAML, e.g. 'world ../deploy'); to decide one connection against YAML use 'kmeshc check'").ToString());
+            errors = true;
+            return outcomes;
+        }
+        var doc = KplFrontend.ReadDocument(source, bag);
         string dir = Path.GetDirectoryName(path) is { Length: > 0 } d ? d : ".";
         var worlds = new List<World>();
         bool envError = false;
