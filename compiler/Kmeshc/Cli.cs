@@ -18,6 +18,18 @@ public static class Cli
 
     public static IEnumerable<Option> GlobalOptions => [Verbose];
 
+    public static readonly Option<string> Color = new("--color") { Description = "Colour in text output: auto (on a terminal, unless NO_COLOR is set), always or never.", DefaultValueFactory = _ => "auto" };
+
+    static Cli() => Color.AcceptOnlyFromAmong("auto", "always", "never");
+
+    /// <summary>--color always/never decide; auto colours a terminal unless NO_COLOR is set (no-color.org).</summary>
+    public static bool UseColor(ParseResult r, TextWriter w) => r.GetValue(Color) switch
+    {
+        "always" => true,
+        "never" => false,
+        _ => ReferenceEquals(w, Console.Out) && !Console.IsOutputRedirected && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR")),
+    };
+
     public static readonly Option<string> RootNamespace = new("--root-namespace") { Description = "The istiod root namespace: policies there are global.", DefaultValueFactory = _ => "istio-system" };
     public static readonly Option<string> TrustDomain = new("--trust-domain") { Description = "Trust domain of workload identities.", DefaultValueFactory = _ => "cluster.local" };
     public static readonly Option<string> Namespace = new("--namespace", "-n") { Description = "Namespace of objects written without metadata.namespace (as kubectl -n).", DefaultValueFactory = _ => "default" };
@@ -143,7 +155,7 @@ public static class Cli
         bool verbose = r.GetValue(Verbose);
         foreach (var d in res.Diagnostics.Sorted())
             if (d.Severity == Severity.Error || verbose) io.Err.WriteLine(d.ToString());
-        int warnings = res.Diagnostics.Count(Severity.Warning);
+        int warnings = Suppression.Apply(res.Diagnostics.Items, res.Diagnostics.Suppressions, out _).Count(d => d.Severity == Severity.Warning);
         if (!verbose && warnings > 0)
             io.Err.WriteLine($"kmeshc: the inputs have {warnings} warning(s); see them with 'kmeshc validate' or --verbose");
         if (res.EnvironmentError) { exit = Usage; return null; }

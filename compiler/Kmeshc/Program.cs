@@ -24,6 +24,7 @@ public static class Program
         root.Subcommands.Add(CompileCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(CountersCommand.Create());
+        root.Subcommands.Add(ExplainCommand.Create());
         return root;
     }
 }

@@ -22,6 +22,7 @@ public static partial class Codes
     public static readonly DiagnosticDescriptor NoObjects = new("KM1015", Severity.Error, "no Kubernetes objects in this input; an empty file is probably a mistake: add objects or remove the file");
     public static readonly DiagnosticDescriptor ComplexKey = new("KM1016", Severity.Error, "a mapping key must be a plain string, not {0}");
     public static readonly DiagnosticDescriptor UnsupportedKind = new("KM1017", Severity.Info, "{0} '{1}' is recognised but not translated yet; it has no effect on the result");
+    public static readonly DiagnosticDescriptor BadSuppression = new("KM1019", Severity.Warning, "kmesh.io/suppress lists '{0}', which is not a diagnostic code; write codes like KM4013, separated by commas");
     public static readonly DiagnosticDescriptor UnresolvedAlias = new("KM1018", Severity.Error, "alias '*{0}' refers to no anchor defined before it; define '&{0}' first");
 
     // KM2xxx: values.

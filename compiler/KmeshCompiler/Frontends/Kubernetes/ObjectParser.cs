@@ -111,9 +111,11 @@ internal sealed class ObjectParser(FrontendSettings settings, DiagnosticBag bag)
             }
             case var k when TemplateKinds.TryGetValue(k, out var path): Template(m, r, k, path); break;
             case "PeerAuthentication" or "WorkloadEntry" or "ServiceEntry":
+                r.Object = $"{kind} {NameOf(m, kind)}";
                 r.Report(Codes.UnsupportedKind, m.Location, kind, NameOf(m, kind));
                 break;
             default:
+                r.Object = $"{kind} {NameOf(m, kind)}";
                 r.Report(Codes.SkippedKind, m.Location, kind, NameOf(m, kind));
                 break;
         }
@@ -168,6 +170,12 @@ internal sealed class ObjectParser(FrontendSettings settings, DiagnosticBag bag)
         var labels = ToLabels(r.StringMap(md["labels"], "metadata.labels"));
         var annotationsNode = md["annotations"] as YMap;
         var annotations = ToLabels(r.StringMap(md["annotations"], "metadata.annotations"));
+        if (annotations.Get(Suppression.Annotation) is { } codes)
+            foreach (var code in codes.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (Suppression.Parse(code) is { Object: null } rule) bag.Suppressions.Add(rule with { Object = namespaced ? $"{ns}/{name}" : name });
+                else r.Report(Codes.BadSuppression, annotationsNode![Suppression.Annotation]!.Location, code);
+            }
         return new Meta(name, ns, labels, annotations, annotationsNode, m.Location);
     }
 
