@@ -20,7 +20,16 @@ public static class Cli
 
     public static readonly Option<string> Color = new("--color") { Description = "Colour in text output: auto (on a terminal, unless NO_COLOR is set), always or never.", DefaultValueFactory = _ => "auto" };
 
-    static Cli() => Color.AcceptOnlyFromAmong("auto", "always", "never");
+    static Cli()
+    {
+        Color.AcceptOnlyFromAmong("auto", "always", "never");
+        Namespace.Validators.Add(r =>
+        {
+            foreach (var t in r.Tokens)
+                if (!System.Text.RegularExpressions.Regex.IsMatch(t.Value, "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"))
+                    r.AddError($"--namespace '{t.Value}' is not a namespace name (lowercase letters, digits and '-', at most 63)");
+        });
+    }
 
     /// <summary>--color always/never decide; auto colours a terminal unless NO_COLOR is set (no-color.org).</summary>
     public static bool UseColor(ParseResult r, TextWriter w) => r.GetValue(Color) switch

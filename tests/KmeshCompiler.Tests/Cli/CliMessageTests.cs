@@ -67,4 +67,12 @@ public class CliMessageTests
         var line = Assert.Single(lines);
         Assert.Contains("error KM6026: this file holds Kubernetes YAML or JSON, not the text language: " + expected, line);
     }
+
+    [Fact]
+    public void A_bad_namespace_for_n_is_a_usage_error()
+    {
+        var r = CliRunner.Run("validate", "tests/corpus/no-namespace", "-n", "Not_A_Namespace");
+        Assert.Equal(2, r.Exit);
+        Assert.Contains("--namespace 'Not_A_Namespace' is not a namespace name", r.Err);
+    }
 }
