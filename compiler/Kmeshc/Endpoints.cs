@@ -49,7 +49,7 @@ public static class Endpoints
         workload = world.Workloads.FirstOrDefault(w => w.Kind == kind && w.Namespace == ns && w.Name == name);
         if (workload is null)
         {
-            var near = world.Workloads.Where(w => w.Name == name || w.Namespace == ns)
+            var near = world.Workloads.Where(w => w.Name == name || w.Namespace == ns).OrderBy(w => w.Name == name ? 0 : 1)
                 .Select(w => w.IsTemplate ? $"{w.Kind.ToLowerInvariant()}/{w.Key}" : w.Key).Take(5).ToList();
             string what = kind == Workload.PodKind ? "workload" : kind;
             error = $"no {what} '{ns}/{name}' in the inputs" + (near.Count > 0 ? $" (did you mean {string.Join(", ", near)}?)" : "");
