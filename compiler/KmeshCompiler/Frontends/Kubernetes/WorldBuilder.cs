@@ -94,7 +94,7 @@ internal sealed class WorldBuilder(ObjectParser o, FrontendSettings settings, Di
         foreach (var s in services) allNs.TryAdd(s.Namespace, new Namespace(s.Namespace, s.Location));
         foreach (var p in policies) allNs.TryAdd(p.Policy.Namespace, new Namespace(p.Policy.Namespace, p.Policy.Location));
 
-        var hints = new WorldHints(_pods, workloads, namespaces.Keys, settings, bag);
+        var hints = new WorldHints(_pods, workloads, _byNs, namespaces.Keys, settings, bag);
         Lint(policies, workloads, allNs.Keys.ToHashSet(StringComparer.Ordinal), namespaces.Count > 0, hints);
         hints.HostNetworkIdentities(policies);
 
@@ -195,9 +195,10 @@ internal sealed class WorldBuilder(ObjectParser o, FrontendSettings settings, Di
         {
             var p = pm.Policy;
             string obj = $"AuthorizationPolicy {p.Key}";
+            // Global policies apply to every workload; they are never listed (the port view covers them).
             List<int> applied = p.Scope switch
             {
-                PolicyScope.Global => [.. Enumerable.Range(0, workloads.Count)],
+                PolicyScope.Global => [],
                 PolicyScope.Namespace => _byNs.GetValueOrDefault(p.Namespace) ?? [],
                 _ => pm.MatchLabels is { Pairs.IsEmpty: false } sel ? Select(sel, p.Namespace == settings.RootNamespace ? null : p.Namespace) : [],
             };

@@ -36,8 +36,8 @@ internal sealed class Enrolment
 /// does not exist, has no workloads, or no labels match, each with the nearest thing that does exist),
 /// policies that apply only to workloads the mesh does not enforce, and identities that only
 /// host-network pods hold.</summary>
-internal sealed class WorldHints(List<PodModel> pods, List<Workload> workloads, IEnumerable<string> declaredNamespaces,
-    FrontendSettings settings, DiagnosticBag bag)
+internal sealed class WorldHints(List<PodModel> pods, List<Workload> workloads, IReadOnlyDictionary<string, List<int>> byNamespace,
+    IEnumerable<string> declaredNamespaces, FrontendSettings settings, DiagnosticBag bag)
 {
     private readonly HashSet<string> _declared = declaredNamespaces.ToHashSet(StringComparer.Ordinal);
 
@@ -46,10 +46,10 @@ internal sealed class WorldHints(List<PodModel> pods, List<Workload> workloads, 
     {
         var p = pm.Policy;
         bool anyNamespace = p.Scope == PolicyScope.WorkloadSelector && p.Namespace == settings.RootNamespace;
-        if (!anyNamespace && !pods.Any(x => x.Namespace == p.Namespace))
+        if (!anyNamespace && !byNamespace.ContainsKey(p.Namespace))
         {
             if (_declared.Contains(p.Namespace)) return $"namespace '{p.Namespace}' has no workloads (Pods or workload templates)";
-            var names = _declared.Concat(pods.Select(x => x.Namespace)).Distinct().Order(StringComparer.Ordinal).ToList();
+            var names = _declared.Concat(byNamespace.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
             string? near = ObjectReader.DidYouMean(p.Namespace, names);
             return $"namespace '{p.Namespace}' does not exist and holds no workloads"
                    + (near is not null ? $"; did you mean '{near}'?" : names.Count > 0 ? $"; the namespaces with workloads are {Few(names)}" : "");
@@ -58,7 +58,7 @@ internal sealed class WorldHints(List<PodModel> pods, List<Workload> workloads, 
         var selector = pm.MatchLabels!;
         string where = anyNamespace ? "in any namespace" : $"in namespace '{p.Namespace}'";
         string wanted = Show(selector.Pairs);
-        var closest = pods.Where(x => anyNamespace || x.Namespace == p.Namespace)
+        var closest = (anyNamespace ? pods : byNamespace[p.Namespace].Select(i => pods[i]))
             .Select(x => (Pod: x, Score: Score(selector, x.Labels)))
             .OrderByDescending(x => x.Score.Equal).ThenByDescending(x => x.Score.Keys).ThenBy(x => x.Score.Distance)
             .ThenBy(x => x.Pod.Display, StringComparer.Ordinal)
