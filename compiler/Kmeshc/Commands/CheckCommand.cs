@@ -274,7 +274,7 @@ public static class CheckOutput
             if (d.IsTemplate) sb.AppendLine($"destination {d.Kind} {d.Key} (a pod template: no address, so destination-IP conditions see {c.Destination})");
             else sb.AppendLine($"destination {d.Key} on node {(d.Node.Length > 0 ? d.Node : "(none)")}");
             if (d.NotEnforcedReason is { } why) sb.AppendLine($"not enforced: {why}; its connections pass without evaluation");
-            sb.AppendLine();
+            if (d.Enforced) sb.AppendLine();
             if (!d.Enforced) { }
             else if (e.Policies.IsEmpty) sb.AppendLine("no candidate policies (namespace, global or attached to this workload)");
             else sb.AppendLine($"candidate policies ({e.Policies.Length}); DENY is decided before ALLOW, dry-run never decides:");

@@ -36,6 +36,23 @@ public class CorpusTests
     public void Golden_validate(string name, string[] args) =>
         Golden.Assert($"validate/corpus/{name}.txt", CliRunner.Run(["validate", Dir(name), .. args]).Out);
 
+    /// <summary>`check` on real-shaped inputs: a template, a Service, a workload the mesh does not
+    /// enforce, a host-network source.</summary>
+    [Trait("Category", "Golden")]
+    [Theory]
+    [InlineData("template", "kustomize", "deployment/logistics/prod-tracker", "8000", "cronjob/logistics/prod-nightly-report")]
+    [InlineData("service", "kubectl-list", "svc/payments/ledger", "443", null)]
+    [InlineData("not-enrolled", "mesh-membership", "shop/debug-0", "80", "shop/cart-0")]
+    [InlineData("host-network-source", "host-network", "apps/api-0", "80", "kube-system/kube-proxy-abcde")]
+    public void Golden_check(string name, string dir, string dst, string port, string? src)
+    {
+        string[] args = ["check", Dir(dir), "--dst", dst, "--port", port, .. src is null ? Array.Empty<string>() : ["--src", src]];
+        var r = CliRunner.Run(args);
+        Assert.Equal(0, r.Exit);
+        Golden.Assert($"check/corpus/{name}.txt", r.Out);
+        Golden.Assert($"check/corpus/{name}.json", CliRunner.Run([.. args, "--format", "json"]).Out);
+    }
+
     [Theory]
     [MemberData(nameof(Cases))]
     public void No_false_KM4013_and_no_errors(string name, string[] args)
