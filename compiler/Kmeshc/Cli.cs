@@ -18,8 +18,30 @@ public static class Cli
 
     public static IEnumerable<Option> GlobalOptions => [Verbose];
 
+    public static readonly Option<string> Color = new("--color") { Description = "Colour in text output: auto (on a terminal, unless NO_COLOR is set), always or never.", DefaultValueFactory = _ => "auto" };
+
+    static Cli()
+    {
+        Color.AcceptOnlyFromAmong("auto", "always", "never");
+        Namespace.Validators.Add(r =>
+        {
+            foreach (var t in r.Tokens)
+                if (!System.Text.RegularExpressions.Regex.IsMatch(t.Value, "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"))
+                    r.AddError($"--namespace '{t.Value}' is not a namespace name (lowercase letters, digits and '-', at most 63)");
+        });
+    }
+
+    /// <summary>--color always/never decide; auto colours a terminal unless NO_COLOR is set (no-color.org).</summary>
+    public static bool UseColor(ParseResult r, TextWriter w) => r.GetValue(Color) switch
+    {
+        "always" => true,
+        "never" => false,
+        _ => ReferenceEquals(w, Console.Out) && !Console.IsOutputRedirected && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR")),
+    };
+
     public static readonly Option<string> RootNamespace = new("--root-namespace") { Description = "The istiod root namespace: policies there are global.", DefaultValueFactory = _ => "istio-system" };
     public static readonly Option<string> TrustDomain = new("--trust-domain") { Description = "Trust domain of workload identities.", DefaultValueFactory = _ => "cluster.local" };
+    public static readonly Option<string> Namespace = new("--namespace", "-n") { Description = "Namespace of objects written without metadata.namespace (as kubectl -n).", DefaultValueFactory = _ => "default" };
     public static readonly Option<bool> EnableDryRun = new("--enable-dry-run") { Description = "Honour the istio.io/dry-run annotation (policies are kept, counted, never enforced) instead of excluding such policies." };
 
     public static Argument<string[]> Inputs()
@@ -44,13 +66,15 @@ public static class Cli
         c.Options.Add(RootNamespace);
         c.Options.Add(TrustDomain);
         c.Options.Add(EnableDryRun);
+        c.Options.Add(Namespace);
     }
 
     public static FrontendSettings Settings(ParseResult r) => new(
         r.GetValue(RootNamespace) ?? "istio-system",
         r.GetValue(TrustDomain) ?? "cluster.local",
         "Kubernetes",
-        r.GetValue(EnableDryRun));
+        r.GetValue(EnableDryRun),
+        r.GetValue(Namespace) ?? "default");
 
     /// <summary>The output streams of the current invocation.</summary>
     public sealed record Io(TextWriter Out, TextWriter Err);
@@ -62,7 +86,7 @@ public static class Cli
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            stderr.WriteLine($"kmeshc: error: {parse.Errors[0].Message}");
+            stderr.WriteLine($"kmeshc: error: {ParseError(parse, root)}");
             var cmd = parse.CommandResult.Command;
             string path = cmd == root ? "" : " " + string.Join(' ', CommandPath(parse.CommandResult));
             stderr.WriteLine($"Run 'kmeshc{path} --help' for usage.");
@@ -82,6 +106,46 @@ public static class Cli
         }
     }
 
+    /// <summary>The first parse error in the user's terms: unknown commands and options with a "did you
+    /// mean", values that are not numbers without .NET type names.</summary>
+    public static string ParseError(ParseResult parse, RootCommand root)
+    {
+        var cmd = parse.CommandResult.Command;
+        string UnknownOption(string t)
+        {
+            var names = cmd.Options.Concat(GlobalOptions).SelectMany(o => o.Aliases.Prepend(o.Name)).Append("--help").Distinct();
+            return $"unknown option '{t}'" + (NearMiss.DidYouMean(t, names) is { } o ? $"; did you mean '{o}'?" : "");
+        }
+        // An unknown option taken for an INPUT is reported by the argument's validator.
+        foreach (var e in parse.Errors)
+            if (System.Text.RegularExpressions.Regex.Match(e.Message, "^unknown option '(.*)'$") is { Success: true } u) return UnknownOption(u.Groups[1].Value);
+        if (parse.UnmatchedTokens.Count > 0)
+        {
+            string t = parse.UnmatchedTokens[0];
+            if (t.StartsWith('-')) return UnknownOption(t);
+            if (cmd == root)
+                return $"unknown command '{t}'" + (NearMiss.DidYouMean(t, root.Subcommands.Select(c => c.Name)) is { } c
+                    ? $"; did you mean '{c}'?" : $"; the commands are {string.Join(", ", root.Subcommands.Select(c => c.Name))}");
+            return $"unexpected argument '{t}'";
+        }
+        foreach (var e in parse.Errors)
+        {
+            var m = System.Text.RegularExpressions.Regex.Match(e.Message, @"^Cannot parse argument '(.*)' for option '(.*)' as expected type '([\w.]+)'");
+            if (m.Success) return $"{m.Groups[2].Value}: '{m.Groups[1].Value}' is not {TypeWords(m.Groups[3].Value)}";
+        }
+        if (cmd == root && root.Subcommands.Count > 0 && !parse.Tokens.Any())
+            return $"no command given; the commands are {string.Join(", ", root.Subcommands.Select(c => c.Name))}";
+        return parse.Errors[0].Message;
+    }
+
+    private static string TypeWords(string type) => type switch
+    {
+        "System.Int32" or "System.Int64" or "System.UInt16" or "System.UInt32" or "System.UInt64" or "System.Byte" => "a whole number",
+        "System.Double" or "System.Single" or "System.Decimal" => "a number",
+        "System.Boolean" => "true or false",
+        _ => "a valid value",
+    };
+
     private static IEnumerable<string> CommandPath(CommandResult r)
     {
         var names = new Stack<string>();
@@ -100,7 +164,7 @@ public static class Cli
         bool verbose = r.GetValue(Verbose);
         foreach (var d in res.Diagnostics.Sorted())
             if (d.Severity == Severity.Error || verbose) io.Err.WriteLine(d.ToString());
-        int warnings = res.Diagnostics.Count(Severity.Warning);
+        int warnings = Suppression.Apply(res.Diagnostics.Items, res.Diagnostics.Suppressions, out _).Count(d => d.Severity == Severity.Warning);
         if (!verbose && warnings > 0)
             io.Err.WriteLine($"kmeshc: the inputs have {warnings} warning(s); see them with 'kmeshc validate' or --verbose");
         if (res.EnvironmentError) { exit = Usage; return null; }

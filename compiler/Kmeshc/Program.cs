@@ -8,7 +8,10 @@ public static class Program
     public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
 
     /// <summary>Entry point for tests too: everything printed goes to the given writers.</summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Cli.Invoke(Root(), args, stdout, stderr);
+
+    /// <summary>The command tree (tests walk it to check every option).</summary>
+    public static RootCommand Root()
     {
         var root = new RootCommand("kmeshc: compile Istio authorization and service resources into BPF map images for a kernel-native mesh.");
         foreach (var o in Cli.GlobalOptions) root.Options.Add(o);
@@ -21,6 +24,7 @@ public static class Program
         root.Subcommands.Add(CompileCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
         foreach (var c in LoaderCommands.Create()) root.Subcommands.Add(c);
-        return Cli.Invoke(root, args, stdout, stderr);
+        root.Subcommands.Add(ExplainCommand.Create());
+        return root;
     }
 }

@@ -22,6 +22,7 @@ public static partial class Codes
     public static readonly DiagnosticDescriptor NoObjects = new("KM1015", Severity.Error, "no Kubernetes objects in this input; an empty file is probably a mistake: add objects or remove the file");
     public static readonly DiagnosticDescriptor ComplexKey = new("KM1016", Severity.Error, "a mapping key must be a plain string, not {0}");
     public static readonly DiagnosticDescriptor UnsupportedKind = new("KM1017", Severity.Info, "{0} '{1}' is recognised but not translated yet; it has no effect on the result");
+    public static readonly DiagnosticDescriptor BadSuppression = new("KM1019", Severity.Warning, "kmesh.io/suppress lists '{0}', which is not a diagnostic code; write codes like KM4013, separated by commas");
     public static readonly DiagnosticDescriptor UnresolvedAlias = new("KM1018", Severity.Error, "alias '*{0}' refers to no anchor defined before it; define '&{0}' first");
 
     // KM2xxx: values.
@@ -67,7 +68,7 @@ public static partial class Codes
     public static readonly DiagnosticDescriptor TrustDomainsIgnored = new("KM4010", Severity.Warning, "'{0}' is ignored by ambient; the source behaves as if it were absent{1}");
     public static readonly DiagnosticDescriptor WhenSidecarOnlyKey = new("KM4011", Severity.Warning, "'{0}' is supported by sidecars but not at L4 in ambient; use {1} instead");
     public static readonly DiagnosticDescriptor ServicePortNotTarget = new("KM4012", Severity.Warning, "port {0} is the service port of {1}, but policies see the workload's target port; the selected workloads listen on {2}: write {2}");
-    public static readonly DiagnosticDescriptor SelectsNothing = new("KM4013", Severity.Warning, "this policy applies to no workload in the inputs{0}; check the {1}");
+    public static readonly DiagnosticDescriptor SelectsNothing = new("KM4013", Severity.Warning, "this policy applies to no workload in the inputs: {0}");
     public static readonly DiagnosticDescriptor UnknownNamespace = new("KM4014", Severity.Warning, "namespace '{0}' does not exist in the inputs; check the spelling");
     public static readonly DiagnosticDescriptor AllowsNothing = new("KM4015", Severity.Warning, "every rule of this ALLOW policy is dropped at L4, so it allows nothing and denies all traffic to the workloads it applies to; split the L7 parts into a waypoint policy");
     public static readonly DiagnosticDescriptor AllowNoRules = new("KM4016", Severity.Info, "this ALLOW policy has no rules: it allows nothing, so it denies all traffic to the workloads it applies to (the 'allow-nothing' idiom)");
@@ -76,5 +77,7 @@ public static partial class Codes
     public static readonly DiagnosticDescriptor PodWithoutIp = new("KM4019", Severity.Info, "pod '{0}' has no IP address (status.podIP); it becomes a workload that no connection can reach");
     public static readonly DiagnosticDescriptor UnknownNode = new("KM4020", Severity.Info, "pod '{0}' runs on node '{1}', which is not in the inputs; its locality is empty: add the Node object");
     public static readonly DiagnosticDescriptor TerminalPod = new("KM4021", Severity.Info, "pod '{0}' is {1}; istiod builds no workload for it");
+    public static readonly DiagnosticDescriptor SelectsOnlyNotEnforced = new("KM4023", Severity.Warning, "this policy applies only to workloads the mesh does not enforce ({0}), so it has no effect: {1}");
+    public static readonly DiagnosticDescriptor HostNetworkIdentity = new("KM4024", Severity.Warning, "{0} is held only by host-network pods ({1}); their traffic is not captured and arrives as plaintext from the node's address, so this never matches: allow the node address with ipBlocks instead");
     public static readonly DiagnosticDescriptor UnknownTrafficAnnotation = new("KM4022", Severity.Warning, "networking.istio.io/traffic-distribution '{0}' is not a known value (PreferClose, PreferSameZone, PreferSameNode); it is ignored");
 }

@@ -12,6 +12,7 @@ public static partial class Codes
     public static readonly DiagnosticDescriptor WeightCapped = new("KM7007", Severity.Info, "workload '{0}' has capacity {1}; the connect tables honour weights up to {2} (KMESH_MAX_WEIGHT), so it is weighted {2}");
     public static readonly DiagnosticDescriptor PortIndexDropped = new("KM7008", Severity.Info, "workload '{0}': {1} policies over {2} distinct ports would need {3} list entries per port; every port of this workload evaluates all its policies instead");
 
+    public static readonly DiagnosticDescriptor TemplatesOnly = new("KM7010", Severity.Error, "the inputs hold only pod templates ({0}), which have no addresses and no node; a node image needs Pods with status.podIP: add them (for example 'kubectl get pods -A -o yaml'), or use 'kmeshc validate' and 'kmeshc check --engine reference' on the templates");
     public static readonly DiagnosticDescriptor TooManyScopes = new("KM7009", Severity.Error, "service '{0}' ranks endpoints by {1} scopes, which needs {2} priorities; the connect tables have {3} (KMESH_PRIORITIES): list each scope once");
 
     // KM71xx: reading an image file.

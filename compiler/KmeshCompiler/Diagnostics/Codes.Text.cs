@@ -22,5 +22,6 @@ public static partial class Codes
     public static readonly DiagnosticDescriptor KplTestUnknownService = new("KM6022", Severity.Error, "no service '{0}' in the test's world (give namespace/name or namespace/hostname){1}");
     public static readonly DiagnosticDescriptor KplTestFailed = new("KM6023", Severity.Error, "expectation failed: {0}");
     public static readonly DiagnosticDescriptor KplTestNoExpectations = new("KM6024", Severity.Warning, "this test file has no 'expect' lines");
+    public static readonly DiagnosticDescriptor NotKpl = new("KM6026", Severity.Error, "this file holds {0}, not the text language: {1}");
     public static readonly DiagnosticDescriptor KplTestWorldHasErrors = new("KM6025", Severity.Error, "the test's world has errors (listed above); fix them first");
 }

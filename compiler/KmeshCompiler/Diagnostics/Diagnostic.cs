@@ -52,6 +52,20 @@ public sealed class DiagnosticBag
 
     public void AddRange(IEnumerable<Diagnostic> ds) => _items.AddRange(ds);
 
+    /// <summary>Suppressions the inputs declare (the annotation <c>kmesh.io/suppress</c> on an object).</summary>
+    public List<Suppression> Suppressions { get; } = new();
+
+    /// <summary>Objects read from the inputs (documents' objects, snapshot resources, .kpl items), for summaries.</summary>
+    public int ObjectsRead { get; set; }
+
+    /// <summary>Takes another bag's diagnostics, suppressions and object count (a piece read in parallel).</summary>
+    public void Absorb(DiagnosticBag other)
+    {
+        _items.AddRange(other._items);
+        Suppressions.AddRange(other.Suppressions);
+        ObjectsRead += other.ObjectsRead;
+    }
+
     /// <summary>Sorted by file, line, column, code: the order every output uses.</summary>
     public IReadOnlyList<Diagnostic> Sorted() => _items
         .OrderBy(d => d.Location.File, StringComparer.Ordinal)

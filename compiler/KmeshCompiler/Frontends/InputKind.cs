@@ -36,6 +36,15 @@ public static class InputKinds
         return LooksLikeKpl(text) ? InputKind.Kpl : InputKind.Kubernetes;
     }
 
+    /// <summary>What a kind of input is, for messages ("Kubernetes YAML or JSON", ...).</summary>
+    public static string Describe(InputKind k) => k switch
+    {
+        InputKind.Kubernetes => "Kubernetes YAML or JSON",
+        InputKind.XdsBinary => "a binary xDS snapshot",
+        InputKind.XdsJson => "a proto JSON xDS snapshot",
+        _ => "the text language (.kpl)",
+    };
+
     private static bool LooksBinary(ReadOnlySpan<byte> b)
     {
         int ctl = 0;

@@ -8,6 +8,9 @@ namespace KmeshCompiler.Frontends;
 /// path could not be read at all (an environment error, exit 2, rather than an input error).</summary>
 public sealed record LoadResult(World World, DiagnosticBag Diagnostics, bool EnvironmentError)
 {
+    /// <summary>The input files read, as displayed (stdin is "-").</summary>
+    public IReadOnlyList<string> FileNames { get; init; } = [];
+
     public bool HasErrors => EnvironmentError || Diagnostics.HasErrors;
 }
 
@@ -24,7 +27,7 @@ public static class InputLoader
         var bag = new DiagnosticBag();
         var sources = ReadSources(inputs, bag, stdin, out bool envError);
         if (envError) return new LoadResult(World.Empty, bag, true);
-        return new LoadResult(Build(sources, settings, bag), bag, false);
+        return new LoadResult(Build(sources, settings, bag), bag, false) { FileNames = [.. sources.Select(s => s.DisplayPath)] };
     }
 
     public static World Build(IReadOnlyList<SourceText> sources, FrontendSettings settings, DiagnosticBag bag)
@@ -39,6 +42,8 @@ public static class InputLoader
                 case InputKind.Kpl: worlds.Add(Text.KplFrontend.Read(src, bag)); break;
                 default: worlds.Add(Xds.XdsFrontend.Read(src, settings, bag)); break;
             }
+            if (worlds.Count > 0 && InputKinds.Classify(src) != InputKind.Kubernetes)
+                bag.ObjectsRead += worlds[^1].Workloads.Length + worlds[^1].Services.Length + worlds[^1].Policies.Length;
         }
         if (kube.Count > 0) worlds.Insert(0, Kubernetes.KubernetesFrontend.Build(kube, settings, bag));
         return Merge(worlds, bag);

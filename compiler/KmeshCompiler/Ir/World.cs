@@ -57,16 +57,42 @@ public sealed record Workload(
     uint Capacity,
     ImmutableArray<WorkloadServicePorts> Services,
     ImmutableArray<string> AuthorizationPolicies,
-    SourceLocation Location)
+    SourceLocation Location,
+    NetworkMode NetworkMode = NetworkMode.Standard,
+    bool Enrolled = true,
+    string Kind = Workload.PodKind)
 {
     public const string DefaultTrustDomain = "cluster.local";
+    public const string PodKind = "Pod";
     public const string DefaultServiceAccount = "default";
     public const string DefaultClusterId = "Kubernetes";
 
     public string Key => $"{Namespace}/{Name}";
 
     public Identity Identity => new(TrustDomain, Namespace, ServiceAccount);
+
+    /// <summary>A pod template (Deployment, StatefulSet, ...): labels, namespace, service account and
+    /// ports, but no address and no node. Selectors and lints see it; images and the kernel cannot.</summary>
+    public bool IsTemplate => Kind != PodKind;
+
+    /// <summary>Whether the mesh captures this workload's traffic (semantics.md §3): a host-network pod
+    /// sends from its node's address and is not captured, so its address lends no identity.</summary>
+    public bool LendsIdentity => NetworkMode == NetworkMode.Standard;
+
+    /// <summary>Whether policies are enforced on connections to this workload (for a template: to the
+    /// pods it creates): enrolled and captured. Every other workload's SYNs pass, and node images
+    /// leave it out.</summary>
+    public bool Enforced => Enrolled && NetworkMode == NetworkMode.Standard;
+
+    /// <summary>Why <see cref="Enforced"/> is false, for messages; null when it is enforced.</summary>
+    public string? NotEnforcedReason =>
+        NetworkMode == NetworkMode.HostNetwork ? $"{Key} uses the host network, which the mesh does not capture"
+        : !Enrolled ? $"{Key} is not enrolled in the mesh (label istio.io/dataplane-mode)"
+        : null;
 }
+
+/// <summary>xDS <c>NetworkMode</c>: a host-network pod shares its node's address.</summary>
+public enum NetworkMode { Standard = 0, HostNetwork = 1 }
 
 /// <summary>A workload identity without the <c>spiffe://</c> prefix.</summary>
 public sealed record Identity(string TrustDomain, string Namespace, string ServiceAccount)

@@ -116,7 +116,10 @@ public sealed partial class Lowerer
             }
         }
         Phase("address index");
-        _identity = new IdentityLowering(_owner);
+        // Host-network pods lend no identity to their (node's) address, as the evaluator resolves it.
+        _identity = new IdentityLowering(_owner.Any(kv => !kv.Value.LendsIdentity)
+            ? _owner.Where(kv => kv.Value.LendsIdentity).ToDictionary()
+            : _owner);
         Phase("identity index");
     }
 
@@ -135,6 +138,12 @@ public sealed partial class Lowerer
     private ImageFile? Run(out LoweringStats? stats)
     {
         stats = null;
+        if (_world.Workloads.Any(w => w.IsTemplate) && !_world.Workloads.Any(w => !w.IsTemplate))
+        {
+            var templates = _world.Workloads.Select(w => $"{w.Kind} {w.Key}").ToList();
+            _bag.Add(Codes.TemplatesOnly, SourceLocation.None, string.Join(", ", templates.Take(3)) + (templates.Count > 3 ? $" and {templates.Count - 3} more" : ""));
+            return null;
+        }
         if (!_world.Nodes.Any(n => n.Name == _node) && !_world.Workloads.Any(w => w.Node == _node))
         {
             var known = _world.Nodes.Select(n => n.Name).Concat(_world.Workloads.Select(w => w.Node)).Where(n => n.Length > 0).Distinct().Order(StringComparer.Ordinal).ToList();
@@ -200,7 +209,8 @@ public sealed partial class Lowerer
     {
         maxSteps = 0;
         var owner = _owner;
-        var local = _world.Workloads.Where(w => w.Node == _node).ToList();
+        // Only workloads the mesh enforces get entries: others (host network, not enrolled) pass.
+        var local = _world.Workloads.Where(w => w.Node == _node && w.Enforced && !w.IsTemplate).ToList();
         localCount = local.Count;
 
         // Candidates of every local workload, in decision order: DENY before ALLOW, then by name.

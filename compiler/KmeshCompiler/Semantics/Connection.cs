@@ -20,4 +20,5 @@ public static class Reasons
     public const string NoAllowPolicies = "no allow policies";
     public const string NoneAllowed = "allow policies exist, but none allowed";
     public const string WorkloadNotFound = "workload not found";
+    public const string NotEnforced = "destination not enforced by the mesh";
 }

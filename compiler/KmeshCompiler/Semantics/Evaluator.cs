@@ -45,8 +45,9 @@ public sealed class Evaluator
     public Policy? PolicyByKey(string key) => _byKey.GetValueOrDefault(key);
 
     /// <summary>The identity the kernel would give this source: that of the workload owning the
-    /// address, or none.</summary>
-    public Identity? IdentityOf(IpAddr source) => WorkloadAt(source)?.Identity;
+    /// address, or none. A host-network pod lends no identity: its traffic is not captured, so it
+    /// arrives as plaintext from its node's address (semantics.md §3).</summary>
+    public Identity? IdentityOf(IpAddr source) => WorkloadAt(source) is { LendsIdentity: true } w ? w.Identity : null;
 
     public Connection ResolveIdentity(Connection c) => c with { SourceIdentity = IdentityOf(c.Source) };
 
@@ -66,6 +67,14 @@ public sealed class Evaluator
     {
         var w = WorkloadAt(c.Destination);
         if (w is null) return new Verdict(Decision.Deny, Reasons.WorkloadNotFound, null, null, []);
+        return Decide(w, c);
+    }
+
+    /// <summary>The decision for a connection to <paramref name="w"/> (also a pod template, which has
+    /// no address of its own): a workload the mesh does not enforce lets every connection through.</summary>
+    public Verdict Decide(Workload w, Connection c)
+    {
+        if (!w.Enforced) return new Verdict(Decision.Allow, Reasons.NotEnforced, null, w, []);
         Policy? deny = null, allow = null;
         bool anyAllow = false;
         var dry = ImmutableArray.CreateBuilder<DryRunMatch>();

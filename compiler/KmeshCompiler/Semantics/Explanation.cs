@@ -18,10 +18,14 @@ public sealed record Explanation(Connection Connection, Verdict Verdict, Immutab
 
 public static class Explainer
 {
-    public static Explanation Explain(this Evaluator ev, Connection c)
+    public static Explanation Explain(this Evaluator ev, Connection c) => Explain(ev, c, ev.Decide(c));
+
+    /// <summary>The explanation for a connection to a given workload (a pod template included).</summary>
+    public static Explanation Explain(this Evaluator ev, Workload destination, Connection c) => Explain(ev, c, ev.Decide(destination, c));
+
+    private static Explanation Explain(Evaluator ev, Connection c, Verdict verdict)
     {
-        var verdict = ev.Decide(c);
-        if (verdict.Destination is null) return new Explanation(c, verdict, []);
+        if (verdict.Destination is null || verdict.Reason == Reasons.NotEnforced) return new Explanation(c, verdict, []);
         var traces = ImmutableArray.CreateBuilder<PolicyTrace>();
         foreach (var p in ev.Candidates(verdict.Destination))
         {

@@ -10,9 +10,9 @@ public static class CheckCommand
 {
     private sealed class Options
     {
-    public readonly Option<string> Dst = new("--dst") { Description = "Destination: an IP address or namespace/podName.", Required = true };
+    public readonly Option<string> Dst = new("--dst") { Description = "Destination: an IP address, namespace/podName, KIND/namespace/name for a pod template (deployment, statefulset, daemonset, replicaset, job, cronjob, rollout; reference engine), or svc/namespace/name or a ClusterIP (then --port is the Service port and every endpoint is decided on its target port).", Required = true };
     public readonly Option<int> Port = new("--port") { Description = "Destination (target) port of the workload, not the Service port.", Required = true };
-    public readonly Option<string?> Src = new("--src") { Description = "Source: an IP address or namespace/podName. Omitted: a plaintext client at 0.0.0.0." };
+    public readonly Option<string?> Src = new("--src") { Description = "Source: an IP address, namespace/podName, or KIND/namespace/name for a pod template (its identity). Omitted: a plaintext client at 0.0.0.0." };
     public readonly Option<string?> SrcIdentity = new("--src-identity") { Description = "Override the source identity: TRUST_DOMAIN/ns/NAMESPACE/sa/ACCOUNT (reference engine only)." };
     public readonly Option<bool> Plaintext = new("--plaintext") { Description = "Treat the source as having no identity (reference engine only)." };
     public readonly Option<string> Engine = new("--engine") { Description = "reference (the C# evaluator) or kernel (the XDP program via BPF_PROG_TEST_RUN; needs root).", DefaultValueFactory = _ => "reference" };
@@ -53,27 +53,127 @@ public static class CheckCommand
         var load = Cli.LoadOrReport(r, inputs, out int exit);
         if (load is null) return exit;
         var world = load.World;
-        if (!Endpoints.TryResolve(world, r.GetValue(o.Dst)!, out var dst, out _, out var err)) { io.Err.WriteLine($"kmeshc: error: --dst: {err}"); return Cli.Failed; }
-        IpAddr src = dst.IsV6 ? new IpAddr(0, true) : IpAddr.V4(0);
-        string? srcText = r.GetValue(o.Src);
-        if (srcText is not null && !Endpoints.TryResolve(world, srcText, out src, out _, out err)) { io.Err.WriteLine($"kmeshc: error: --src: {err}"); return Cli.Failed; }
+        string dstText = r.GetValue(o.Dst)!;
+        bool json = r.GetValue(o.Format) == "json";
+        if (Endpoints.TryService(world, dstText, out var service, out var err))
+        {
+            if (engine == "kernel") return Usage(io, "--dst names a Service: the kernel engine decides one connection to one workload address; give an endpoint's address or use --engine reference");
+            return CheckService(r, o, io, world, service!, port, json, forced, plaintext);
+        }
+        if (err.Length > 0) { io.Err.WriteLine($"kmeshc: error: --dst: {err}"); return Cli.Failed; }
+        if (!Endpoints.TryResolve(world, dstText, out var dst, out var dstWorkload, out err)) { io.Err.WriteLine($"kmeshc: error: --dst: {err}"); return Cli.Failed; }
+        if (dstWorkload is { IsTemplate: true } && engine == "kernel")
+        {
+            io.Err.WriteLine($"kmeshc: error: --dst {dstText} is a pod template ({dstWorkload.Kind}) without an address; the kernel engine needs the Pods (with status.podIP): add them to the inputs or use --engine reference");
+            return Cli.Failed;
+        }
+        if (!TrySource(r, o, io, world, dst, ref forced, ref plaintext, out var src, out exit)) return exit;
 
         var ev = new Evaluator(world);
-        var conn = new Connection(src, dst, (ushort)port, null);
-        string identitySource;
-        if (plaintext) identitySource = "none (--plaintext)";
-        else if (forced is not null) { conn = conn with { SourceIdentity = forced }; identitySource = "given by --src-identity"; }
+        var conn = Connect(ev, src, dst, (ushort)port, forced, plaintext, out string identitySource);
+        if (engine == "kernel") return KernelEngine.Check(r, io, world, conn);
+
+        if (dstWorkload is not null && Endpoints.ServicePortHint(dstWorkload, (uint)port) is { } hint) io.Err.WriteLine($"kmeshc: hint: {hint}");
+        var e = dstWorkload is { IsTemplate: true } ? ev.Explain(dstWorkload, conn) : ev.Explain(conn);
+        io.Out.Write(json ? CheckOutput.Json(e, "reference") : CheckOutput.Text(e, identitySource));
+        return Cli.Ok;
+    }
+
+    /// <summary>The source address, or for a pod template its pods' identity (they have no address here).</summary>
+    private static bool TrySource(ParseResult r, Options o, Cli.Io io, World world, IpAddr dst, ref Identity? forced, ref bool plaintext, out IpAddr src, out int exit)
+    {
+        exit = Cli.Ok;
+        src = dst.IsV6 ? new IpAddr(0, true) : IpAddr.V4(0);
+        string? srcText = r.GetValue(o.Src);
+        if (srcText is null) return true;
+        if (!Endpoints.TryResolve(world, srcText, out src, out var w, out var err))
+        {
+            io.Err.WriteLine($"kmeshc: error: --src: {err}");
+            exit = Cli.Failed;
+            return false;
+        }
+        if (w is { IsTemplate: true } && forced is null && !plaintext)
+        {
+            if (r.GetValue(o.Engine) == "kernel")
+            {
+                io.Err.WriteLine($"kmeshc: error: --src {srcText} is a pod template ({w.Kind}) without an address; the kernel engine needs the Pods: add them or use --engine reference");
+                exit = Cli.Failed;
+                return false;
+            }
+            forced = w.LendsIdentity ? w.Identity : null;
+            plaintext = !w.LendsIdentity;
+        }
+        return true;
+    }
+
+    private static Connection Connect(Evaluator ev, IpAddr src, IpAddr dst, ushort port, Identity? forced, bool plaintext, out string identitySource)
+    {
+        var conn = new Connection(src, dst, port, null);
+        if (plaintext) identitySource = "none (--plaintext, or a host-network source)";
+        else if (forced is not null) { conn = conn with { SourceIdentity = forced }; identitySource = "given by --src-identity or the source's pod template"; }
         else
         {
             conn = ev.ResolveIdentity(conn);
-            identitySource = conn.SourceIdentity is null ? "none: no workload has this source address" : "resolved from the source address";
+            identitySource = conn.SourceIdentity is not null ? "resolved from the source address"
+                : ev.WorkloadAt(src) is { LendsIdentity: false } h ? $"none: {h.Key} uses the host network, so its traffic is plaintext from the node"
+                : "none: no workload has this source address";
         }
+        return conn;
+    }
 
-        if (engine == "kernel") return KernelEngine.Check(r, io, world, conn);
-
-        var e = ev.Explain(conn);
-        bool json = r.GetValue(o.Format) == "json";
-        io.Out.Write(json ? CheckOutput.Json(e, "reference") : CheckOutput.Text(e, identitySource));
+    /// <summary>--dst svc/NS/NAME or a ClusterIP: --port is the Service port; every endpoint is decided
+    /// on its target port.</summary>
+    private static int CheckService(ParseResult r, Options o, Cli.Io io, World world, Service s, int port, bool json, Identity? forced, bool plaintext)
+    {
+        if (!s.Ports.Any(p => p.Port == port))
+        {
+            io.Err.WriteLine($"kmeshc: error: --port {port} is not a port of Service {s.Namespace}/{s.Name}; its ports are {string.Join(", ", s.Ports.Select(p => p.Port))}");
+            return Cli.Failed;
+        }
+        var endpoints = Endpoints.ServiceEndpoints(world, s, (uint)port);
+        var ev = new Evaluator(world);
+        var results = new List<(Workload W, uint Target, Explanation E, string Identity)>();
+        foreach (var (w, target) in endpoints)
+        {
+            var dst = w.Addresses.IsEmpty ? IpAddr.V4(0) : w.Addresses.FirstOrDefault(x => !x.IsV6, w.Addresses[0]);
+            Identity? f = forced;
+            bool pt = plaintext;
+            if (!TrySource(r, o, io, world, dst, ref f, ref pt, out var src, out int exit)) return exit;
+            var conn = Connect(ev, src, dst, (ushort)target, f, pt, out string idSource);
+            results.Add((w, target, w.IsTemplate ? ev.Explain(w, conn) : ev.Explain(conn), idSource));
+        }
+        if (json)
+        {
+            io.Out.Write(Kmeshc.Json.Write(w =>
+            {
+                w.WriteStartObject();
+                w.WriteString("service", $"{s.Namespace}/{s.Name}");
+                w.WriteNumber("port", port);
+                w.WriteStartArray("endpoints");
+                foreach (var x in results)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("workload", x.W.IsTemplate ? $"{x.W.Kind} {x.W.Key}" : x.W.Key);
+                    w.WriteNumber("targetPort", x.Target);
+                    w.WritePropertyName("check");
+                    using (var doc = JsonDocument.Parse(CheckOutput.Json(x.E, "reference"))) doc.RootElement.WriteTo(w);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }) + "\n");
+            return Cli.Ok;
+        }
+        var sb = new System.Text.StringBuilder();
+        sb.AppendLine($"service {s.Namespace}/{s.Name} port {port}: {results.Count} endpoint(s)");
+        if (results.Count == 0) sb.AppendLine("no workload serves this port (no selector, no matching pods, or a named target port they do not declare)");
+        foreach (var x in results)
+        {
+            sb.AppendLine();
+            sb.AppendLine($"=== endpoint {(x.W.IsTemplate ? $"{x.W.Kind} {x.W.Key}" : x.W.Key)}: service port {port} -> target port {x.Target}");
+            sb.Append(CheckOutput.Text(x.E, x.Identity));
+        }
+        io.Out.Write(sb.ToString());
         return Cli.Ok;
     }
 
@@ -170,9 +270,13 @@ public static class CheckOutput
         }
         else
         {
-            sb.AppendLine($"destination {v.Destination.Key} on node {(v.Destination.Node.Length > 0 ? v.Destination.Node : "(none)")}");
-            sb.AppendLine();
-            if (e.Policies.IsEmpty) sb.AppendLine("no candidate policies (namespace, global or attached to this workload)");
+            var d = v.Destination;
+            if (d.IsTemplate) sb.AppendLine($"destination {d.Kind} {d.Key} (a pod template: no address, so destination-IP conditions see {c.Destination})");
+            else sb.AppendLine($"destination {d.Key} on node {(d.Node.Length > 0 ? d.Node : "(none)")}");
+            if (d.NotEnforcedReason is { } why) sb.AppendLine($"not enforced: {why}; its connections pass without evaluation");
+            if (d.Enforced) sb.AppendLine();
+            if (!d.Enforced) { }
+            else if (e.Policies.IsEmpty) sb.AppendLine("no candidate policies (namespace, global or attached to this workload)");
             else sb.AppendLine($"candidate policies ({e.Policies.Length}); DENY is decided before ALLOW, dry-run never decides:");
             foreach (var p in e.Policies.OrderBy(p => p.Role switch { "deny" => 0, "allow" => 1, _ => 2 }))
             {

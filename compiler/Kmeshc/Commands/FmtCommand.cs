@@ -66,6 +66,13 @@ public static class FmtCommand
             }
             var fileBag = new DiagnosticBag();
             var source = new SourceText(path, bytes);
+            if (InputKinds.Classify(source) is var kind and not InputKind.Kpl)
+            {
+                io.Err.WriteLine(Codes.NotKpl.Create(new KmeshCompiler.Ir.SourceLocation(path, 1, 1), (object)InputKinds.Describe(kind),
+                    (object)"'kmeshc fmt' formats .kpl files; validate Kubernetes YAML with 'kmeshc validate'").ToString());
+                failed = true;
+                continue;
+            }
             var doc = KplFrontend.ReadDocument(source, fileBag);
             foreach (var o in doc.Comments.Orphans) fileBag.Add(Codes.KplCommentDropped, o);
             foreach (var d in fileBag.Sorted()) io.Err.WriteLine(d.ToString());

@@ -106,7 +106,15 @@ public static class TestCommand
             errors = true;
             return outcomes;
         }
-        var doc = KplFrontend.ReadDocument(new SourceText(path, bytes), bag);
+        var source = new SourceText(path, bytes);
+        if (InputKinds.Classify(source) is var kind and not InputKind.Kpl)
+        {
+            io.Err.WriteLine(Codes.NotKpl.Create(new SourceLocation(path, 1, 1), (object)InputKinds.Describe(kind),
+                (object)"'kmeshc test' runs policy tests (.test.kpl files whose 'world' line names the YAML, e.g. 'world ../deploy'); to decide one connection against YAML use 'kmeshc check'").ToString());
+            errors = true;
+            return outcomes;
+        }
+        var doc = KplFrontend.ReadDocument(source, bag);
         string dir = Path.GetDirectoryName(path) is { Length: > 0 } d ? d : ".";
         var worlds = new List<World>();
         bool envError = false;
@@ -168,8 +176,10 @@ public static class TestCommand
     private static Outcome Check(string file, string name, ConnectionExpectation c, World world, Evaluator ev)
     {
         Outcome Fail(string message, string? detail = null) => new(file, name, c.Location, false, message, detail);
-        if (!Endpoints.TryResolve(world, c.Destination, out var dst, out _, out var err)) return Fail($"destination: {err}");
-        if (!Endpoints.TryResolve(world, c.Source, out var src, out _, out err)) return Fail($"source: {err}");
+        if (!Endpoints.TryResolve(world, c.Destination, out var dst, out var dstW, out var err)) return Fail($"destination: {err}");
+        if (!Endpoints.TryResolve(world, c.Source, out var src, out var srcW, out err)) return Fail($"source: {err}");
+        if ((dstW is { IsTemplate: true } ? dstW : srcW is { IsTemplate: true } ? srcW : null) is { } t)
+            return Fail($"{t.Kind} {t.Key} is a pod template without an address; policy tests decide connections between addresses: name a Pod, or use 'kmeshc check --dst {t.Kind.ToLowerInvariant()}/{t.Key}'");
         if (c.Port > ushort.MaxValue) return Fail($"port {c.Port} is not a TCP port (0..65535)");
         var conn = new Connection(src, dst, (ushort)c.Port, null);
         string identitySource;

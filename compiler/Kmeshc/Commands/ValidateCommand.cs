@@ -16,50 +16,84 @@ public static class ValidateCommand
         var inputs = Cli.Inputs();
         var format = new Option<string>("--format")
         {
-            Description = "Output format: text (path:line:column: severity CODE: message), json, sarif (SARIF 2.1.0 for code scanning) or github (workflow annotations).",
+            Description = "Output format: text (path:line:column: severity CODE: message), json, sarif (SARIF 2.1.0 for code scanning), github (workflow annotations) or junit (JUnit XML: one test suite per file).",
             DefaultValueFactory = _ => "text",
         };
-        format.AcceptOnlyFromAmong("text", "json", "sarif", "github");
+        format.AcceptOnlyFromAmong("text", "json", "sarif", "github", "junit");
         var failOn = new Option<string>("--fail-on")
         {
             Description = "Lowest severity that makes the command exit 1: error (default) or warning.",
             DefaultValueFactory = _ => "error",
         };
         failOn.AcceptOnlyFromAmong("error", "warning");
-
-        var cmd = new Command("validate", "Validate Kubernetes and Istio resources for CI, reporting every problem with its file, line and column. Exit 0 valid, 1 errors (or warnings with --fail-on warning), 2 unreadable input.")
+        var minSeverity = new Option<string?>("--min-severity")
         {
-            inputs, format, failOn,
+            Description = "Lowest severity to report: error, warning or info. Default: info, except warning for --format github (infos are not annotated unless asked).",
+        };
+        minSeverity.AcceptOnlyFromAmong("error", "warning", "info");
+        var suppress = new Option<string[]>("--suppress")
+        {
+            Description = "Suppress a warning or info: CODE, or CODE=NAMESPACE/NAME for one object ('*' matches any characters). Repeatable. Objects can carry the annotation kmesh.io/suppress: \"KM4013,KM4020\". Errors cannot be suppressed; suppressed findings are counted in the summary.",
+            Arity = ArgumentArity.ZeroOrMore,
+            AllowMultipleArgumentsPerToken = false,
+        };
+        suppress.Validators.Add(result =>
+        {
+            foreach (var t in result.Tokens)
+                if (Suppression.Parse(t.Value) is null) result.AddError($"--suppress '{t.Value}' is not CODE or CODE=NAMESPACE/NAME (for example KM4013 or KM4013=shop/legacy-*)");
+        });
+
+        var cmd = new Command("validate", "Validate Kubernetes and Istio resources for CI, reporting every problem with its file, line and column, then a summary line. Exit 0 valid, 1 errors (or warnings with --fail-on warning), 2 unreadable input.")
+        {
+            inputs, format, failOn, minSeverity, suppress, Cli.Color,
         };
         Cli.AddInputOptions(cmd);
         cmd.SetAction(parse =>
         {
             var io = Cli.Current(parse);
+            string fmt = parse.GetValue(format) ?? "text";
             var res = InputLoader.Load(parse.GetValue(inputs) ?? [], Cli.Settings(parse));
-            var diags = res.Diagnostics.Sorted();
-            string text = (parse.GetValue(format) ?? "text") switch
+            var rules = res.Diagnostics.Suppressions.Concat((parse.GetValue(suppress) ?? []).Select(x => Suppression.Parse(x)!)).ToList();
+            var all = Suppression.Apply(res.Diagnostics.Sorted(), rules, out int suppressed);
+            var min = (parse.GetValue(minSeverity) ?? (fmt == "github" ? "warning" : "info")) switch
             {
-                "json" => Json(diags),
+                "error" => KmeshCompiler.Diagnostics.Severity.Error,
+                "warning" => KmeshCompiler.Diagnostics.Severity.Warning,
+                _ => KmeshCompiler.Diagnostics.Severity.Info,
+            };
+            var diags = all.Where(d => d.Severity >= min).ToList();
+            var summary = new Summary(res.FileNames.Count, res.Diagnostics.ObjectsRead,
+                Count(all, KmeshCompiler.Diagnostics.Severity.Error), Count(all, KmeshCompiler.Diagnostics.Severity.Warning),
+                Count(all, KmeshCompiler.Diagnostics.Severity.Info), suppressed);
+            bool failWarnings = parse.GetValue(failOn) == "warning";
+            string text = fmt switch
+            {
+                "json" => Json(diags, summary),
                 "sarif" => Sarif(diags),
                 "github" => Github(diags),
-                _ => Text(diags, Colour(io.Out)),
+                "junit" => Junit(diags, res.FileNames, failWarnings),
+                _ => Text(diags, Cli.UseColor(parse, io.Out)),
             };
             io.Out.Write(text);
-            int errors = diags.Count(d => d.Severity == KmeshCompiler.Diagnostics.Severity.Error);
-            int warnings = diags.Count(d => d.Severity == KmeshCompiler.Diagnostics.Severity.Warning);
-            if ((parse.GetValue(format) ?? "text") == "text")
-                io.Err.WriteLine($"kmeshc: {Plural(errors, "error")}, {Plural(warnings, "warning")}");
+            if (fmt is "text" or "github") io.Err.WriteLine(summary.Line());
             if (res.EnvironmentError) return Cli.Usage;
-            bool failWarnings = parse.GetValue(failOn) == "warning";
-            return errors > 0 || (failWarnings && warnings > 0) ? Cli.Failed : Cli.Ok;
+            return summary.Errors > 0 || (failWarnings && summary.Warnings > 0) ? Cli.Failed : Cli.Ok;
         });
         return cmd;
     }
 
-    private static string Plural(int n, string what) => n == 1 ? $"1 {what}" : $"{n} {what}s";
+    private static int Count(IEnumerable<Diagnostic> ds, Severity s) => ds.Count(d => d.Severity == s);
 
-    private static bool Colour(TextWriter w) =>
-        ReferenceEquals(w, Console.Out) && !Console.IsOutputRedirected && Environment.GetEnvironmentVariable("NO_COLOR") is null;
+    /// <summary>What a run found, for the closing line and the JSON summary. Counts are before
+    /// --min-severity (which only hides) and after suppression.</summary>
+    public sealed record Summary(int Files, int Objects, int Errors, int Warnings, int Infos, int Suppressed)
+    {
+        public string Line() =>
+            $"kmeshc: {(Errors == 0 && Warnings == 0 ? "ok: " : "")}{Plural(Files, "file")}, {Plural(Objects, "object")}: " +
+            $"{Plural(Errors, "error")}, {Plural(Warnings, "warning")}, {Plural(Infos, "info")}, {Suppressed} suppressed";
+    }
+
+    private static string Plural(int n, string what) => n == 1 ? $"1 {what}" : $"{n} {what}s";
 
     private static string SeverityName(Diagnostic d) => d.Severity.ToString().ToLowerInvariant();
 
@@ -76,7 +110,7 @@ public static class ValidateCommand
         return sb.ToString();
     }
 
-    public static string Json(IReadOnlyList<Diagnostic> diags)
+    public static string Json(IReadOnlyList<Diagnostic> diags, Summary? summary = null)
     {
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -97,16 +131,27 @@ public static class ValidateCommand
             }
             w.WriteEndArray();
             w.WriteStartObject("summary");
-            w.WriteNumber("errors", diags.Count(d => d.Severity == KmeshCompiler.Diagnostics.Severity.Error));
-            w.WriteNumber("warnings", diags.Count(d => d.Severity == KmeshCompiler.Diagnostics.Severity.Warning));
-            w.WriteNumber("infos", diags.Count(d => d.Severity == KmeshCompiler.Diagnostics.Severity.Info));
+            w.WriteNumber("errors", summary?.Errors ?? Count(diags, KmeshCompiler.Diagnostics.Severity.Error));
+            w.WriteNumber("warnings", summary?.Warnings ?? Count(diags, KmeshCompiler.Diagnostics.Severity.Warning));
+            w.WriteNumber("infos", summary?.Infos ?? Count(diags, KmeshCompiler.Diagnostics.Severity.Info));
+            if (summary is not null)
+            {
+                w.WriteNumber("suppressed", summary.Suppressed);
+                w.WriteNumber("files", summary.Files);
+                w.WriteNumber("objects", summary.Objects);
+            }
             w.WriteEndObject();
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(ms.ToArray()).Replace("\r\n", "\n") + "\n";
     }
 
-    /// <summary>SARIF 2.1.0: one run, one rule per code that occurs, one result per diagnostic.</summary>
+    /// <summary>The base id of relative artifact locations: the directory kmeshc ran in (the checkout).</summary>
+    public const string SrcRoot = "%SRCROOT%";
+
+    /// <summary>SARIF 2.1.0: one run, one rule per code that occurs (with its documentation, help in
+    /// markdown and a helpUri to its entry in docs/diagnostics.md), one result per diagnostic, relative
+    /// paths against <see cref="SrcRoot"/>. tests/sarif holds the schema a test validates against.</summary>
     public static string Sarif(IReadOnlyList<Diagnostic> diags)
     {
         var rules = diags.Select(d => d.Descriptor).DistinctBy(d => d.Code).OrderBy(d => d.Code, StringComparer.Ordinal).ToList();
@@ -129,8 +174,17 @@ public static class ValidateCommand
             {
                 w.WriteStartObject();
                 w.WriteString("id", r.Code);
+                w.WriteString("name", Catalogue.NameOf(r));
                 w.WriteStartObject("shortDescription");
-                w.WriteString("text", System.Text.RegularExpressions.Regex.Replace(r.Format, @"\{\d+\}", "...").Replace("{{", "{").Replace("}}", "}"));
+                w.WriteString("text", Catalogue.Template(r));
+                w.WriteEndObject();
+                w.WriteStartObject("fullDescription");
+                w.WriteString("text", DiagnosticDocs.Text(r).TrimEnd());
+                w.WriteEndObject();
+                w.WriteString("helpUri", DiagnosticDocs.HelpUri(r.Code));
+                w.WriteStartObject("help");
+                w.WriteString("text", DiagnosticDocs.Text(r).TrimEnd());
+                w.WriteString("markdown", DiagnosticDocs.Markdown(r));
                 w.WriteEndObject();
                 w.WriteStartObject("defaultConfiguration");
                 w.WriteString("level", Level(r.Severity));
@@ -138,6 +192,13 @@ public static class ValidateCommand
                 w.WriteEndObject();
             }
             w.WriteEndArray();
+            w.WriteEndObject();
+            w.WriteEndObject();
+            w.WriteStartObject("originalUriBaseIds");
+            w.WriteStartObject(SrcRoot);
+            w.WriteStartObject("description");
+            w.WriteString("text", "The directory kmeshc ran in (the repository checkout).");
+            w.WriteEndObject();
             w.WriteEndObject();
             w.WriteEndObject();
             w.WriteStartArray("results");
@@ -156,7 +217,9 @@ public static class ValidateCommand
                     w.WriteStartObject();
                     w.WriteStartObject("physicalLocation");
                     w.WriteStartObject("artifactLocation");
-                    w.WriteString("uri", Uri(d.Location.File));
+                    var (uri, relative) = Uri(d.Location.File);
+                    w.WriteString("uri", uri);
+                    if (relative) w.WriteString("uriBaseId", SrcRoot);
                     w.WriteEndObject();
                     if (d.Location.Line > 0)
                     {
@@ -186,12 +249,69 @@ public static class ValidateCommand
         _ => "note",
     };
 
-    /// <summary>Relative paths stay relative (code scanning resolves them against the checkout).</summary>
-    private static string Uri(string file)
+    /// <summary>Relative paths stay relative to <see cref="SrcRoot"/> (code scanning resolves them against
+    /// the checkout); absolute paths become file: URIs.</summary>
+    private static (string Uri, bool Relative) Uri(string file)
     {
         string f = file.Replace('\\', '/');
-        if (f == "<stdin>") return "stdin";
-        return string.Join('/', f.Split('/').Select(System.Uri.EscapeDataString)).Replace("%3A", ":");
+        if (f is "<stdin>" or "-") return ("stdin", true);
+        if (f.StartsWith("./", StringComparison.Ordinal)) f = f[2..];
+        string escaped = string.Join('/', f.Split('/').Select(System.Uri.EscapeDataString));
+        return Path.IsPathRooted(file) ? ("file://" + (escaped.StartsWith('/') ? "" : "/") + escaped, false) : (escaped, true);
+    }
+
+    /// <summary>JUnit XML for CI systems: one test suite per input file, one test case per finding (a
+    /// failure when it fails the run: errors, and warnings with --fail-on warning), and one passing
+    /// case "valid" for a file without findings.</summary>
+    public static string Junit(IReadOnlyList<Diagnostic> diags, IReadOnlyList<string> files, bool failWarnings)
+    {
+        var byFile = diags.GroupBy(d => d.Location.IsKnown ? d.Location.File : "<input>").ToDictionary(g => g.Key, g => g.ToList());
+        var names = files.Concat(byFile.Keys).Distinct().OrderBy(f => f, StringComparer.Ordinal).ToList();
+        bool Fails(Diagnostic d) => d.Severity == KmeshCompiler.Diagnostics.Severity.Error || (failWarnings && d.Severity == KmeshCompiler.Diagnostics.Severity.Warning);
+        var sb = new StringBuilder();
+        var settings = new System.Xml.XmlWriterSettings { Indent = true, OmitXmlDeclaration = false, Encoding = new UTF8Encoding(false), NewLineChars = "\n" };
+        using (var sw = new StringWriter(sb))
+        using (var x = System.Xml.XmlWriter.Create(sw, settings))
+        {
+            x.WriteStartElement("testsuites");
+            x.WriteAttributeString("name", "kmeshc validate");
+            x.WriteAttributeString("tests", names.Sum(f => Math.Max(1, byFile.GetValueOrDefault(f)?.Count ?? 0)).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            x.WriteAttributeString("failures", diags.Count(Fails).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            foreach (var f in names)
+            {
+                var ds = byFile.GetValueOrDefault(f) ?? [];
+                x.WriteStartElement("testsuite");
+                x.WriteAttributeString("name", f);
+                x.WriteAttributeString("tests", Math.Max(1, ds.Count).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                x.WriteAttributeString("failures", ds.Count(Fails).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                if (ds.Count == 0)
+                {
+                    x.WriteStartElement("testcase");
+                    x.WriteAttributeString("name", "valid");
+                    x.WriteAttributeString("classname", f);
+                    x.WriteEndElement();
+                }
+                foreach (var d in ds)
+                {
+                    x.WriteStartElement("testcase");
+                    x.WriteAttributeString("name", $"{d.Code} {d.Location.Line}:{d.Location.Column}{(d.Object is null ? "" : " " + d.Object)}");
+                    x.WriteAttributeString("classname", f);
+                    if (Fails(d))
+                    {
+                        x.WriteStartElement("failure");
+                        x.WriteAttributeString("type", d.Code);
+                        x.WriteAttributeString("message", d.Message);
+                        x.WriteString(d.ToString());
+                        x.WriteEndElement();
+                    }
+                    else x.WriteElementString("system-out", d.ToString());
+                    x.WriteEndElement();
+                }
+                x.WriteEndElement();
+            }
+            x.WriteEndElement();
+        }
+        return sb.ToString().Replace("utf-16", "utf-8") + "\n";
     }
 
     /// <summary>GitHub workflow commands: ::error file=F,line=L,col=C::CODE: message.</summary>

@@ -16,11 +16,14 @@ public sealed record WorldGenOptions(
     int MaxListLength = 3,
     bool Ipv6 = true,
     bool DryRun = true,
-    string RootNamespace = "istio-system");
+    string RootNamespace = "istio-system",
+    bool HostNetwork = true,
+    bool Enrolment = true);
 
 /// <summary>Seeded random IR worlds for property tests: every match field kind, negatives, empty
 /// lists at every level, IPv4 and IPv6 (dual-stack workloads, unmasked CIDRs), string wildcards,
-/// dry-run, selector attachments, services with every load-balancing mode. Values are drawn mostly
+/// dry-run, selector attachments, services with every load-balancing mode, host-network pods sharing
+/// their node's address, workloads not enrolled in the mesh. Values are drawn mostly
 /// from the world itself (its namespaces, identities, addresses and ports) so that matches hit often
 /// enough to exercise both outcomes.</summary>
 public static class WorldGen
@@ -59,6 +62,23 @@ public static class WorldGen
                 node.Locality, rng.Next(6) == 0 ? WorkloadHealth.Unhealthy : WorkloadHealth.Healthy,
                 (uint)rng.Next(1, 4), [], [], SourceLocation.None));
         }
+
+        // Host-network pods share their node's address (and lend it no identity); some workloads are
+        // not enrolled (not enforced, identity kept as sources).
+        if (o.HostNetwork)
+            for (int k = 0; k < nodes.Length; k++)
+                for (int j = rng.Next(3); j > 0; j--)
+                {
+                    string ns = nsNames[rng.Next(nsNames.Count)];
+                    var node = nodes[k];
+                    workloadsDraft.Add(new Workload(
+                        $"Kubernetes//Pod/{ns}/host{k}-{j}", $"host{k}-{j}", ns, sas[rng.Next(sas.Length)], Workload.DefaultTrustDomain,
+                        [IpAddr.V4(0xC0A80000u | (uint)(k + 1))], node.Name, node.Network, Workload.DefaultClusterId, node.Locality,
+                        WorkloadHealth.Healthy, 1, [], [], SourceLocation.None, NetworkMode.HostNetwork));
+                }
+        if (o.Enrolment)
+            for (int i = 0; i < workloadsDraft.Count; i++)
+                if (rng.Next(8) == 0) workloadsDraft[i] = workloadsDraft[i] with { Enrolled = false };
 
         var ports = new List<ushort>(CommonPorts);
         var services = new List<Service>();

@@ -118,7 +118,7 @@ internal static class HostileStrings
         })],
         [.. w.Services.Select(s => s with
         {
-            Hostname = r.Next(2) == 0 ? s.Hostname : S(r),
+            Hostname = r.Next(2) == 0 ? s.Hostname : S(r) + s.Name, // the name keeps keys unique
             Addresses = [.. s.Addresses.Select(a => a with { Network = S(r) })],
         })],
         [.. w.Policies.Select(p => p with

@@ -36,9 +36,10 @@ public static class KubernetesFrontend
                 objects.Absorb(parser);
                 count += parser.ObjectCount;
                 errors |= pieceBag.HasErrors;
-                bag.AddRange(pieceBag.Items);
+                bag.Absorb(pieceBag);
             }
             if (count == 0 && !errors) bag.Add(Codes.NoObjects, new SourceLocation(src.DisplayPath, 1, 1));
+            bag.ObjectsRead += count;
         }
         return new WorldBuilder(objects, settings, bag).Build();
     }

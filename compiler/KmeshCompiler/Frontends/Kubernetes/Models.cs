@@ -39,7 +39,16 @@ internal sealed record PodModel(
     bool Ready,
     ImmutableArray<ContainerPort> Ports,
     SourceLocation Location,
-    SourceLocation NodeNameLocation);
+    SourceLocation NodeNameLocation,
+    string Kind = Workload.PodKind,
+    bool HostNetwork = false)
+{
+    /// <summary>Unique among pods and templates: a Deployment and a Pod may share a name.</summary>
+    public string UniqueKey => Kind == Workload.PodKind ? $"{Namespace}/{Name}" : $"{Kind} {Namespace}/{Name}";
+
+    /// <summary>How messages name it: "ns/name" for a Pod, "Deployment ns/name" for a template.</summary>
+    public string Display => Kind == Workload.PodKind ? $"{Namespace}/{Name}" : $"{Kind} {Namespace}/{Name}";
+}
 
 internal sealed record ServicePortModel(string Name, uint Port, uint TargetNumber, string? TargetName, AppProtocol AppProtocol, SourceLocation Location);
 

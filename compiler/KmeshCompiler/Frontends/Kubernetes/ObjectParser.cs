@@ -16,6 +16,20 @@ internal sealed class ObjectParser(FrontendSettings settings, DiagnosticBag bag)
     public const string SubzoneLabel = "topology.istio.io/subzone";
     public const string NetworkLabel = "topology.istio.io/network";
     public const string TrafficDistributionAnnotation = "networking.istio.io/traffic-distribution";
+    public const string DataplaneModeLabel = "istio.io/dataplane-mode";
+
+    /// <summary>Kinds whose pod template becomes a workload without addresses, and where the template is.</summary>
+    private static readonly Dictionary<string, string[]> TemplateKinds = new(StringComparer.Ordinal)
+    {
+        ["Deployment"] = ["spec", "template"],
+        ["StatefulSet"] = ["spec", "template"],
+        ["DaemonSet"] = ["spec", "template"],
+        ["ReplicaSet"] = ["spec", "template"],
+        ["ReplicationController"] = ["spec", "template"],
+        ["Job"] = ["spec", "template"],
+        ["CronJob"] = ["spec", "jobTemplate", "spec", "template"],
+        ["Rollout"] = ["spec", "template"],
+    };
 
     private static readonly string[] TopFields = ["apiVersion", "kind", "metadata", "spec", "status"];
     private static readonly string[] MetaFields =
@@ -95,18 +109,31 @@ internal sealed class ObjectParser(FrontendSettings settings, DiagnosticBag bag)
                 if (new PolicyParser(r, settings, meta).Read(m) is { } p) Policies.Add(p);
                 break;
             }
+            case var k when TemplateKinds.TryGetValue(k, out var path): Template(m, r, k, path); break;
             case "PeerAuthentication" or "WorkloadEntry" or "ServiceEntry":
-                r.Report(Codes.UnsupportedKind, m.Location, kind, NameOf(m));
+                r.Object = $"{kind} {NameOf(m, kind)}";
+                r.Report(Codes.UnsupportedKind, m.Location, kind, NameOf(m, kind));
                 break;
             default:
-                r.Report(Codes.SkippedKind, m.Location, kind, NameOf(m));
+                r.Object = $"{kind} {NameOf(m, kind)}";
+                r.Report(Codes.SkippedKind, m.Location, kind, NameOf(m, kind));
                 break;
         }
     }
 
-    private static string NameOf(YMap m) =>
+    /// <summary>Kinds without a namespace: every other kind without metadata.namespace gets -n's.</summary>
+    private static readonly HashSet<string> ClusterScoped = new(StringComparer.Ordinal)
+    {
+        "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PersistentVolume", "StorageClass",
+        "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding", "PriorityClass", "APIService", "IngressClass", "RuntimeClass",
+        "CSIDriver", "CSINode", "VolumeAttachment", "ClusterIssuer", "GatewayClass", "ComponentStatus",
+    };
+
+    private string NameOf(YMap m, string kind) =>
         m["metadata"] is YMap md && md["name"] is YScalar { IsString: true } n
-            ? (md["namespace"] is YScalar { IsString: true } ns ? $"{ns.Value}/{n.Value}" : n.Value)
+            ? (md["namespace"] is YScalar { IsString: true } ns ? $"{ns.Value}/{n.Value}"
+                : ClusterScoped.Contains(kind) ? n.Value : $"{settings.DefaultNamespace}/{n.Value}")
             : "(unnamed)";
 
     private void CoreApiVersion(YMap m, ObjectReader r, string kind, string? apiVersion)
@@ -136,13 +163,19 @@ internal sealed class ObjectParser(FrontendSettings settings, DiagnosticBag bag)
         string ns = "";
         if (namespaced)
         {
-            ns = r.String(md["namespace"], "metadata.namespace") ?? "default";
+            ns = r.String(md["namespace"], "metadata.namespace") ?? settings.DefaultNamespace;
             if (md["namespace"] is { } nsNode && ns != "default" && !IsDnsLabel(ns)) r.Report(Codes.BadName, nsNode.Location, ns, "namespace");
         }
         r.Object = namespaced ? $"{kind} {ns}/{name}" : $"{kind} {name}";
         var labels = ToLabels(r.StringMap(md["labels"], "metadata.labels"));
         var annotationsNode = md["annotations"] as YMap;
         var annotations = ToLabels(r.StringMap(md["annotations"], "metadata.annotations"));
+        if (annotations.Get(Suppression.Annotation) is { } codes)
+            foreach (var code in codes.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (Suppression.Parse(code) is { Object: null } rule) bag.Suppressions.Add(rule with { Object = namespaced ? $"{ns}/{name}" : name });
+                else r.Report(Codes.BadSuppression, annotationsNode![Suppression.Annotation]!.Location, code);
+            }
         return new Meta(name, ns, labels, annotations, annotationsNode, m.Location);
     }
 
@@ -179,32 +212,7 @@ internal sealed class ObjectParser(FrontendSettings settings, DiagnosticBag bag)
         if (meta is null) return;
         var spec = r.Map(m["spec"], "spec");
         var status = r.Map(m["status"], "status");
-        string sa = r.String(spec?["serviceAccountName"], "spec.serviceAccountName")
-                    ?? r.String(spec?["serviceAccount"], "spec.serviceAccount") ?? Workload.DefaultServiceAccount;
-        if (sa.Length == 0) sa = Workload.DefaultServiceAccount;
-        string nodeName = r.String(spec?["nodeName"], "spec.nodeName") ?? "";
-
-        var ports = ImmutableArray.CreateBuilder<ContainerPort>();
-        foreach (var (field, containers) in new[] { ("spec.containers", spec?["containers"]), ("spec.initContainers", spec?["initContainers"]) })
-        {
-            var list = r.List(containers, field);
-            if (list is null) continue;
-            for (int i = 0; i < list.Items.Count; i++)
-            {
-                var c = r.Map(list.Items[i], $"{field}[{i}]");
-                var cports = r.List(c?["ports"], $"{field}[{i}].ports");
-                if (cports is null) continue;
-                for (int j = 0; j < cports.Items.Count; j++)
-                {
-                    var p = r.Map(cports.Items[j], $"{field}[{i}].ports[{j}]");
-                    if (p is null) continue;
-                    long? num = r.Int(p["containerPort"], $"{field}[{i}].ports[{j}].containerPort", 1, 65535);
-                    string? pname = r.String(p["name"], $"{field}[{i}].ports[{j}].name");
-                    if (num is { } n) ports.Add(new ContainerPort(pname ?? "", (uint)n));
-                }
-            }
-        }
-
+        var ps = PodSpec(spec, r, "spec");
         var addrs = new List<IpAddr>();
         void AddIp(YNode? n, string path)
         {
@@ -232,8 +240,64 @@ internal sealed class ObjectParser(FrontendSettings settings, DiagnosticBag bag)
                     ready = r.String(c["status"], $"status.conditions[{i}].status") == "True";
             }
         if (addrs.Count == 0) r.Report(Codes.PodWithoutIp, meta.Location, $"{meta.Namespace}/{meta.Name}");
-        Pods.Add(new PodModel(meta.Name, meta.Namespace, sa, [.. addrs], nodeName, meta.Labels, ready, ports.ToImmutable(),
-            meta.Location, spec?["nodeName"]?.Location ?? meta.Location));
+        Pods.Add(new PodModel(meta.Name, meta.Namespace, ps.ServiceAccount, [.. addrs], ps.NodeName, meta.Labels, ready, ps.Ports,
+            meta.Location, spec?["nodeName"]?.Location ?? meta.Location, HostNetwork: ps.HostNetwork));
+    }
+
+    private sealed record PodSpecModel(string ServiceAccount, string NodeName, ImmutableArray<ContainerPort> Ports, bool HostNetwork);
+
+    /// <summary>What a pod spec (of a Pod or of a template at <paramref name="at"/>) contributes.</summary>
+    private static PodSpecModel PodSpec(YMap? spec, ObjectReader r, string at)
+    {
+        string sa = r.String(spec?["serviceAccountName"], at + ".serviceAccountName")
+                    ?? r.String(spec?["serviceAccount"], at + ".serviceAccount") ?? Workload.DefaultServiceAccount;
+        if (sa.Length == 0) sa = Workload.DefaultServiceAccount;
+        string nodeName = r.String(spec?["nodeName"], at + ".nodeName") ?? "";
+        bool hostNetwork = r.Bool(spec?["hostNetwork"], at + ".hostNetwork") ?? false;
+
+        var ports = ImmutableArray.CreateBuilder<ContainerPort>();
+        foreach (var (field, containers) in new[] { (at + ".containers", spec?["containers"]), (at + ".initContainers", spec?["initContainers"]) })
+        {
+            var list = r.List(containers, field);
+            if (list is null) continue;
+            for (int i = 0; i < list.Items.Count; i++)
+            {
+                var c = r.Map(list.Items[i], $"{field}[{i}]");
+                var cports = r.List(c?["ports"], $"{field}[{i}].ports");
+                if (cports is null) continue;
+                for (int j = 0; j < cports.Items.Count; j++)
+                {
+                    var p = r.Map(cports.Items[j], $"{field}[{i}].ports[{j}]");
+                    if (p is null) continue;
+                    long? num = r.Int(p["containerPort"], $"{field}[{i}].ports[{j}].containerPort", 1, 65535);
+                    string? pname = r.String(p["name"], $"{field}[{i}].ports[{j}].name");
+                    if (num is { } n) ports.Add(new ContainerPort(pname ?? "", (uint)n));
+                }
+            }
+        }
+        return new PodSpecModel(sa, nodeName, ports.ToImmutable(), hostNetwork);
+    }
+
+    /// <summary>A workload template (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Argo
+    /// Rollout): its pod template becomes a workload without addresses, so selectors, lints and checks
+    /// by name see the pods it will create. The object's own spec is only read where the template is.</summary>
+    private void Template(YMap m, ObjectReader r, string kind, string[] path)
+    {
+        var meta = Metadata(m, r, kind, namespaced: true);
+        if (meta is null) return;
+        YMap? node = m;
+        string at = "";
+        foreach (var step in path)
+        {
+            at = at.Length == 0 ? step : $"{at}.{step}";
+            node = r.Map(node?[step], at);
+            if (node is null) return; // a Rollout with workloadRef has no template: the referenced Deployment has it
+        }
+        var tmeta = r.Map(node!["metadata"], at + ".metadata");
+        var labels = ToLabels(r.StringMap(tmeta?["labels"], at + ".metadata.labels"));
+        var ps = PodSpec(r.Map(node["spec"], at + ".spec"), r, at + ".spec");
+        Pods.Add(new PodModel(meta.Name, meta.Namespace, ps.ServiceAccount, [], ps.NodeName, labels, true, ps.Ports,
+            meta.Location, meta.Location, kind, ps.HostNetwork));
     }
 
     private void Service(YMap m, ObjectReader r, string? apiVersion)

@@ -21,7 +21,7 @@ internal sealed class WorldBuilder(ObjectParser o, FrontendSettings settings, Di
     {
         var namespaces = Unique(o.Namespaces, x => x.Name, x => x.Location, "namespace");
         var nodes = Unique(o.Nodes, x => x.Name, x => x.Location, "node");
-        _pods = Unique(o.Pods, x => $"{x.Namespace}/{x.Name}", x => x.Location, "pod").Values.ToList();
+        _pods = Unique(o.Pods, x => x.UniqueKey, x => x.Location, "pod").Values.ToList();
         var services = Unique(o.Services, x => $"{x.Namespace}/{x.Name}", x => x.Location, "service").Values.ToList();
         var policies = Unique(o.Policies, x => x.Policy.Key, x => x.Policy.Location, "policy").Values.ToList();
         IndexPods();
@@ -50,7 +50,7 @@ internal sealed class WorldBuilder(ObjectParser o, FrontendSettings settings, Di
                     if (p.TargetName is null) { ports.Add(new ServicePort(p.Port, p.TargetNumber, p.AppProtocol)); continue; }
                     var cp = pod.Ports.FirstOrDefault(c => c.Name == p.TargetName);
                     if (cp is not null) ports.Add(new ServicePort(p.Port, cp.Port, p.AppProtocol));
-                    else unresolved[p] = unresolved.TryGetValue(p, out var u) ? (u.FirstPod, u.Count + 1) : (pod.Name, 1);
+                    else unresolved[p] = unresolved.TryGetValue(p, out var u) ? (u.FirstPod, u.Count + 1) : (pod.Kind == Workload.PodKind ? pod.Name : pod.Display, 1);
                 }
                 (podServices[i] ??= []).Add(new WorkloadServicePorts(key, ports.ToImmutable()));
             }
@@ -70,6 +70,7 @@ internal sealed class WorldBuilder(ObjectParser o, FrontendSettings settings, Di
         // Workloads.
         var workloads = new List<Workload>(_pods.Count);
         bool nodesKnown = nodes.Count > 0;
+        var enrolment = new Enrolment(namespaces.Values, _pods);
         for (int i = 0; i < _pods.Count; i++)
         {
             var p = _pods[i];
@@ -80,9 +81,10 @@ internal sealed class WorldBuilder(ObjectParser o, FrontendSettings settings, Di
                 ?? namespaces.GetValueOrDefault(p.Namespace)?.Labels.Get(ObjectParser.NetworkLabel) ?? "";
             var svcs = podServices[i] is { } ps ? ps.OrderBy(x => x.ServiceKey, StringComparer.Ordinal).ToImmutableArray() : [];
             var pols = podPolicies[i] is { } pp ? pp.Distinct().OrderBy(x => x, StringComparer.Ordinal).ToImmutableArray() : [];
-            workloads.Add(new Workload($"{settings.ClusterId}//Pod/{p.Namespace}/{p.Name}", p.Name, p.Namespace, p.ServiceAccount,
+            workloads.Add(new Workload($"{settings.ClusterId}//{p.Kind}/{p.Namespace}/{p.Name}", p.Name, p.Namespace, p.ServiceAccount,
                 settings.TrustDomain, p.Addresses, p.NodeName, network, settings.ClusterId, node?.Locality ?? Locality.Empty,
-                p.Ready ? WorkloadHealth.Healthy : WorkloadHealth.Unhealthy, 1, svcs, pols, p.Location));
+                p.Ready ? WorkloadHealth.Healthy : WorkloadHealth.Unhealthy, 1, svcs, pols, p.Location,
+                p.HostNetwork ? NetworkMode.HostNetwork : NetworkMode.Standard, enrolment.Enrolled(p), p.Kind));
         }
 
         // Namespaces: declared ones, and those implied by the objects in them.
@@ -92,7 +94,9 @@ internal sealed class WorldBuilder(ObjectParser o, FrontendSettings settings, Di
         foreach (var s in services) allNs.TryAdd(s.Namespace, new Namespace(s.Namespace, s.Location));
         foreach (var p in policies) allNs.TryAdd(p.Policy.Namespace, new Namespace(p.Policy.Namespace, p.Policy.Location));
 
-        Lint(policies, workloads, allNs.Keys.ToHashSet(StringComparer.Ordinal), namespaces.Count > 0);
+        var hints = new WorldHints(_pods, workloads, _byNs, namespaces.Keys, settings, bag);
+        Lint(policies, workloads, allNs.Keys.ToHashSet(StringComparer.Ordinal), namespaces.Count > 0, hints);
+        hints.HostNetworkIdentities(policies);
 
         return new World(
             [.. allNs.Values],
@@ -182,7 +186,7 @@ internal sealed class WorldBuilder(ObjectParser o, FrontendSettings settings, Di
     /// <summary>Lints that need the world (semantics.md §5): policies that apply to nothing, service
     /// ports written where target ports are meant, namespaces that do not exist.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private void Lint(List<PolicyModel> policies, List<Workload> workloads, HashSet<string> knownNamespaces, bool namespacesDeclared)
+    private void Lint(List<PolicyModel> policies, List<Workload> workloads, HashSet<string> knownNamespaces, bool namespacesDeclared, WorldHints hints)
     {
         bool podsKnown = _pods.Count > 0;
         PortView? all = null;
@@ -191,18 +195,16 @@ internal sealed class WorldBuilder(ObjectParser o, FrontendSettings settings, Di
         {
             var p = pm.Policy;
             string obj = $"AuthorizationPolicy {p.Key}";
-            IEnumerable<int> applied = p.Scope switch
+            // Global policies apply to every workload; they are never listed (the port view covers them).
+            List<int> applied = p.Scope switch
             {
-                PolicyScope.Global => Enumerable.Range(0, workloads.Count),
+                PolicyScope.Global => [],
                 PolicyScope.Namespace => _byNs.GetValueOrDefault(p.Namespace) ?? [],
                 _ => pm.MatchLabels is { Pairs.IsEmpty: false } sel ? Select(sel, p.Namespace == settings.RootNamespace ? null : p.Namespace) : [],
             };
-            if (podsKnown && p.Scope != PolicyScope.Global && !applied.Any() && pm.MatchLabels is not { Pairs.IsEmpty: true })
-            {
-                bool ns = p.Scope == PolicyScope.Namespace;
-                bag.Add(Codes.SelectsNothing.Create(pm.TargetLocation, obj,
-                    ns ? $" (namespace '{p.Namespace}' has no pods)" : "", ns ? "namespace" : "selector labels"));
-            }
+            if (podsKnown && p.Scope != PolicyScope.Global && applied.Count == 0 && pm.MatchLabels is not { Pairs.IsEmpty: true })
+                bag.Add(Codes.SelectsNothing.Create(pm.TargetLocation, obj, hints.WhyNothing(pm)));
+            if (p.Scope != PolicyScope.Global) hints.NotEnforced(pm, applied);
             if (pm.Ports.Length > 0 && podsKnown)
             {
                 var view = p.Scope switch

@@ -138,14 +138,15 @@ internal sealed class KplBinder
     private static readonly string[] NodeFields = ["region", "zone", "subzone", "network"];
 
     private static readonly string[] WorkloadFields =
-        ["uid", "service-account", "trust-domain", "addresses", "node", "network", "cluster", "region", "zone", "subzone", "health", "capacity", "serves", "policies"];
+        ["kind", "uid", "service-account", "trust-domain", "addresses", "node", "network", "cluster", "region", "zone", "subzone", "health", "capacity", "network-mode", "enrolled", "serves", "policies"];
 
     private string? BindWorkload(KplParser.WorkloadDeclContext c)
     {
         var (ns, name) = QName(c.qname());
         var f = Fields(c.body(), "a workload", WorkloadFields, repeatable: "serves");
         string cluster = f.Has("cluster") ? f.One("cluster") : Workload.DefaultClusterId;
-        string uid = f.Has("uid") ? f.One("uid") : KplNames.DefaultUid(cluster, ns, name);
+        string kind = f.Has("kind") ? f.One("kind") : Workload.PodKind;
+        string uid = f.Has("uid") ? f.One("uid") : KplNames.DefaultUid(cluster, ns, name, kind);
         var addresses = f.List("addresses", v => Parse<IpAddr>(v, IpAddr.TryParse));
         var health = f.Has("health") ? f.Enum("health", KplNames.Healths, WorkloadHealth.Healthy) : WorkloadHealth.Healthy;
         uint capacity = f.Has("capacity") ? f.Scalar("capacity", v => Number(v, "capacity"), 1u) : 1u;
@@ -162,7 +163,9 @@ internal sealed class KplBinder
             f.Has("trust-domain") ? f.One("trust-domain") : Workload.DefaultTrustDomain,
             addresses, f.One("node"), f.One("network"), cluster,
             new Locality(f.One("region"), f.One("zone"), f.One("subzone")),
-            health, capacity, services.ToImmutable(), f.Refs("policies", v => (string?)Plain(v)), Loc(c.Start));
+            health, capacity, services.ToImmutable(), f.Refs("policies", v => (string?)Plain(v)), Loc(c.Start),
+            f.Has("network-mode") ? f.Enum("network-mode", KplNames.NetworkModes, NetworkMode.Standard) : NetworkMode.Standard,
+            !f.Has("enrolled") || f.Enum("enrolled", KplNames.YesNo, true), kind);
         var path = Unique("workload", uid, c.Start);
         if (path is null) return null;
         _workloads.Add(wl);

@@ -90,8 +90,14 @@ internal static class KplNames
         return false;
     }
 
-    /// <summary>The uid a workload gets when the file does not say, as istiod names pods.</summary>
-    public static string DefaultUid(string clusterId, string ns, string name) => $"{clusterId}//Pod/{ns}/{name}";
+    public static readonly (string Name, NetworkMode Value)[] NetworkModes =
+        [("standard", NetworkMode.Standard), ("host-network", NetworkMode.HostNetwork)];
+
+    public static readonly (string Name, bool Value)[] YesNo = [("yes", true), ("no", false)];
+
+    /// <summary>The uid a workload gets when the file does not say, as istiod names pods (and, for a
+    /// pod template, the same form with its kind).</summary>
+    public static string DefaultUid(string clusterId, string ns, string name, string kind = Workload.PodKind) => $"{clusterId}//{kind}/{ns}/{name}";
 
     public static string DefaultHostname(string ns, string name) => $"{name}.{ns}.svc.cluster.local";
 

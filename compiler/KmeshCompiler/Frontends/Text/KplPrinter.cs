@@ -71,7 +71,8 @@ public static class KplPrinter
     {
         string path = "workload:" + x.Uid;
         var f = new List<(string, string)>();
-        if (x.Uid != KplNames.DefaultUid(x.ClusterId, x.Namespace, x.Name)) f.Add(("uid", KplNames.Quote(x.Uid)));
+        if (x.IsTemplate) f.Add(("kind", KplNames.Quote(x.Kind)));
+        if (x.Uid != KplNames.DefaultUid(x.ClusterId, x.Namespace, x.Name, x.Kind)) f.Add(("uid", KplNames.Quote(x.Uid)));
         if (x.ServiceAccount != Ir.Workload.DefaultServiceAccount) f.Add(("service-account", KplNames.Quote(x.ServiceAccount)));
         if (x.TrustDomain != Ir.Workload.DefaultTrustDomain) f.Add(("trust-domain", KplNames.Quote(x.TrustDomain)));
         if (!x.Addresses.IsEmpty) f.Add(("addresses", Join(x.Addresses, a => a.ToString())));
@@ -83,6 +84,8 @@ public static class KplPrinter
         Opt(f, "subzone", x.Locality.Subzone);
         if (x.Health != WorkloadHealth.Healthy) f.Add(("health", KplNames.Name(KplNames.Healths, x.Health)));
         if (x.Capacity != 1) f.Add(("capacity", x.Capacity.ToString(CultureInfo.InvariantCulture)));
+        if (x.NetworkMode != NetworkMode.Standard) f.Add(("network-mode", KplNames.Name(KplNames.NetworkModes, x.NetworkMode)));
+        if (!x.Enrolled) f.Add(("enrolled", "no"));
         foreach (var s in x.Services)
         {
             string line = KplNames.Quote(s.ServiceKey);

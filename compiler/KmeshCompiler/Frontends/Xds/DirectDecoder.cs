@@ -23,6 +23,7 @@ internal static class DirectDecoder
         public int Status;
         public string[]? Locality; // region, zone, subzone
         public uint? Capacity;
+        public int NetworkMode, TunnelProtocol;
         public List<string>? ServiceKeys;
         public List<List<Port>>? ServicePorts;
         public List<string>? Policies;
@@ -99,6 +100,8 @@ internal static class DirectDecoder
                 case (9, 2): w.Node = r.String(pool); break;
                 case (16, 2): (w.Policies ??= []).Add(r.String(pool)); break;
                 case (17, 0): w.Status = r.Enum(); break;
+                case (5, 0): w.TunnelProtocol = r.Enum(); break;
+                case (25, 0): w.NetworkMode = r.Enum(); break;
                 case (18, 2): w.ClusterId = r.String(pool); break;
                 case (22, 2): MapEntry(r.Bytes(), w, pool); break;
                 case (24, 2):
@@ -259,7 +262,8 @@ internal static class DirectDecoder
             Or(w.ServiceAccount, Ir.Workload.DefaultServiceAccount), Or(w.TrustDomain, Ir.Workload.DefaultTrustDomain),
             Arr(w.Addresses), w.Node, w.Network, Or(w.ClusterId, Ir.Workload.DefaultClusterId),
             locality, health, w.Capacity ?? 1u,
-            ImmutableCollectionsMarshal.AsImmutableArray(services), Arr(w.Policies), loc);
+            ImmutableCollectionsMarshal.AsImmutableArray(services), Arr(w.Policies), loc,
+            WireToIr.NetworkModeOf(w.NetworkMode, loc, bag), w.TunnelProtocol == WireToIr.Hbone);
     }
 
     private static Service? ToService(ServiceDraft s, SourceLocation loc, DiagnosticBag bag)

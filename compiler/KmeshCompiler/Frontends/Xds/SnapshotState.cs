@@ -51,6 +51,9 @@ internal sealed class SnapshotState
     public World ToWorld(DiagnosticBag bag)
     {
         var workloads = _workloads.Values.OrderBy(w => w.Uid, StringComparer.Ordinal).ToImmutableArray();
+        // No workload with tunnel protocol HBONE: the snapshot says nothing about enrolment, so every
+        // workload is enrolled (semantics.md §3, as a YAML world without the label).
+        if (!workloads.Any(w => w.Enrolled)) workloads = [.. workloads.Select(w => w with { Enrolled = true })];
         var services = _services.Values.OrderBy(s => s.Key, StringComparer.Ordinal).ToImmutableArray();
         var policies = _policies.Values.OrderBy(p => p.Key, StringComparer.Ordinal).ToImmutableArray();
 

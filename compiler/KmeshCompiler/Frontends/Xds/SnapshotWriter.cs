@@ -52,10 +52,16 @@ public static class SnapshotWriter
 
     public static IReadOnlyList<Disc.DeltaDiscoveryResponse> Responses(World w)
     {
+        // Pod templates are not on the wire (istiod serves pods); enrolment is written as HBONE on the
+        // enrolled workloads only when some workload is not enrolled, so older worlds keep their bytes.
+        bool tunnels = w.Workloads.Any(x => !x.Enrolled && !x.IsTemplate);
         var addresses = new Disc.DeltaDiscoveryResponse { TypeUrl = TypeUrls.Address };
         foreach (var wl in w.Workloads)
         {
-            var res = new Disc.Resource { Name = wl.Uid, Resource_ = Any.Pack(new Wl.Address { Workload = Workload(wl) }) };
+            if (wl.IsTemplate) continue;
+            var x = Workload(wl);
+            if (tunnels && wl.Enrolled) x.TunnelProtocol = Wl.TunnelProtocol.Hbone;
+            var res = new Disc.Resource { Name = wl.Uid, Resource_ = Any.Pack(new Wl.Address { Workload = x }) };
             foreach (var a in wl.Addresses) res.Aliases.Add($"{wl.Network}/{a}");
             addresses.Resources.Add(res);
         }
@@ -84,6 +90,7 @@ public static class SnapshotWriter
             Node = w.Node,
             Status = (Wl.WorkloadStatus)(int)w.Health,
             ClusterId = w.ClusterId,
+            NetworkMode = (Wl.NetworkMode)(int)w.NetworkMode,
         };
         foreach (var a in w.Addresses) x.Addresses.Add(WireToIr.Bytes(a));
         if (w.Locality != Locality.Empty) x.Locality = new Wl.Locality { Region = w.Locality.Region, Zone = w.Locality.Zone, Subzone = w.Locality.Subzone };

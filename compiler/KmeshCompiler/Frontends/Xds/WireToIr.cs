@@ -54,7 +54,22 @@ internal static class WireToIr
             loc3, health, w.Capacity ?? 1u,
             services.MoveToImmutable(),
             [.. w.AuthorizationPolicies],
-            loc);
+            loc,
+            NetworkModeOf((int)w.NetworkMode, loc, bag),
+            (int)w.TunnelProtocol == Hbone);
+    }
+
+    /// <summary>TunnelProtocol HBONE: the mesh captures the workload (it is enrolled). A snapshot in
+    /// which no workload has it predates enrolment and counts every workload as enrolled
+    /// (<see cref="SnapshotState"/>).</summary>
+    public const int Hbone = 1;
+
+    /// <summary>NetworkMode STANDARD or HOST_NETWORK; an unknown value reads as STANDARD with a warning.</summary>
+    public static NetworkMode NetworkModeOf(int value, SourceLocation loc, DiagnosticBag bag)
+    {
+        if (value is 0 or 1) return (NetworkMode)value;
+        bag.Report(Codes.XdsUnknownEnumDefaulted, loc, "network_mode", value, "STANDARD");
+        return NetworkMode.Standard;
     }
 
     public static Service? Service(Wl.Service s, SourceLocation loc, DiagnosticBag bag)
