@@ -197,6 +197,15 @@ public static class LoaderCommands
         return (xdp, cgroup);
     }
 
+    /// <summary>Exactly one of --xdp and --cgroup: null, or the usage exit code after saying so.</summary>
+    private static int? OneTarget(Cli.Io io, ParseResult parse, Option<string?> xdp, Option<string?> cgroup)
+    {
+        if ((parse.GetValue(xdp) is null) != (parse.GetValue(cgroup) is null)) return null;
+        io.Err.WriteLine($"kmeshc: error: give one of --xdp IFACE or --cgroup PATH");
+        io.Err.WriteLine($"Run 'kmeshc {parse.CommandResult.Command.Name} --help' for usage.");
+        return Cli.Usage;
+    }
+
     private static Command Attach()
     {
         var (xdp, cgroup) = Targets();
@@ -205,13 +214,10 @@ public static class LoaderCommands
         var pin = PinDir();
         var wait = Wait(10);
         var cmd = new Command("attach", "Attach the node's programs through links pinned beside the maps (they outlive this process); attaching again replaces the program in place.") { xdp, mode, cgroup, pin, wait };
-        cmd.Validators.Add(r =>
-        {
-            if ((r.GetValue(xdp) is null) == (r.GetValue(cgroup) is null)) r.AddError("give one of --xdp IFACE or --cgroup PATH");
-        });
         cmd.SetAction(parse =>
         {
             var io = Cli.Current(parse);
+            if (OneTarget(io, parse, xdp, cgroup) is { } usage) return usage;
             return Guard(io, () =>
             {
                 using var loader = NodeLoader.Open(parse.GetValue(pin)!, TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(wait))), create: false);
@@ -231,13 +237,10 @@ public static class LoaderCommands
         var pin = PinDir();
         var wait = Wait(10);
         var cmd = new Command("detach", "Detach the programs from an interface or a cgroup and remove their pinned links.") { xdp, cgroup, pin, wait };
-        cmd.Validators.Add(r =>
-        {
-            if ((r.GetValue(xdp) is null) == (r.GetValue(cgroup) is null)) r.AddError("give one of --xdp IFACE or --cgroup PATH");
-        });
         cmd.SetAction(parse =>
         {
             var io = Cli.Current(parse);
+            if (OneTarget(io, parse, xdp, cgroup) is { } usage) return usage;
             return Guard(io, () =>
             {
                 using var loader = NodeLoader.Open(parse.GetValue(pin)!, TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(wait))), create: false);

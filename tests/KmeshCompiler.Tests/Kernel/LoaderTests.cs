@@ -78,6 +78,19 @@ public sealed class LoaderTests
         Assert.Contains("image for node node-a", CliRunner.Run("dump", "--pin-dir", dir).Out);
     }
 
+    [Theory]
+    [InlineData("attach")]
+    [InlineData("detach")]
+    public void Attach_and_detach_take_exactly_one_target(string command)
+    {
+        var none = CliRunner.Run(command);
+        Assert.Equal(2, none.Exit);
+        Assert.Contains("give one of --xdp IFACE or --cgroup PATH", none.Err);
+        var both = CliRunner.Run(command, "--xdp", "eth0", "--cgroup", "/sys/fs/cgroup");
+        Assert.Equal(2, both.Exit);
+        Assert.Contains("give one of --xdp IFACE or --cgroup PATH", both.Err);
+    }
+
     [KernelFact]
     public void Pins_are_root_only_and_unload_leaves_nothing()
     {
