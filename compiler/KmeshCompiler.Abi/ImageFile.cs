@@ -152,20 +152,26 @@ public sealed record ImageFile(
     /// string, sorted by (kind, id).</summary>
     public byte[] NamesBlob()
     {
-        var keys = Names.Keys.Select(k => ((ulong)k.Kind << 32) | k.Id).ToArray();
-        Array.Sort(keys);
+        var keys = new ulong[Names.Count];
+        var values = new string[Names.Count];
+        int n = 0;
         long size = StringSize(Node) + 4;
-        foreach (var key in keys) size += 8 + StringSize(Names[((NameKind)(key >> 32), (uint)key)]);
+        foreach (var (k, v) in Names)
+        {
+            keys[n] = ((ulong)k.Kind << 32) | k.Id;
+            values[n++] = v;
+            size += 12 + Encoding.UTF8.GetByteCount(v);
+        }
+        Array.Sort(keys, values);
         var blob = new byte[size];
         var w = new Writer(blob, 0);
         w.String(Node);
-        w.U32((uint)keys.Length);
-        foreach (var key in keys)
+        w.U32((uint)n);
+        for (int i = 0; i < n; i++)
         {
-            var (kind, id) = ((NameKind)(key >> 32), (uint)key);
-            w.U32((uint)kind);
-            w.U32(id);
-            w.String(Names[(kind, id)]);
+            w.U32((uint)(keys[i] >> 32));
+            w.U32((uint)keys[i]);
+            w.String(values[i]);
         }
         return blob;
     }

@@ -160,7 +160,8 @@ public static class LoaderBench
                 var rep = loader.Load(next.Image, next.Hash);
                 live.Add(rep.Live.TotalMilliseconds);
                 total.Add(rep.Total.TotalMilliseconds);
-                if (r == 0) rows.Add(string.Join(", ", rep.Tables.Where(t => t.Written).Select(t => $"{t.Table} +{t.Added} -{t.Removed} ~{t.Changed}")));
+                if (r == 0) rows.Add(string.Join(", ", rep.Tables.Where(t => t.Written).Select(t => $"{t.Table} +{t.Added} -{t.Removed} ~{t.Changed}"))
+                    + "; " + string.Join(", ", rep.Phases.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Phase} {p.Ms:F1} ms"))));
             }
         }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"first load (pins created): {Median(first):F0} ms"));

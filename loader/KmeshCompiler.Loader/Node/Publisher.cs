@@ -12,7 +12,11 @@ public sealed record TableChange(string Table, int Added, int Removed, int Chang
 /// changed (false: the image was already in force), what each table needed, how long until the new
 /// generation was live and until the load finished, and the kernel writes it took.</summary>
 public sealed record PublishReport(ulong Generation, int Slot, bool Changed, IReadOnlyList<TableChange> Tables,
-    TimeSpan Live, TimeSpan Total, long Writes);
+    TimeSpan Live, TimeSpan Total, long Writes)
+{
+    /// <summary>Where the time went: (phase, milliseconds since the previous phase), in order.</summary>
+    public IReadOnlyList<(string Phase, double Ms)> Phases { get; init; } = [];
+}
 
 /// <summary>Publishes images into a node's maps by generations (loader/README.md): the tables of the
 /// slot not in force are brought to the new image (only the rows that differ), then km_active is
@@ -56,6 +60,14 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null)
     public PublishReport Publish(ImageFile image, string? contentHash = null)
     {
         var clock = Stopwatch.StartNew();
+        var phases = new List<(string, double)>();
+        double last = 0;
+        void Phase(string name)
+        {
+            double now = clock.Elapsed.TotalMilliseconds;
+            phases.Add((name, now - last));
+            last = now;
+        }
         Check(image);
         contentHash ??= ImageFile.ContentHashOf(image.ToBytes());
         var state = ReadState();
@@ -83,6 +95,7 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null)
             State = Layout.GenComplete,
         };
         SetBytes(ref meta, Convert.FromHexString(image.AbiHash), Convert.FromHexString(contentHash));
+        Phase("check and open");
         var changes = new List<TableChange>();
         for (int i = 0; i < Layout.ImageMaps.Length; i++)
         {
@@ -98,23 +111,28 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null)
             }
             changes.Add(WriteTable(maps.Map(spec, staging), spec.In(staging), entries, trusted ? (int)metaS.Table(i).Entries : -1));
         }
+        Phase("tables");
         var blob = image.NamesBlob();
         var namesHash = Hash16(blob);
         unsafe { namesHash.CopyTo(new Span<byte>(meta.NamesHash, 16)); }
         meta.NamesLen = (uint)blob.Length;
         if (!(trusted && metaS.NamesLen == meta.NamesLen && NamesHashOf(metaS).SequenceEqual(namesHash)))
             WriteNames(maps.Map(Layout.Map(Layout.MapNames), staging), blob);
+        Phase("names");
         WriteCounterSlots(image, active, metaA, staging);
+        Phase("counter slots");
         WriteMeta(staging, meta);
 
         // The switch: one write of one word. From here on every new packet reads the new generation.
         maps.Map(Layout.MapActive).Update(0u, (uint)staging);
         _fault.Wrote();
         var live = clock.Elapsed;
+        Phase("switch");
 
         // Retire the old generation: once no packet can read it, the next load may write it.
         Quiesce(ref state, meta.Generation);
-        return new PublishReport(meta.Generation, staging, true, changes, live, clock.Elapsed, _fault.Writes);
+        Phase("retire the old generation");
+        return new PublishReport(meta.Generation, staging, true, changes, live, clock.Elapsed, _fault.Writes) { Phases = phases };
     }
 
     /// <summary>Records the ABI of the programs on first use; refuses programs pinned with another.</summary>
