@@ -19,7 +19,7 @@ public static class FmtCommand
             Arity = ArgumentArity.OneOrMore,
         };
         var check = new Option<bool>("--check") { Description = "Change nothing; list the files that are not in canonical form and exit 1 if there are any." };
-        var cmd = new Command("fmt", "Rewrite .kpl files in canonical form (sorted, one field per line, comments kept).");
+        var cmd = new Command("fmt", "Rewrite .kpl files in canonical form (sorted, one field per line, comments kept); the files that change are replaced together, atomically, or none is.");
         cmd.Arguments.Add(files);
         cmd.Options.Add(check);
         cmd.SetAction(r => Run(r, r.GetValue(files) ?? [], r.GetValue(check)));

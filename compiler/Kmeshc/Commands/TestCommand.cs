@@ -22,7 +22,7 @@ public static class TestCommand
             Description = "Policy test files (*.test.kpl) or directories searched for them.",
             Arity = ArgumentArity.OneOrMore,
         };
-        var junit = new Option<string?>("--junit") { Description = "Also write the results as JUnit XML to this file." };
+        var junit = new Option<string?>("--junit") { Description = "Also write the results as JUnit XML to this file (replaced atomically)." };
         var cmd = new Command("test", "Run policy tests: expectations about connections (allowed/denied) and load balancing, written in .test.kpl files.");
         cmd.Arguments.Add(files);
         cmd.Options.Add(junit);
