@@ -3,8 +3,8 @@ using KmeshCompiler.Lowering;
 namespace KmeshCompiler.Image;
 
 /// <summary>The structural checks an image passes before anything decodes its rows: a file whose
-/// content hash was recomputed after an edit is as untrusted as any other input. Every array index
-/// is below the map's capacity and in ascending order, every hash and LPM map holds at most its
+/// content hash was recomputed after an edit is as untrusted as any other input. Array indices run
+/// 0, 1, 2, ... below the map's capacity, every hash and LPM map holds at most its
 /// capacity in ascending key order (so no key twice), every LPM prefix length fits its family, and
 /// every (first, count) range of an eval, policy, rule or clause lies inside km_lists. After these,
 /// decoding allocates at most the declared capacities and every list walk stays inside km_lists.</summary>
@@ -20,13 +20,13 @@ public static class ImageChecks
             if ((uint)s.Entries.Length > s.MaxEntries) return $"table '{s.Name}' holds {s.Entries.Length} entries, over its capacity of {s.MaxEntries}";
             if (s.Type == BpfMapType.Array)
             {
-                uint? last = null;
+                // Dense from 0, as the lowering writes them: the decoded array is as long as the
+                // entries the file holds, not as the largest index it claims.
                 for (int i = 0; i < s.Entries.Length; i++)
                 {
                     uint index = Rows.U32(s.Entries[i].Key);
                     if (index >= s.MaxEntries) return $"table '{s.Name}' has index {index}, past its capacity of {s.MaxEntries}";
-                    if (last is { } l && index <= l) return $"table '{s.Name}' lists index {index} after {l}: indices must ascend";
-                    last = index;
+                    if (index != (uint)i) return $"table '{s.Name}' lists index {index} at position {i}: array indices run 0, 1, 2, ... without gaps";
                 }
             }
             else

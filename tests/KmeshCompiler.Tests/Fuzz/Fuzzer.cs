@@ -52,6 +52,9 @@ public sealed class Fuzzer(FuzzKind kind, int seed)
     /// <paramref name="crasherDir"/> and listed in <paramref name="crashes"/>.</summary>
     public FuzzStats Run(TimeSpan budget, string crasherDir, List<string> crashes)
     {
+        // A defect that kills the process (memory corruption in unsafe code) leaves its input here.
+        Directory.CreateDirectory(Repo.Path(".build"));
+        using var last = new FileStream(Repo.Path(".build", $"fuzz-last-case{Extension(kind)}"), FileMode.Create, FileAccess.Write, FileShare.Read, 1);
         var total = Stopwatch.StartNew();
         int cases = 0;
         double worstMs = 0;
@@ -60,8 +63,9 @@ public sealed class Fuzzer(FuzzKind kind, int seed)
         {
             var input = Mutate();
             cases++;
-            // A defect that kills the process (memory corruption in unsafe code) leaves its input here.
-            File.WriteAllBytes(Path.Combine(Repo.Path(".build"), $"fuzz-last-case{Extension(kind)}"), input);
+            last.Position = 0;
+            last.Write(input);
+            last.SetLength(input.Length);
             long a0 = GC.GetTotalAllocatedBytes();
             var sw = Stopwatch.StartNew();
             try { Execute(kind, input); }
