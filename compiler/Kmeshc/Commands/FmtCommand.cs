@@ -42,6 +42,8 @@ public static class FmtCommand
             else paths.Add(input);
         }
 
+        // A file named twice (or found twice) is formatted once: it is one output.
+        paths = [.. paths.Distinct(StringComparer.Ordinal)];
         bool failed = false;
         var notCanonical = new List<string>();
         var outputs = new List<OutputFile>();

@@ -199,6 +199,19 @@ public sealed class HostileEnvironmentTests : IDisposable
         Assert.DoesNotContain("{0}", r.Err);
     }
 
+    [Fact]
+    public void Fmt_replaces_every_changed_file_together_and_a_file_named_twice_once()
+    {
+        string a = Path.Combine(_dir, "a.kpl"), b = Path.Combine(_dir, "b.kpl");
+        File.WriteAllText(a, "namespace   ns\n");
+        File.WriteAllText(b, "namespace   other\n");
+        var r = Hostile.Run(20, "fmt", a, b, a);
+        Assert.True(r.Exit == 0, r.Err);
+        Assert.Equal("namespace ns\n", File.ReadAllText(a));
+        Assert.Equal("namespace other\n", File.ReadAllText(b));
+        Assert.Equal(2, r.Out.Split('\n').Count(l => l.StartsWith("formatted ", StringComparison.Ordinal)));
+    }
+
     [RootFact]
     public void A_read_only_folder_is_an_environment_error_and_changes_nothing()
     {
