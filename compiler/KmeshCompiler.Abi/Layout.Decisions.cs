@@ -98,7 +98,8 @@ public unsafe struct KmeshDecisionIndex
             ix.Lengths[i] = i < v4.Count ? (byte)v4[i] : Layout.DecisionNoLength;
             ix.Lengths[Layout.DecisionMaxLengths + i] = i < v6.Count ? (byte)v6[i] : Layout.DecisionNoLength;
         }
-        foreach (uint p in ports) ix.Ports[(int)(p >> 6)] |= 1UL << (int)(p & 63);
+        // A SYN's port is 16 bits: a larger port is never probed, and its bit would fall outside the map.
+        foreach (uint p in ports) if (p <= 0xffff) ix.Ports[(int)(p >> 6)] |= 1UL << (int)(p & 63);
         return ix;
     }
 }

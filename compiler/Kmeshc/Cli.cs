@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Parsing;
 using KmeshCompiler.Diagnostics;
 using KmeshCompiler.Frontends;
+using KmeshCompiler.IO;
 
 namespace Kmeshc;
 
@@ -172,13 +173,62 @@ public static class Cli
         return res;
     }
 
-    /// <summary>Writes a file only once the whole content exists: a temporary file beside it,
-    /// then a rename, so a failure never leaves a partial result on disk.</summary>
-    public static void WriteAtomically(string path, ReadOnlySpan<byte> content)
+    /// <summary>The output policy's refusals (KmeshCompiler.IO.OutputFiles), checked before any input
+    /// is read: prints the reason and returns false.</summary>
+    public static bool CheckOutputs(Io io, IReadOnlyList<string?> outputs, IReadOnlyList<string> inputs, Func<string, bool>? readFromDirectory = null)
     {
-        string full = Path.GetFullPath(path);
-        string tmp = Path.Combine(Path.GetDirectoryName(full) ?? ".", $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
-        using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None)) f.Write(content);
-        File.Move(tmp, full, overwrite: true);
+        if (OutputFiles.Check([.. outputs.OfType<string>()], inputs, readFromDirectory) is not { } why) return true;
+        io.Err.WriteLine($"kmeshc: error: {why}");
+        return false;
+    }
+
+    /// <summary>Writes all outputs or none (OutputFiles.WriteAll); "-" goes to this invocation's
+    /// standard output. Prints the reason and returns false on failure.</summary>
+    public static bool WriteOutputs(Io io, params OutputFile[] outputs)
+    {
+        using var stdout = new StdoutStream(io.Out);
+        if (OutputFiles.WriteAll(outputs, stdout) is not { } why) return true;
+        io.Err.WriteLine($"kmeshc: error: {why}");
+        return false;
+    }
+
+    /// <summary>Bytes for standard output: the process's own stream when the writer is the console
+    /// (binary content stays binary), else decoded as UTF-8 into the writer (tests).</summary>
+    private sealed class StdoutStream(TextWriter writer) : Stream
+    {
+        private Stream? _console;
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            if (ReferenceEquals(writer, Console.Out))
+            {
+                writer.Flush();
+                (_console ??= Console.OpenStandardOutput()).Write(buffer);
+            }
+            else writer.Write(System.Text.Encoding.UTF8.GetString(buffer));
+        }
+
+        public override void Flush()
+        {
+            writer.Flush();
+            _console?.Flush();
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) _console?.Dispose();
+            base.Dispose(disposing);
+        }
+
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

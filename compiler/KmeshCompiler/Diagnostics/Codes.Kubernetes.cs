@@ -18,7 +18,7 @@ public static partial class Codes
     public static readonly DiagnosticDescriptor NotAnObject = new("KM1011", Severity.Error, "a Kubernetes object must be a mapping with apiVersion, kind and metadata, not {0}");
     public static readonly DiagnosticDescriptor UnsupportedApiVersion = new("KM1012", Severity.Error, "{0} has apiVersion '{1}'; use {2}");
     public static readonly DiagnosticDescriptor DuplicateKey = new("KM1013", Severity.Error, "key '{0}' appears twice in this mapping (first on line {1}); YAML keeps only one of them, remove the other");
-    public static readonly DiagnosticDescriptor DocumentTooLarge = new("KM1014", Severity.Error, "the document expands to more than {0} nodes (aliases included); split it or remove the repeated aliases");
+    public static readonly DiagnosticDescriptor DocumentTooLarge = new("KM1014", Severity.Error, "the document expands to more than {0} nodes (aliases included; the limit is 16 per character of the text plus 1024); remove the repeated aliases");
     public static readonly DiagnosticDescriptor NoObjects = new("KM1015", Severity.Error, "no Kubernetes objects in this input; an empty file is probably a mistake: add objects or remove the file");
     public static readonly DiagnosticDescriptor ComplexKey = new("KM1016", Severity.Error, "a mapping key must be a plain string, not {0}");
     public static readonly DiagnosticDescriptor UnsupportedKind = new("KM1017", Severity.Info, "{0} '{1}' is recognised but not translated yet; it has no effect on the result");

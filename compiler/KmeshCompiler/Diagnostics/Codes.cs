@@ -10,4 +10,7 @@ public static partial class Codes
     public static readonly DiagnosticDescriptor InputTooLarge = new("KM9003", Severity.Error, "'{0}' is {1} bytes; inputs are limited to {2} bytes");
     public static readonly DiagnosticDescriptor DuplicateObject = new("KM9004", Severity.Error, "{0} '{1}' is defined twice (first at {2}); remove one of them");
     public static readonly DiagnosticDescriptor NoInputs = new("KM9005", Severity.Error, "no input files found under '{0}'");
+    public static readonly DiagnosticDescriptor NotRegularFile = new("KM9020", Severity.Error, "'{0}' is {1}, not a regular file; only regular files and - (standard input) are read");
+    public static readonly DiagnosticDescriptor SpecialFileSkipped = new("KM9021", Severity.Warning, "skipped '{0}': it is {1}, not a regular file");
+    public static readonly DiagnosticDescriptor CannotList = new("KM9022", Severity.Error, "cannot list the directory '{0}': {1}");
 }

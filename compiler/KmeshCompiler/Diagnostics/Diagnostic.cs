@@ -13,7 +13,10 @@ public sealed record DiagnosticDescriptor(string Code, Severity Severity, string
     public Diagnostic Create(SourceLocation location, params object?[] args) =>
         new(this, Severity, location, args.Length == 0 ? Format : string.Format(System.Globalization.CultureInfo.InvariantCulture, Format, args), null);
 
-    public Diagnostic Create(SourceLocation location, string? obj, params object?[] args) =>
+    /// <summary>A diagnostic about a named object (<paramref name="obj"/>, e.g. "Pod ns/name"). A name of
+    /// its own, not an overload of <see cref="Create"/>: with one, a string first argument would be taken
+    /// for the object and the message left unformatted.</summary>
+    public Diagnostic CreateFor(string? obj, SourceLocation location, params object?[] args) =>
         Create(location, args) with { Object = obj };
 }
 

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using KmeshCompiler.Diagnostics;
+using KmeshCompiler.IO;
 using KmeshCompiler.Ir;
 
 namespace KmeshCompiler.Frontends;
@@ -20,7 +21,7 @@ public sealed record LoadResult(World World, DiagnosticBag Diagnostics, bool Env
 public static class InputLoader
 {
     /// <summary>Inputs larger than this are refused before parsing, so memory stays bounded.</summary>
-    public const long MaxInputBytes = 512L * 1024 * 1024;
+    public const long MaxInputBytes = InputFiles.MaxInputBytes;
 
     public static LoadResult Load(IReadOnlyList<string> inputs, FrontendSettings settings, Func<Stream>? stdin = null)
     {
@@ -49,7 +50,8 @@ public static class InputLoader
         return Merge(worlds, bag);
     }
 
-    /// <summary>Lists the files of every input, sorted within a directory, and reads them.</summary>
+    /// <summary>Lists the files of every input, sorted within a directory, and reads them, by the input
+    /// policy of <see cref="InputFiles"/>.</summary>
     public static IReadOnlyList<SourceText> ReadSources(IReadOnlyList<string> inputs, DiagnosticBag bag, Func<Stream>? stdin, out bool envError)
     {
         envError = false;
@@ -59,64 +61,37 @@ public static class InputLoader
             if (input == "-")
             {
                 using var s = stdin?.Invoke() ?? Console.OpenStandardInput();
-                if (ReadBounded(s, "-", bag) is { } bytes) result.Add(new SourceText("-", bytes));
+                if (InputFiles.ReadBounded(s, "-", bag) is { } bytes) result.Add(new SourceText("-", bytes));
                 continue;
             }
-            IEnumerable<string> files;
-            if (Directory.Exists(input))
+            IReadOnlyList<string> files;
+            FileStat st;
+            try { st = FileStat.Of(input); }
+            catch (IOException e)
             {
-                files = Directory.EnumerateFiles(input, "*", SearchOption.AllDirectories)
-                    .Where(f => InputKinds.Extensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
-                    .Where(f => !f.EndsWith(".test.kpl", StringComparison.OrdinalIgnoreCase))
-                    .Select(f => f.Replace('\\', '/'))
-                    .OrderBy(f => f, StringComparer.Ordinal);
-                if (!files.Any()) bag.Add(Codes.NoInputs, new SourceLocation(input, 0, 0), input);
-            }
-            else if (File.Exists(input)) files = [input];
-            else
-            {
-                bag.Add(Codes.PathNotFound, new SourceLocation(input, 0, 0), input);
+                bag.Add(Codes.PathNotFound, new SourceLocation(input, 0, 0), $"{input} ({e.Message})");
                 envError = true;
                 continue;
             }
-            foreach (var f in files)
+            if (st.Kind == FileKind.Directory)
             {
-                try
-                {
-                    using var fs = File.OpenRead(f);
-                    if (ReadBounded(fs, f, bag) is { } bytes) result.Add(new SourceText(f, bytes));
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    bag.Add(Codes.PathNotFound, new SourceLocation(f, 0, 0), $"{f} ({e.Message})");
-                    envError = true;
-                }
+                int before = bag.Items.Count(d => d.Severity == Severity.Error);
+                files = InputFiles.List(input, IsDirectoryInput, bag, ref envError);
+                if (files.Count == 0 && bag.Items.Count(d => d.Severity == Severity.Error) == before)
+                    bag.Add(Codes.NoInputs, new SourceLocation(input, 0, 0), input);
             }
+            else files = [input];
+            foreach (var f in files)
+                if (InputFiles.Read(f, bag, ref envError) is { } bytes) result.Add(new SourceText(f, bytes));
         }
         return result;
     }
 
-    private static byte[]? ReadBounded(Stream s, string path, DiagnosticBag bag)
-    {
-        if (s.CanSeek && s.Length > MaxInputBytes)
-        {
-            bag.Add(Codes.InputTooLarge, new SourceLocation(path, 0, 0), path, s.Length, MaxInputBytes);
-            return null;
-        }
-        using var ms = new MemoryStream();
-        var buf = new byte[1 << 16];
-        int n;
-        while ((n = s.Read(buf, 0, buf.Length)) > 0)
-        {
-            if (ms.Length + n > MaxInputBytes)
-            {
-                bag.Add(Codes.InputTooLarge, new SourceLocation(path, 0, 0), path, $"more than {MaxInputBytes}", MaxInputBytes);
-                return null;
-            }
-            ms.Write(buf, 0, n);
-        }
-        return ms.ToArray();
-    }
+    /// <summary>Whether a file found in an input directory is read: the input extensions, test files
+    /// (*.test.kpl) excepted.</summary>
+    public static bool IsDirectoryInput(string path) =>
+        InputKinds.Extensions.Contains(Path.GetExtension(path).ToLowerInvariant())
+        && !path.EndsWith(".test.kpl", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Unions worlds; an object defined twice (same namespace, node, workload uid, service
     /// key or policy key) is an error naming both places.</summary>

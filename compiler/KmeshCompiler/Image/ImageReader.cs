@@ -9,7 +9,8 @@ using KmeshCompiler.Lowering;
 namespace KmeshCompiler.Image;
 
 /// <summary>Reads an image file, checking in order: length, magic, format version, content hash,
-/// structure, and the table layout (ABI hash and the declared key/value sizes). Every failure is a
+/// structure, the table layout (ABI hash and the declared key/value sizes) and the rows' indices and
+/// ranges (<see cref="ImageChecks"/>). Every failure is a
 /// diagnostic that says which check failed; nothing here throws for a bad file.</summary>
 public static class ImageReader
 {
@@ -42,6 +43,12 @@ public static class ImageReader
             bag.Add(Codes.ImageCorrupt, loc, path, "format version 0 does not exist");
             return null;
         }
+        uint flags = BinaryPrimitives.ReadUInt32LittleEndian(data[12..]);
+        if (flags != 0)
+        {
+            bag.Add(Codes.ImageCorrupt, loc, path, $"header flags are 0x{flags:x8}; format {version} defines none (they must be 0)");
+            return null;
+        }
         string abi = Convert.ToHexStringLower(data.Slice(16, 32));
         var body = data[ImageFile.HeaderSize..];
         string declared = ImageFile.ContentHashOf(data);
@@ -71,6 +78,11 @@ public static class ImageReader
                 bag.Add(Codes.ImageCorrupt, loc, path, $"table '{s.Name}' is declared differently from bpf/kmesh_tables.h");
                 return null;
             }
+        }
+        if (ImageChecks.Problem(image) is { } problem)
+        {
+            bag.Add(Codes.ImageCorrupt, loc, path, problem);
+            return null;
         }
         return image;
     }

@@ -108,7 +108,9 @@ public static class DecisionTables
         }
         // The local-address filter covers every workload address, table or not.
         var local = (image.Section(Layout.MapWorkloads)?.Entries ?? []).Select(e => Rows.Address(Rows.Read<KmeshIpKey>(e.Key)).Value);
-        var index = KmeshDecisionIndex.For([.. lengths[0].Reverse()], [.. lengths[1].Reverse()], keyedPorts, local);
+        // A SYN carries a 16-bit port: a keyed port above 65535 (xDS ports are 32-bit) is never probed,
+        // and its bit would land outside the 65536-bit map.
+        var index = KmeshDecisionIndex.For([.. lengths[0].Reverse()], [.. lengths[1].Reverse()], keyedPorts.Where(p => p <= 0xffff), local);
         var sections = image.Sections.Where(s => s.Name is not (Layout.MapDecisions or Layout.MapDecisionIndex)).ToList();
         sections.Add(ImageSection.For(Layout.Map(Layout.MapDecisions), entries));
         sections.Add(ImageSection.For(Layout.Map(Layout.MapDecisionIndex), [new ImageEntry(Rows.U32(0), Rows.Bytes(index))]));

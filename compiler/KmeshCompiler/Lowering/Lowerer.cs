@@ -248,7 +248,7 @@ public sealed partial class Lowerer
                 {
                     maxSteps = Math.Max(maxSteps, steps[s]);
                     if (steps[s] > _limits.MaxStageSteps)
-                        _bag.Add(Codes.StageStepsOverBudget.Create(w.Location, obj: w.Key, w.Key, StageNames[s], steps[s], port?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(any other)", _limits.MaxStageSteps));
+                        _bag.Add(Codes.StageStepsOverBudget.CreateFor(w.Key, w.Location, w.Key, StageNames[s], steps[s], port?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(any other)", _limits.MaxStageSteps));
                 }
             }
             if (Layout.TailCalls > _limits.KernelTailCallLimit)

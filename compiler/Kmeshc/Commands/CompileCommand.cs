@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using KmeshCompiler.Diagnostics;
+using KmeshCompiler.Frontends;
+using KmeshCompiler.IO;
 using KmeshCompiler.Image;
 using KmeshCompiler.Lowering;
 
@@ -15,13 +17,16 @@ public static class CompileCommand
     {
         var inputs = Cli.Inputs();
         var node = new Option<string>("--node") { Description = "The node the image is for (its workloads are authorized; load balancing is ranked from its locality).", Required = true };
-        var output = new Option<string>("--output", "-o") { Description = "Where to write the image.", Required = true };
+        var output = new Option<string>("--output", "-o") { Description = "Where to write the image (a regular file, replaced atomically), or - for standard output.", Required = true };
         var text = new Option<string?>("--text") { Description = "Also write the image's text rendering (what kmeshc inspect prints) to this file, or - for standard output." };
         var cmd = new Command("compile", "Compile the inputs into the map image of one node.") { inputs, node, output, text };
         Cli.AddInputOptions(cmd);
         cmd.SetAction(parse =>
         {
             var io = Cli.Current(parse);
+            string outputPath = parse.GetValue(output)!;
+            string? textPath = parse.GetValue(text);
+            if (!Cli.CheckOutputs(io, [outputPath, textPath], parse.GetValue(inputs) ?? [], InputLoader.IsDirectoryInput)) return Cli.Usage;
             var loaded = Cli.LoadOrReport(parse, parse.GetValue(inputs) ?? [], out int exit);
             if (loaded is null) return exit;
             var bag = new DiagnosticBag();
@@ -32,29 +37,20 @@ public static class CompileCommand
             if (image is null || bag.HasErrors) return Cli.Failed;
 
             var bytes = image.ToBytes();
-            string? textPath = parse.GetValue(text);
             // The text is rendered from the bytes as inspect reads them, so both always agree.
-            byte[]? textBytes = null;
+            var outputs = new List<OutputFile> { new(outputPath, bytes) };
             if (textPath is not null)
             {
                 var check = new DiagnosticBag();
-                var reread = ImageReader.Read(parse.GetValue(output)!, bytes, check) ?? throw new InvalidOperationException("a freshly written image does not read back: " + string.Join("; ", check.Items));
-                textBytes = Encoding.UTF8.GetBytes(ImageText.Render(reread));
+                var reread = ImageReader.Read(outputPath, bytes, check) ?? throw new InvalidOperationException("a freshly written image does not read back: " + string.Join("; ", check.Items));
+                outputs.Add(new(textPath, Encoding.UTF8.GetBytes(ImageText.Render(reread))));
             }
-            try
-            {
-                Cli.WriteAtomically(parse.GetValue(output)!, bytes);
-                if (textPath is not null && textPath != "-") Cli.WriteAtomically(textPath, textBytes);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                io.Err.WriteLine($"kmeshc: error: cannot write the image: {e.Message}");
-                return Cli.Usage;
-            }
+            if (!Cli.WriteOutputs(io, [.. outputs])) return Cli.Usage;
+            // The summary goes to stderr when stdout carries an output.
+            var summaryTo = outputs.Any(o => o.Path == OutputFiles.Stdout) ? io.Err : io.Out;
             if (stats is not null)
-                io.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{parse.GetValue(output)}: node {image.Node}, {stats.LocalWorkloads} workloads, {stats.Policies} policies, {bytes.Length} bytes, content {ImageFile.ContentHashOf(bytes)[..16]}"));
-            if (textPath == "-") io.Out.Write(Encoding.UTF8.GetString(textBytes!));
+                summaryTo.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{outputPath}: node {image.Node}, {stats.LocalWorkloads} workloads, {stats.Policies} policies, {bytes.Length} bytes, content {ImageFile.ContentHashOf(bytes)[..16]}"));
             return Cli.Ok;
         });
         return cmd;

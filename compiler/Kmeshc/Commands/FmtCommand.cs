@@ -3,6 +3,7 @@ using System.Text;
 using KmeshCompiler.Diagnostics;
 using KmeshCompiler.Frontends;
 using KmeshCompiler.Frontends.Text;
+using KmeshCompiler.IO;
 
 namespace Kmeshc.Commands;
 
@@ -18,7 +19,7 @@ public static class FmtCommand
             Arity = ArgumentArity.OneOrMore,
         };
         var check = new Option<bool>("--check") { Description = "Change nothing; list the files that are not in canonical form and exit 1 if there are any." };
-        var cmd = new Command("fmt", "Rewrite .kpl files in canonical form (sorted, one field per line, comments kept).");
+        var cmd = new Command("fmt", "Rewrite .kpl files in canonical form (sorted, one field per line, comments kept); the files that change are replaced together, atomically, or none is.");
         cmd.Arguments.Add(files);
         cmd.Options.Add(check);
         cmd.SetAction(r => Run(r, r.GetValue(files) ?? [], r.GetValue(check)));
@@ -29,42 +30,30 @@ public static class FmtCommand
     {
         var io = Cli.Current(r);
         var bag = new DiagnosticBag();
+        bool environment = false;
         var paths = new List<string>();
         foreach (var input in inputs)
         {
-            if (input == "-") paths.Add("-");
-            else if (Directory.Exists(input))
-                paths.AddRange(Directory.EnumerateFiles(input, "*.kpl", SearchOption.AllDirectories).Select(f => f.Replace('\\', '/')).Order(StringComparer.Ordinal));
-            else if (File.Exists(input)) paths.Add(input);
-            else
-            {
-                io.Err.WriteLine(Codes.PathNotFound.Create(new KmeshCompiler.Ir.SourceLocation(input, 0, 0), input).ToString());
-                return Cli.Usage;
-            }
+            if (input == "-") { paths.Add("-"); continue; }
+            var kind = FileKind.Missing;
+            try { kind = FileStat.Of(input).Kind; }
+            catch (IOException) { }
+            if (kind == FileKind.Directory) paths.AddRange(InputFiles.List(input, p => p.EndsWith(".kpl", StringComparison.Ordinal), bag, ref environment));
+            else paths.Add(input);
         }
 
+        // A file named twice (or found twice) is formatted once: it is one output.
+        paths = [.. paths.Distinct(StringComparer.Ordinal)];
         bool failed = false;
         var notCanonical = new List<string>();
+        var outputs = new List<OutputFile>();
         foreach (var path in paths)
         {
-            byte[] bytes;
-            try
-            {
-                long size = path == "-" ? 0 : new FileInfo(path).Length;
-                if (size > InputLoader.MaxInputBytes)
-                {
-                    io.Err.WriteLine(Codes.InputTooLarge.Create(new KmeshCompiler.Ir.SourceLocation(path, 0, 0), path, size, InputLoader.MaxInputBytes).ToString());
-                    failed = true;
-                    continue;
-                }
-                bytes = path == "-" ? ReadAll(Console.OpenStandardInput()) : File.ReadAllBytes(path);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                io.Err.WriteLine($"{path}: error {Codes.PathNotFound.Code}: cannot read: {e.Message}");
-                return Cli.Usage;
-            }
             var fileBag = new DiagnosticBag();
+            byte[]? bytes = path == "-"
+                ? InputFiles.ReadBounded(Console.OpenStandardInput(), "-", fileBag)
+                : InputFiles.Read(path, fileBag, ref environment);
+            if (bytes is null) { bag.AddRange(fileBag.Items); failed = true; continue; }
             var source = new SourceText(path, bytes);
             if (InputKinds.Classify(source) is var kind and not InputKind.Kpl)
             {
@@ -75,34 +64,24 @@ public static class FmtCommand
             }
             var doc = KplFrontend.ReadDocument(source, fileBag);
             foreach (var o in doc.Comments.Orphans) fileBag.Add(Codes.KplCommentDropped, o);
-            foreach (var d in fileBag.Sorted()) io.Err.WriteLine(d.ToString());
             bag.AddRange(fileBag.Items);
             if (fileBag.HasErrors || doc.Comments.Orphans.Count > 0) { failed = true; continue; }
 
             string canonical = KplPrinter.Print(doc);
-            if (path == "-") { io.Out.Write(canonical); continue; }
+            if (path == "-") { outputs.Add(new(OutputFiles.Stdout, Encoding.UTF8.GetBytes(canonical))); continue; }
             bool same = Encoding.UTF8.GetString(bytes) == canonical;
             if (same) continue;
             if (check) { notCanonical.Add(path); continue; }
-            Cli.WriteAtomically(path, Encoding.UTF8.GetBytes(canonical));
-            io.Out.WriteLine($"formatted {path}");
+            outputs.Add(new(path, Encoding.UTF8.GetBytes(canonical)));
         }
+        foreach (var d in bag.Sorted()) io.Err.WriteLine(d.ToString());
+        if (environment) return Cli.Usage;
+        // Every file that formats is replaced together, or none is.
+        if (!Cli.WriteOutputs(io, [.. outputs])) return Cli.Usage;
+        foreach (var o in outputs.Where(o => o.Path != OutputFiles.Stdout)) io.Out.WriteLine($"formatted {o.Path}");
         foreach (var p in notCanonical) io.Out.WriteLine(p);
         if (notCanonical.Count > 0)
             io.Err.WriteLine($"{notCanonical.Count} file(s) not in canonical form; run 'kmeshc fmt {string.Join(' ', notCanonical)}'");
         return failed || notCanonical.Count > 0 ? Cli.Failed : Cli.Ok;
-    }
-
-    private static byte[] ReadAll(Stream s)
-    {
-        using var ms = new MemoryStream();
-        var buf = new byte[1 << 16];
-        int n;
-        while ((n = s.Read(buf, 0, buf.Length)) > 0)
-        {
-            if (ms.Length + n > InputLoader.MaxInputBytes) throw new IOException($"stdin is larger than {InputLoader.MaxInputBytes} bytes");
-            ms.Write(buf, 0, n);
-        }
-        return ms.ToArray();
     }
 }

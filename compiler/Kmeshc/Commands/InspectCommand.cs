@@ -1,5 +1,6 @@
 using System.CommandLine;
 using KmeshCompiler.Diagnostics;
+using KmeshCompiler.IO;
 using KmeshCompiler.Image;
 
 namespace Kmeshc.Commands;
@@ -17,20 +18,14 @@ public static class InspectCommand
     {
         file = null;
         contentHash = "";
-        byte[] data;
-        try
-        {
-            var info = new FileInfo(path);
-            if (!info.Exists) { io.Err.WriteLine(Codes.PathNotFound.Create(new(path, 0, 0), path).ToString()); return Cli.Usage; }
-            if (info.Length > ImageReader.MaxImageBytes) { io.Err.WriteLine(Codes.InputTooLarge.Create(new(path, 0, 0), path, info.Length, ImageReader.MaxImageBytes).ToString()); return Cli.Failed; }
-            data = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            io.Err.WriteLine(Codes.PathNotFound.Create(new(path, 0, 0), path).ToString() + $" ({e.Message})");
-            return Cli.Usage;
-        }
         var bag = new DiagnosticBag();
+        bool environment = false;
+        var data = InputFiles.Read(path, bag, ref environment, ImageReader.MaxImageBytes);
+        if (data is null)
+        {
+            foreach (var d in bag.Sorted()) io.Err.WriteLine(d.ToString());
+            return environment ? Cli.Usage : Cli.Failed;
+        }
         file = ImageReader.Read(path, data, bag);
         foreach (var d in bag.Sorted()) io.Err.WriteLine(d.ToString());
         if (file is null) return Cli.Failed;

@@ -22,7 +22,7 @@ public static class TestCommand
             Description = "Policy test files (*.test.kpl) or directories searched for them.",
             Arity = ArgumentArity.OneOrMore,
         };
-        var junit = new Option<string?>("--junit") { Description = "Also write the results as JUnit XML to this file." };
+        var junit = new Option<string?>("--junit") { Description = "Also write the results as JUnit XML to this file (replaced atomically)." };
         var cmd = new Command("test", "Run policy tests: expectations about connections (allowed/denied) and load balancing, written in .test.kpl files.");
         cmd.Arguments.Add(files);
         cmd.Options.Add(junit);
@@ -37,12 +37,17 @@ public static class TestCommand
     private static int Run(ParseResult r, string[] inputs, string? junitPath)
     {
         var io = Cli.Current(r);
+        if (!Cli.CheckOutputs(io, [junitPath], inputs, p => p.EndsWith(".test.kpl", StringComparison.OrdinalIgnoreCase))) return Cli.Usage;
         var paths = new List<string>();
         foreach (var input in inputs)
         {
             if (Directory.Exists(input))
             {
-                var found = Directory.EnumerateFiles(input, "*.test.kpl", SearchOption.AllDirectories).Select(f => f.Replace('\\', '/')).Order(StringComparer.Ordinal).ToList();
+                var listing = new DiagnosticBag();
+                bool unlistable = false;
+                var found = KmeshCompiler.IO.InputFiles.List(input, p => p.EndsWith(".test.kpl", StringComparison.OrdinalIgnoreCase), listing, ref unlistable);
+                foreach (var d in listing.Sorted()) io.Err.WriteLine(d.ToString());
+                if (unlistable) return Cli.Usage;
                 if (found.Count == 0) io.Err.WriteLine(Codes.NoInputs.Create(new SourceLocation(input, 0, 0), input).ToString().Replace("error", "warning", StringComparison.Ordinal));
                 paths.AddRange(found);
             }
@@ -76,15 +81,7 @@ public static class TestCommand
 
         if (junitPath is not null)
         {
-            try
-            {
-                Cli.WriteAtomically(junitPath, Encoding.UTF8.GetBytes(JUnit(paths, outcomes)));
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                io.Err.WriteLine($"kmeshc: error: cannot write {junitPath}: {e.Message}");
-                return Cli.Usage;
-            }
+            if (!Cli.WriteOutputs(io, new KmeshCompiler.IO.OutputFile(junitPath, Encoding.UTF8.GetBytes(JUnit(paths, outcomes))))) return Cli.Usage;
         }
         return failed > 0 || errors ? Cli.Failed : Cli.Ok;
     }
@@ -95,14 +92,11 @@ public static class TestCommand
     {
         var bag = new DiagnosticBag();
         var outcomes = new List<Outcome>();
-        byte[] bytes;
-        try
+        bool unreadable = false;
+        var read = new DiagnosticBag();
+        if (KmeshCompiler.IO.InputFiles.Read(path, read, ref unreadable) is not { } bytes)
         {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            io.Err.WriteLine($"{path}: error {Codes.PathNotFound.Code}: cannot read: {e.Message}");
+            foreach (var diag in read.Sorted()) io.Err.WriteLine(diag.ToString());
             errors = true;
             return outcomes;
         }

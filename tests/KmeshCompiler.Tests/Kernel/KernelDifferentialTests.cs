@@ -36,7 +36,7 @@ public sealed class KernelDifferentialTests(ITestOutputHelper output) : IDisposa
         for (int s = seed0; s < seed0 + worlds && failures.Count < 10; s++)
         {
             var rng = new Random(s);
-            var world = WorldGen.World(rng, options);
+            var world = WorldGen.World(rng, options with { AttachAnyName = true });
             // Large random policy sets almost always hold a DENY that matches everything; keep one
             // DENY in denyOneIn so that both verdicts stay likely.
             if (denyOneIn > 0)

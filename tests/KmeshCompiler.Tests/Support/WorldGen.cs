@@ -18,12 +18,14 @@ public sealed record WorldGenOptions(
     bool DryRun = true,
     string RootNamespace = "istio-system",
     bool HostNetwork = true,
-    bool Enrolment = true);
+    bool Enrolment = true,
+    bool AttachAnyName = false);
 
 /// <summary>Seeded random IR worlds for property tests: every match field kind, negatives, empty
 /// lists at every level, IPv4 and IPv6 (dual-stack workloads, unmasked CIDRs), string wildcards,
-/// dry-run, selector attachments, services with every load-balancing mode, host-network pods sharing
-/// their node's address, workloads not enrolled in the mesh. Values are drawn mostly
+/// dry-run, selector attachments (and, as xDS allows, attached names of other scopes and of no
+/// policy at all), services with every load-balancing mode, host-network pods sharing their node's
+/// address, workloads not enrolled in the mesh. Values are drawn mostly
 /// from the world itself (its namespaces, identities, addresses and ports) so that matches hit often
 /// enough to exercise both outcomes.</summary>
 public static class WorldGen
@@ -130,6 +132,21 @@ public static class WorldGen
                 .Where(p => (p.Namespace == w.Namespace || p.Namespace == o.RootNamespace) && rng.Next(2) == 0)
                 .Select(p => p.Key).OrderBy(k => k, StringComparer.Ordinal)],
         }).ToImmutableArray();
+
+        if (o.AttachAnyName)
+        {
+            // An xDS workload may name any policy: namespace- or mesh-scoped ones, selector policies of
+            // other namespaces, names that do not exist. Drawn from a generator of its own, after
+            // everything else, so the rest of the world is what it was without this option.
+            var extra = new Random(rng.Next());
+            var names = policies.Where(p => p.Scope != PolicyScope.WorkloadSelector || p.Namespace != o.RootNamespace).Select(p => p.Key)
+                .Concat(nsNames.Select(n => $"{n}/missing")).Order(StringComparer.Ordinal).ToList();
+            workloads = [.. workloads.Select(w => extra.Next(3) != 0 || names.Count == 0 ? w : w with
+            {
+                AuthorizationPolicies = [.. w.AuthorizationPolicies.Concat(Enumerable.Range(0, 1 + extra.Next(2)).Select(_ => names[extra.Next(names.Count)]))
+                    .Distinct().Order(StringComparer.Ordinal)],
+            })];
+        }
 
         return new World(namespaces, nodes, workloads, [.. services], [.. policies]).Canonical();
     }

@@ -53,10 +53,15 @@ public sealed class SnapshotCommandTests : IDisposable
         Put("a.pb", SnapshotWriter.Write(a, SnapshotFormat.Binary));
         Directory.CreateDirectory(Path.Combine(_dir, "sub"));
         Put("sub/b.json", SnapshotWriter.Write(b, SnapshotFormat.Json));
-        string output = Path.Combine(_dir, "merged.pb");
-        var r = CliRunner.Run("snapshot", _dir, "-o", output);
-        Assert.True(r.Exit == 0, r.Err);
-        Assert.Equal(SnapshotWriter.Write(rich, SnapshotFormat.Binary), File.ReadAllBytes(output));
+        // Outside the input directory: an output there would be read as an input (docs/files.md).
+        string output = _dir + ".merged.pb";
+        try
+        {
+            var r = CliRunner.Run("snapshot", _dir, "-o", output);
+            Assert.True(r.Exit == 0, r.Err);
+            Assert.Equal(SnapshotWriter.Write(rich, SnapshotFormat.Binary), File.ReadAllBytes(output));
+        }
+        finally { File.Delete(output); }
     }
 
     [Fact]

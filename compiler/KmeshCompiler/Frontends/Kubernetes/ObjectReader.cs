@@ -15,7 +15,7 @@ internal sealed class ObjectReader(DiagnosticBag bag)
     public void Report(DiagnosticDescriptor d, SourceLocation at, params object?[] args)
     {
         if (d.Severity == Severity.Error) Errors++;
-        bag.Add(d.Create(at, Object, args));
+        bag.Add(d.CreateFor(Object, at, args));
     }
 
     /// <summary>A mapping, or null when absent or null. Anything else is a type error.</summary>

@@ -55,7 +55,7 @@ internal sealed class WorldBuilder(ObjectParser o, FrontendSettings settings, Di
                 (podServices[i] ??= []).Add(new WorkloadServicePorts(key, ports.ToImmutable()));
             }
             foreach (var (p, (first, count)) in unresolved)
-                bag.Add(Codes.NamedPortUnresolved.Create(p.Location, $"Service {s.Namespace}/{s.Name}", p.Port, p.TargetName,
+                bag.Add(Codes.NamedPortUnresolved.CreateFor($"Service {s.Namespace}/{s.Name}", p.Location, p.Port, p.TargetName,
                     count > 1 ? $"pod '{first}' and {count - 1} more pods do" : $"pod '{first}' does"));
         }
 
@@ -76,7 +76,7 @@ internal sealed class WorldBuilder(ObjectParser o, FrontendSettings settings, Di
             var p = _pods[i];
             var node = nodes.GetValueOrDefault(p.NodeName);
             if (node is null && nodesKnown && p.NodeName.Length > 0)
-                bag.Add(Codes.UnknownNode.Create(p.NodeNameLocation, $"Pod {p.Namespace}/{p.Name}", $"{p.Namespace}/{p.Name}", p.NodeName));
+                bag.Add(Codes.UnknownNode.CreateFor($"Pod {p.Namespace}/{p.Name}", p.NodeNameLocation, $"{p.Namespace}/{p.Name}", p.NodeName));
             string network = p.Labels.Get(ObjectParser.NetworkLabel)
                 ?? namespaces.GetValueOrDefault(p.Namespace)?.Labels.Get(ObjectParser.NetworkLabel) ?? "";
             var svcs = podServices[i] is { } ps ? ps.OrderBy(x => x.ServiceKey, StringComparer.Ordinal).ToImmutableArray() : [];
@@ -179,7 +179,7 @@ internal sealed class WorldBuilder(ObjectParser o, FrontendSettings settings, Di
         if (value is null) return null;
         foreach (var known in new[] { "PreferClose", "PreferSameZone", "PreferSameNode" })
             if (string.Equals(value, known, StringComparison.OrdinalIgnoreCase)) return known;
-        bag.Add(Codes.UnknownTrafficAnnotation.Create(at, obj, value));
+        bag.Add(Codes.UnknownTrafficAnnotation.CreateFor(obj, at, value));
         return null;
     }
 
@@ -203,7 +203,7 @@ internal sealed class WorldBuilder(ObjectParser o, FrontendSettings settings, Di
                 _ => pm.MatchLabels is { Pairs.IsEmpty: false } sel ? Select(sel, p.Namespace == settings.RootNamespace ? null : p.Namespace) : [],
             };
             if (podsKnown && p.Scope != PolicyScope.Global && applied.Count == 0 && pm.MatchLabels is not { Pairs.IsEmpty: true })
-                bag.Add(Codes.SelectsNothing.Create(pm.TargetLocation, obj, hints.WhyNothing(pm)));
+                bag.Add(Codes.SelectsNothing.CreateFor(obj, pm.TargetLocation, hints.WhyNothing(pm)));
             if (p.Scope != PolicyScope.Global) hints.NotEnforced(pm, applied);
             if (pm.Ports.Length > 0 && podsKnown)
             {
@@ -215,7 +215,7 @@ internal sealed class WorldBuilder(ObjectParser o, FrontendSettings settings, Di
                 };
                 foreach (var mention in pm.Ports)
                     if (!view.Targets.Contains(mention.Port) && view.ServicePorts.TryGetValue(mention.Port, out var sp))
-                        bag.Add(Codes.ServicePortNotTarget.Create(mention.Location, obj, mention.Port, sp.Service, sp.Target));
+                        bag.Add(Codes.ServicePortNotTarget.CreateFor(obj, mention.Location, mention.Port, sp.Service, sp.Target));
             }
             if (namespacesDeclared)
                 foreach (var mention in pm.SourceNamespaces)
@@ -227,7 +227,7 @@ internal sealed class WorldBuilder(ObjectParser o, FrontendSettings settings, Di
                         StringMatchKind.Exact => knownNamespaces.Contains(m.Value),
                         _ => knownNamespaces.Any(m.Matches),
                     };
-                    if (!exists) bag.Add(Codes.UnknownNamespace.Create(mention.Location, obj, mention.Written));
+                    if (!exists) bag.Add(Codes.UnknownNamespace.CreateFor(obj, mention.Location, mention.Written));
                 }
         }
     }

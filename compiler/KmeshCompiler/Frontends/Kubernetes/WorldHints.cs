@@ -107,7 +107,7 @@ internal sealed class WorldHints(List<PodModel> pods, List<Workload> workloads, 
         string why = hostOnly ? "they use the host network, which the mesh does not capture"
             : enrolledNone ? "they are not enrolled; label their namespace istio.io/dataplane-mode=ambient (or remove istio.io/dataplane-mode=none from the pods)"
             : "they use the host network or are not enrolled (istio.io/dataplane-mode)";
-        bag.Add(Codes.SelectsOnlyNotEnforced.Create(pm.TargetLocation, $"AuthorizationPolicy {pm.Policy.Key}",
+        bag.Add(Codes.SelectsOnlyNotEnforced.CreateFor($"AuthorizationPolicy {pm.Policy.Key}", pm.TargetLocation,
             names.Count == 1 ? names[0] : $"{names[0]} and {names.Count - 1} more", why));
     }
 
@@ -134,7 +134,7 @@ internal sealed class WorldHints(List<PodModel> pods, List<Workload> workloads, 
                                 .Select(x => x.Value[prefix.Length..].Split("/sa/") is [var ns, var sa] ? (ns, sa, $"principal {x.Value}") : ("", "", "")));
                         foreach (var (ns, sa, what) in named)
                             if (holders.TryGetValue((ns, sa), out var h) && h.HostNetwork > 0 && h.Other == 0)
-                                bag.Add(Codes.HostNetworkIdentity.Create(m.Location, $"AuthorizationPolicy {pm.Policy.Key}", what, h.First));
+                                bag.Add(Codes.HostNetworkIdentity.CreateFor($"AuthorizationPolicy {pm.Policy.Key}", m.Location, what, h.First));
                     }
     }
 }

@@ -109,6 +109,14 @@ internal static partial class YamlTree
     /// "billion laughs" documents are refused rather than walked.</summary>
     public const long MaxExpandedNodes = 20_000_000;
 
+    /// <summary>The expansion budget of a text of <paramref name="chars"/> characters: every node the
+    /// documents of the text expand to (an alias counts as the size of what it names) is work for
+    /// every later stage, so the total is bounded by the text's size, not only per document:
+    /// <see cref="ExpansionPerChar"/> nodes per character plus <see cref="ExpansionBase"/>.</summary>
+    public static long ExpansionBudget(long chars) => Math.Min(MaxExpandedNodes, ExpansionBase + ExpansionPerChar * chars);
+
+    public const long ExpansionBase = 1024, ExpansionPerChar = 16;
+
     public static IEnumerable<YDocument> Read(SourceText src, DiagnosticBag bag) =>
         Decode(src, bag) is { } text ? Read(src, text.AsMemory(), 0, bag) : [];
 
@@ -217,7 +225,7 @@ internal static partial class YamlTree
     {
         string file = src.DisplayPath;
         var parser = new Parser(new MemoryReader(text));
-        var builder = new Builder(file, lineOffset, bag);
+        var builder = new Builder(file, lineOffset, bag, ExpansionBudget(text.Length));
         while (true)
         {
             bool more;
@@ -373,8 +381,9 @@ internal static partial class YamlTree
     [GeneratedRegex(@"^\(Line: \d+, Col: \d+, Idx: \d+\) - \(Line: \d+, Col: \d+, Idx: \d+\):\s*")]
     private static partial Regex PrefixRegex();
 
-    private sealed class Builder(string file, int lineOffset, DiagnosticBag bag)
+    private sealed class Builder(string file, int lineOffset, DiagnosticBag bag, long budget)
     {
+        private long _textSize; // nodes of every document of the text so far, aliases expanded
         private readonly Stack<(YNode Node, YScalar? PendingKey, long SizeAtStart, string? Anchor)> _stack = new();
         private readonly Dictionary<string, (YNode Node, long Size)> _anchors = new(StringComparer.Ordinal);
         private YNode? _root;
@@ -458,9 +467,10 @@ internal static partial class YamlTree
         private void Grow(long n, SourceLocation loc)
         {
             _docSize += n;
-            if (_docSize > MaxExpandedNodes && !_docFailed)
+            _textSize += n;
+            if (_textSize > budget && !_docFailed)
             {
-                bag.Add(Codes.DocumentTooLarge, loc, MaxExpandedNodes);
+                bag.Add(Codes.DocumentTooLarge, loc, budget);
                 _docFailed = true;
             }
         }

@@ -37,6 +37,12 @@ internal static class JsonSnapshot
         }
         using (doc)
         {
+            // Every string is checked once here, so no later GetString can throw.
+            if (BadString(src.Bytes) is { } bad)
+            {
+                bag.Report(Codes.XdsBadJson, new SourceLocation(src.DisplayPath, bad.Line, bad.Column), bad.Why);
+                return;
+            }
             var positions = new ResourcePositions(src.Bytes);
             var root = doc.RootElement;
             var file = new SourceLocation(src.DisplayPath, 1, 1);
@@ -115,7 +121,11 @@ internal static class JsonSnapshot
 
     private static void Any(JsonElement any, string name, ResourceReader reader, DiagnosticBag bag, HashSet<string> namings)
     {
-        var t = any.GetProperty("@type");
+        if (!any.TryGetProperty("@type", out var t))
+        {
+            bag.Report(Codes.XdsBadJsonShape, reader.Location(name), "a resource has no \"@type\": its type is unknown");
+            return;
+        }
         string typeUrl = t.ValueKind == JsonValueKind.String ? t.GetString()! : "";
         var type = TypeUrls.Classify(typeUrl);
         if (type == ResourceType.Unknown) { reader.Unknown(typeUrl, name); return; }
@@ -170,6 +180,33 @@ internal static class JsonSnapshot
         }
         auth["rules"] = list;
         return IstioNaming;
+    }
+
+    /// <summary>The first string or property name that is not valid UTF-8 or holds a lone surrogate
+    /// escape (which no .NET or protobuf string can hold), with its line and column.</summary>
+    private static (int Line, int Column, string Why)? BadString(byte[] json)
+    {
+        var r = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, MaxDepth = MaxDepth });
+        try
+        {
+            while (r.Read())
+            {
+                if (r.TokenType is not (JsonTokenType.String or JsonTokenType.PropertyName)) continue;
+                try { r.GetString(); }
+                catch (InvalidOperationException)
+                {
+                    long at = r.TokenStartIndex;
+                    int line = 1, lineStart = 0;
+                    for (int i = 0; i < at; i++) if (json[i] == (byte)'\n') { line++; lineStart = i + 1; }
+                    return (line, (int)(at - lineStart) + 1, "a string is not valid UTF-8 or holds an unpaired surrogate escape (\\ud800-\\udfff)");
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // The document parsed already.
+        }
+        return null;
     }
 
     private static JsonElement? Get(JsonElement o, params string[] names)

@@ -8,7 +8,7 @@ internal static class Reporting
     /// <summary>Adds a diagnostic whose object is the resource it concerns (the "object" of
     /// <c>validate --format json</c>), so the name survives when the location is a line and column.</summary>
     public static void Report(this DiagnosticBag bag, DiagnosticDescriptor d, SourceLocation loc, params object?[] args) =>
-        bag.Add(d.Create(loc, loc.Resource, args));
+        bag.Add(d.CreateFor(loc.Resource, loc, args));
 }
 
 internal static class EnumNames
