@@ -20,6 +20,7 @@ public static class Program
         root.Subcommands.Add(TestCommand.Create());
         root.Subcommands.Add(CompileCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
+        root.Subcommands.Add(DiffCommand.Create());
         root.Subcommands.Add(CountersCommand.Create());
         return Cli.Invoke(root, args, stdout, stderr);
     }

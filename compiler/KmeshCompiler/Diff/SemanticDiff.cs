@@ -1,0 +1,462 @@
+using System.Collections.Immutable;
+using System.Text;
+using KmeshCompiler.Ir;
+using KmeshCompiler.Semantics;
+
+namespace KmeshCompiler.Diff;
+
+/// <summary>The exact semantic diff of two worlds (docs/diff.md): every connection — any source
+/// address of either family, with the identity each side's world gives it, to any workload address,
+/// on any port — whose decision differs between <c>before</c> and <c>after</c>. The space is cut at
+/// every boundary either side uses (address prefixes, workload addresses, identity classes, ports);
+/// one representative point of each region is decided by the reference evaluator under both sides,
+/// and adjacent regions with the same change are merged. Only destinations the change can touch are
+/// examined: those whose owner, namespace or attached policies differ, those a changed policy applies
+/// to on either side, and — for sources whose identity changed — those with identity-testing policies
+/// (from the changed addresses only).</summary>
+public static class SemanticDiff
+{
+    public static SemanticDiffResult Compute(World before, World after) =>
+        new Engine(new Evaluator(before), new Evaluator(after)).Run();
+
+    public static SemanticDiffResult Compute(Evaluator before, Evaluator after) => new Engine(before, after).Run();
+
+    private sealed class Engine(Evaluator evB, Evaluator evA)
+    {
+        // Every workload address of either side, sorted; the identity (interned) each side gives it.
+        private IpAddr[] _addrs = [];
+        private int[] _idB = [], _idA = [];
+        private readonly List<Identity> _ids = [];
+        private readonly List<string> _idText = [];
+        private long _evaluations;
+
+        public SemanticDiffResult Run()
+        {
+            IndexAddresses();
+            var changedIdentity = new List<int>();
+            for (int i = 0; i < _addrs.Length; i++) if (_idB[i] != _idA[i]) changedIdentity.Add(i);
+
+            // Which destinations the change can touch, and whether all sources must be examined (true)
+            // or only the addresses whose identity changed (false).
+            var dests = new Dictionary<IpAddr, bool>();
+            void Touch(IpAddr a, bool full)
+            {
+                if (!dests.TryGetValue(a, out var f) || (full && !f)) dests[a] = full;
+            }
+            var changedWorkloads = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var a in _addrs)
+            {
+                var wb = evB.WorkloadAt(a);
+                var wa = evA.WorkloadAt(a);
+                if (DestinationDiffers(wb, wa))
+                {
+                    Touch(a, true);
+                    changedWorkloads.Add((wa ?? wb)!.Uid);
+                }
+            }
+            var changedPolicies = ChangedPolicies();
+            foreach (var key in changedPolicies)
+                foreach (var ev in new[] { evB, evA })
+                    if (ev.PolicyByKey(key) is { DryRun: false } p)
+                        foreach (var w in AppliesTo(ev, p))
+                            foreach (var a in w.Addresses) Touch(a, true);
+            if (changedIdentity.Count > 0)
+                foreach (var ev in new[] { evB, evA })
+                {
+                    var flags = IdentityFlags(ev);
+                    foreach (var w in ev.World.Workloads)
+                        if (UsesIdentity(ev, w, flags))
+                            foreach (var a in w.Addresses) Touch(a, false);
+                }
+
+            int[] restricted = changedIdentity.ToArray();
+            int[] all = Enumerable.Range(0, _addrs.Length).ToArray();
+
+            // Destinations with the same candidate policies on both sides (and the same results of
+            // destination-address tests) share one analysis.
+            var groups = new Dictionary<string, List<IpAddr>>(StringComparer.Ordinal);
+            foreach (var (d, full) in dests.OrderBy(x => x.Key))
+            {
+                string key = GroupKey(d, full);
+                if (!groups.TryGetValue(key, out var list)) groups[key] = list = [];
+                list.Add(d);
+            }
+
+            var merged = new Dictionary<string, (Accum Acc, List<DiffDestination> Dests)>(StringComparer.Ordinal);
+            foreach (var (key, members) in groups)
+            {
+                bool full = key[0] == 'F';
+                var accums = Analyse(members[0], full ? all : restricted, full);
+                foreach (var acc in accums.Values)
+                {
+                    if (acc.IsEmpty) continue;
+                    acc.Normalise();
+                    string k = acc.ChangeKey + "#" + acc.Sources.Key;
+                    if (!merged.TryGetValue(k, out var m)) merged[k] = m = (acc, []);
+                    foreach (var d in members) m.Dests.Add(new DiffDestination(d, evB.WorkloadAt(d), evA.WorkloadAt(d)));
+                }
+            }
+
+            var changes = merged.Values
+                .Select(m => new SemanticChange(
+                    m.Dests.OrderBy(d => d.Name, StringComparer.Ordinal).ThenBy(d => d.Address).ToImmutableArray(),
+                    m.Acc.Sources, m.Acc.Ports, m.Acc.Before, m.Acc.After))
+                .OrderBy(Importance)
+                .ThenBy(c => c.Destinations[0].Name, StringComparer.Ordinal)
+                .ThenBy(c => c.Destinations[0].Address)
+                .ThenBy(c => c.Ports[0].First)
+                .ThenBy(c => c.Sources.Key, StringComparer.Ordinal)
+                .ToImmutableArray();
+            return new SemanticDiffResult(changes, new SemanticDiffStats(
+                changedPolicies.Count, changedWorkloads.Count, changedIdentity.Count, dests.Count, groups.Count, _evaluations));
+        }
+
+        /// <summary>Newly allowed from outside the mesh first, then newly denied, then newly allowed
+        /// from inside it.</summary>
+        private static int Importance(SemanticChange c) =>
+            c.NewlyAllowed && c.Sources.FromOutside ? 0 : !c.NewlyAllowed ? 1 : 2;
+
+        private void IndexAddresses()
+        {
+            var set = new HashSet<IpAddr>();
+            foreach (var w in evB.World.Workloads) foreach (var a in w.Addresses) set.Add(a);
+            foreach (var w in evA.World.Workloads) foreach (var a in w.Addresses) set.Add(a);
+            _addrs = set.ToArray();
+            Array.Sort(_addrs);
+            var intern = new Dictionary<Identity, int>();
+            int Intern(Identity? id)
+            {
+                if (id is null) return -1;
+                if (!intern.TryGetValue(id, out int k))
+                {
+                    intern[id] = k = _ids.Count;
+                    _ids.Add(id);
+                    _idText.Add(id.ToString());
+                }
+                return k;
+            }
+            _idB = new int[_addrs.Length];
+            _idA = new int[_addrs.Length];
+            for (int i = 0; i < _addrs.Length; i++)
+            {
+                _idB[i] = Intern(evB.IdentityOf(_addrs[i]));
+                _idA[i] = Intern(evA.IdentityOf(_addrs[i]));
+            }
+        }
+
+        /// <summary>As a destination, a workload is decided by its namespace and attached policies.</summary>
+        private static bool DestinationDiffers(Workload? b, Workload? a)
+        {
+            if (b is null || a is null) return b is not null || a is not null;
+            if (b.Namespace != a.Namespace) return true;
+            if (b.AuthorizationPolicies.SequenceEqual(a.AuthorizationPolicies)) return false;
+            return !new HashSet<string>(b.AuthorizationPolicies, StringComparer.Ordinal).SetEquals(a.AuthorizationPolicies);
+        }
+
+        private List<string> ChangedPolicies()
+        {
+            var keys = new SortedSet<string>(StringComparer.Ordinal);
+            foreach (var p in evB.World.Policies) keys.Add(p.Key);
+            foreach (var p in evA.World.Policies) keys.Add(p.Key);
+            var changed = new List<string>();
+            foreach (var k in keys)
+            {
+                var b = evB.PolicyByKey(k);
+                var a = evA.PolicyByKey(k);
+                if (b is not null && a is not null && PolicyContent.Equal(b, a)) continue;
+                // A policy that is dry-run (or absent) on both sides never decides anything.
+                if ((b is null || b.DryRun) && (a is null || a.DryRun)) continue;
+                changed.Add(k);
+            }
+            return changed;
+        }
+
+        private static IEnumerable<Workload> AppliesTo(Evaluator ev, Policy p) => p.Scope switch
+        {
+            PolicyScope.Global => ev.World.Workloads,
+            PolicyScope.Namespace => ev.World.Workloads.Where(w => w.Namespace == p.Namespace),
+            _ => ev.World.Workloads.Where(w => w.AuthorizationPolicies.Contains(p.Key)),
+        };
+
+        private sealed record IdFlags(HashSet<string> Namespaces, bool Global);
+
+        private static IdFlags IdentityFlags(Evaluator ev)
+        {
+            var ns = new HashSet<string>(StringComparer.Ordinal);
+            bool global = false;
+            foreach (var p in ev.World.Policies)
+            {
+                if (p.DryRun || !PolicyContent.UsesIdentity(p)) continue;
+                if (p.Scope == PolicyScope.Global) global = true;
+                else if (p.Scope == PolicyScope.Namespace) ns.Add(p.Namespace);
+            }
+            return new IdFlags(ns, global);
+        }
+
+        private static bool UsesIdentity(Evaluator ev, Workload w, IdFlags f)
+        {
+            if (f.Global || f.Namespaces.Contains(w.Namespace)) return true;
+            foreach (var name in w.AuthorizationPolicies)
+                if (ev.PolicyByKey(name) is { Scope: PolicyScope.WorkloadSelector, DryRun: false } p && PolicyContent.UsesIdentity(p)) return true;
+            return false;
+        }
+
+        private static List<Policy> Enforced(Evaluator ev, Workload? w) =>
+            w is null ? [] : ev.Candidates(w).Where(p => !p.DryRun).ToList();
+
+        private string GroupKey(IpAddr d, bool full)
+        {
+            var sb = new StringBuilder(full ? "F" : "R");
+            foreach (var (ev, tag) in new[] { (evB, "|B:"), (evA, "|A:") })
+            {
+                var w = ev.WorkloadAt(d);
+                sb.Append(tag).Append(w is null ? "-" : "+");
+                foreach (var p in Enforced(ev, w))
+                {
+                    sb.Append(p.Key).Append(',');
+                    // Destination-address tests are the only part of a decision that depends on
+                    // which address of the group is the destination.
+                    foreach (var r in p.Rules)
+                        foreach (var c in r.Clauses)
+                            foreach (var m in c.Matches)
+                            {
+                                foreach (var x in m.DestinationIps) sb.Append(x.Contains(d) ? '1' : '0');
+                                foreach (var x in m.NotDestinationIps) sb.Append(x.Contains(d) ? '1' : '0');
+                            }
+                }
+            }
+            return sb.ToString();
+        }
+
+        /// <summary>All changes towards destination <paramref name="d"/>, keyed by change (ports and
+        /// both sides' decisions), each with its sources.</summary>
+        private Dictionary<string, Accum> Analyse(IpAddr d, int[] candidates, bool full)
+        {
+            var wb = evB.WorkloadAt(d);
+            var wa = evA.WorkloadAt(d);
+            var polB = Enforced(evB, wb);
+            var polA = Enforced(evA, wa);
+            var matches = polB.Concat(polA).SelectMany(p => p.Rules).SelectMany(r => r.Clauses).SelectMany(c => c.Matches).ToList();
+
+            // Ports: cut before and after every port either side names.
+            var portCuts = new SortedSet<int> { 0 };
+            foreach (var m in matches)
+                foreach (var p in m.DestinationPorts.Concat(m.NotDestinationPorts))
+                {
+                    portCuts.Add((int)p);
+                    if (p < 65535) portCuts.Add((int)p + 1);
+                }
+            var ports = portCuts.ToArray();
+
+            // Identity classes: identities that every identity test of either side treats alike.
+            var atoms = IdentityAtoms(matches);
+            var sigOf = new int[_ids.Count + 1];
+            Array.Fill(sigOf, -1);
+            var sigIntern = new Dictionary<string, int>(StringComparer.Ordinal);
+            int Sig(int id)
+            {
+                ref int slot = ref sigOf[id + 1];
+                if (slot >= 0) return slot;
+                var chars = new char[atoms.Count];
+                Identity? identity = id < 0 ? null : _ids[id];
+                string text = id < 0 ? "" : _idText[id];
+                for (int i = 0; i < atoms.Count; i++) chars[i] = atoms[i](identity, text) ? '1' : '0';
+                string s = new(chars);
+                if (!sigIntern.TryGetValue(s, out int k)) sigIntern[s] = k = sigIntern.Count;
+                return slot = k;
+            }
+            bool identityMatters = atoms.Count > 0;
+            var accums = new Dictionary<string, Accum>(StringComparer.Ordinal);
+            if (!full && !identityMatters) return accums;
+
+            foreach (bool v6 in new[] { false, true })
+            {
+                var cuts = SourceCuts(matches, v6);
+                UInt128 familyLast = v6 ? UInt128.MaxValue : uint.MaxValue;
+                for (int ci = 0; ci < cuts.Length; ci++)
+                {
+                    UInt128 lo = cuts[ci];
+                    UInt128 hi = ci + 1 < cuts.Length ? cuts[ci + 1] - 1 : familyLast;
+                    var range = new IpRange(new IpAddr(lo, v6), new IpAddr(hi, v6));
+                    var (from, to) = Span(candidates, range);
+                    UInt128 explicitCount = (UInt128)(to - from);
+                    bool plaintext = full && hi - lo >= explicitCount;
+                    var cache = new Dictionary<long, List<Cell>>();
+                    List<Cell> Cells(IpAddr rep, int idB, int idA)
+                    {
+                        long key = ((long)Sig(idB) << 32) | (uint)Sig(idA);
+                        if (!cache.TryGetValue(key, out var cells))
+                            cache[key] = cells = Evaluate(rep, d, idB, idA, ports, polB, polA);
+                        return cells;
+                    }
+                    List<Cell>? plainCells = null;
+                    if (plaintext) plainCells = Cells(FirstFree(range, candidates, from, to), -1, -1);
+                    if (plaintext && (!identityMatters || AllSame(candidates, from, to, Sig)))
+                    {
+                        foreach (var g in ByChange(plainCells!)) Acc(accums, g).AnyAddress.Add(range);
+                        continue;
+                    }
+                    if (plaintext)
+                        foreach (var g in ByChange(plainCells!)) Acc(accums, g).Outside.Add(range);
+                    for (int k = from; k < to; k++)
+                    {
+                        int i = candidates[k];
+                        var cells = Cells(_addrs[i], _idB[i], _idA[i]);
+                        if (cells.Count == 0) continue;
+                        var src = new WorkloadSource(_addrs[i], _idB[i] < 0 ? null : _ids[_idB[i]], _idA[i] < 0 ? null : _ids[_idA[i]]);
+                        foreach (var g in ByChange(cells)) Acc(accums, g).Workloads.Add(src);
+                    }
+                }
+            }
+            return accums;
+
+            bool AllSame(int[] cand, int from, int to, Func<int, int> sig)
+            {
+                int plain = sig(-1);
+                for (int k = from; k < to; k++)
+                    if (sig(_idB[cand[k]]) != plain || sig(_idA[cand[k]]) != plain) return false;
+                return true;
+            }
+        }
+
+        private sealed record Cell(PortRange Ports, SideDecision Before, SideDecision After);
+
+        private List<Cell> Evaluate(IpAddr src, IpAddr dst, int idB, int idA, int[] portCuts, List<Policy> polB, List<Policy> polA)
+        {
+            var cells = new List<Cell>();
+            Identity? b = idB < 0 ? null : _ids[idB];
+            Identity? a = idA < 0 ? null : _ids[idA];
+            for (int i = 0; i < portCuts.Length; i++)
+            {
+                ushort first = (ushort)portCuts[i];
+                ushort last = (ushort)(i + 1 < portCuts.Length ? portCuts[i + 1] - 1 : 65535);
+                var vb = evB.Decide(new Connection(src, dst, first, b));
+                var va = evA.Decide(new Connection(src, dst, first, a));
+                _evaluations += 2;
+                if (vb.Decision == va.Decision) continue;
+                var sb = Side(vb, polB);
+                var sa = Side(va, polA);
+                if (cells.Count > 0 && cells[^1].Ports.Last + 1 == first && cells[^1].Before.Key == sb.Key && cells[^1].After.Key == sa.Key)
+                    cells[^1] = cells[^1] with { Ports = new PortRange(cells[^1].Ports.First, last) };
+                else cells.Add(new Cell(new PortRange(first, last), sb, sa));
+            }
+            return cells;
+        }
+
+        private static SideDecision Side(Verdict v, List<Policy> enforced) => new(v.Decision, v.Reason,
+            v.Policy is { } p ? [p]
+            : v.Reason == Reasons.NoneAllowed ? enforced.Where(x => x.Action == PolicyAction.Allow).OrderBy(x => x.Key, StringComparer.Ordinal).ToImmutableArray()
+            : []);
+
+        /// <summary>The cells of one source class grouped into changes: same decisions on both sides,
+        /// a list of port ranges.</summary>
+        private static IEnumerable<(string Key, ImmutableArray<PortRange> Ports, SideDecision Before, SideDecision After)> ByChange(List<Cell> cells) =>
+            cells.GroupBy(c => c.Before.Key + "=>" + c.After.Key, StringComparer.Ordinal).Select(g =>
+            {
+                var ports = g.Select(c => c.Ports).ToImmutableArray();
+                string key = g.Key + "@" + string.Join(',', ports);
+                return (key, ports, g.First().Before, g.First().After);
+            });
+
+        private static Accum Acc(Dictionary<string, Accum> accums, (string Key, ImmutableArray<PortRange> Ports, SideDecision Before, SideDecision After) g)
+        {
+            if (!accums.TryGetValue(g.Key, out var acc)) accums[g.Key] = acc = new Accum(g.Key, g.Ports, g.Before, g.After);
+            return acc;
+        }
+
+        /// <summary>The slice [from, to) of <paramref name="candidates"/> (indices into the sorted
+        /// address array) whose addresses lie in the range.</summary>
+        private (int From, int To) Span(int[] candidates, IpRange r)
+        {
+            int Lower(IpAddr x)
+            {
+                int lo = 0, hi = candidates.Length;
+                while (lo < hi)
+                {
+                    int mid = (lo + hi) >>> 1;
+                    if (_addrs[candidates[mid]].CompareTo(x) < 0) lo = mid + 1; else hi = mid;
+                }
+                return lo;
+            }
+            int from = Lower(r.First);
+            int to = from;
+            while (to < candidates.Length && _addrs[candidates[to]].CompareTo(r.Last) <= 0) to++;
+            return (from, to);
+        }
+
+        /// <summary>The lowest address of the range that belongs to no workload on either side.</summary>
+        private IpAddr FirstFree(IpRange r, int[] candidates, int from, int to)
+        {
+            UInt128 x = r.First.Value;
+            for (int k = from; k < to && _addrs[candidates[k]].Value == x; k++) x++;
+            return new IpAddr(x, r.First.IsV6);
+        }
+
+        private static UInt128[] SourceCuts(List<Match> matches, bool v6)
+        {
+            var cuts = new SortedSet<UInt128> { 0 };
+            int bits = v6 ? 128 : 32;
+            foreach (var m in matches)
+                foreach (var p in m.SourceIps.Concat(m.NotSourceIps))
+                {
+                    if (p.Address.IsV6 != v6) continue;
+                    var start = p.Network.Value;
+                    cuts.Add(start);
+                    int host = bits - p.Length;
+                    if (host >= bits) continue;
+                    UInt128 end = start + (UInt128.One << host);
+                    if (v6 ? end != 0 : end <= uint.MaxValue) cuts.Add(end);
+                }
+            return cuts.ToArray();
+        }
+
+        private static List<Func<Identity?, string, bool>> IdentityAtoms(List<Match> matches)
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var atoms = new List<Func<Identity?, string, bool>>();
+            foreach (var m in matches)
+            {
+                foreach (var s in m.Namespaces.Concat(m.NotNamespaces))
+                    if (seen.Add($"n{(int)s.Kind}:{s.Value}")) atoms.Add((id, _) => s.Matches(id?.Namespace ?? ""));
+                foreach (var s in m.Principals.Concat(m.NotPrincipals))
+                    if (seen.Add($"p{(int)s.Kind}:{s.Value}")) atoms.Add((id, text) => id is not null && s.Matches(text));
+                foreach (var sa in m.ServiceAccounts.Concat(m.NotServiceAccounts))
+                    if (seen.Add($"s:{sa.Namespace}/{sa.ServiceAccount}"))
+                        atoms.Add((id, _) => id is not null && id.Namespace == sa.Namespace && id.ServiceAccount == sa.ServiceAccount);
+            }
+            return atoms;
+        }
+    }
+
+    /// <summary>The sources of one change towards one destination group, as they are found.</summary>
+    private sealed class Accum(string changeKey, ImmutableArray<PortRange> ports, SideDecision before, SideDecision after)
+    {
+        public string ChangeKey { get; } = changeKey;
+        public ImmutableArray<PortRange> Ports { get; } = ports;
+        public SideDecision Before { get; } = before;
+        public SideDecision After { get; } = after;
+        public List<IpRange> AnyAddress { get; } = [];
+        public List<IpRange> Outside { get; } = [];
+        public List<WorkloadSource> Workloads { get; } = [];
+        public DiffSources Sources { get; private set; } = new([], [], []);
+
+        public bool IsEmpty => AnyAddress.Count == 0 && Outside.Count == 0 && Workloads.Count == 0;
+
+        public void Normalise() => Sources = new DiffSources(
+            Coalesce(AnyAddress), Coalesce(Outside),
+            Workloads.OrderBy(w => w.Address).ToImmutableArray());
+
+        private static ImmutableArray<IpRange> Coalesce(List<IpRange> ranges)
+        {
+            var sorted = ranges.OrderBy(r => r.First).ToList();
+            var result = ImmutableArray.CreateBuilder<IpRange>();
+            foreach (var r in sorted)
+            {
+                if (result.Count > 0 && result[^1].Last.IsV6 == r.First.IsV6 && result[^1].Last.Value + 1 == r.First.Value && result[^1].Last.Value != UInt128.MaxValue)
+                    result[^1] = new IpRange(result[^1].First, r.Last);
+                else result.Add(r);
+            }
+            return result.ToImmutable();
+        }
+    }
+}
