@@ -106,13 +106,16 @@ public sealed record SideDecision(Decision Decision, string Reason, ImmutableArr
 
 /// <summary>A set of connections whose decision differs: every (source in <see cref="Sources"/>,
 /// destination address in <see cref="Destinations"/>, port in <see cref="Ports"/>) goes from
-/// <see cref="Before"/> to <see cref="After"/>.</summary>
+/// <see cref="Before"/> to <see cref="After"/>. <see cref="Responsible"/> is where a reviewer should
+/// look: the new side's responsible policies, else the new versions of the old side's (a DENY that
+/// no longer matches), else the old side's (a policy removed).</summary>
 public sealed record SemanticChange(
     ImmutableArray<DiffDestination> Destinations,
     DiffSources Sources,
     ImmutableArray<PortRange> Ports,
     SideDecision Before,
-    SideDecision After)
+    SideDecision After,
+    ImmutableArray<Policy> Responsible)
 {
     public bool NewlyAllowed => After.Decision == Decision.Allow;
 

@@ -100,7 +100,9 @@ public static class SemanticDiff
             var changes = merged.Values
                 .Select(m => new SemanticChange(
                     m.Dests.OrderBy(d => d.Name, StringComparer.Ordinal).ThenBy(d => d.Address).ToImmutableArray(),
-                    m.Acc.Sources, m.Acc.Ports, m.Acc.Before, m.Acc.After))
+                    m.Acc.Sources, m.Acc.Ports, m.Acc.Before, m.Acc.After,
+                    !m.Acc.After.Policies.IsEmpty ? m.Acc.After.Policies
+                        : m.Acc.Before.Policies.Select(p => evA.PolicyByKey(p.Key) ?? p).ToImmutableArray()))
                 .OrderBy(Importance)
                 .ThenBy(c => c.Destinations[0].Name, StringComparer.Ordinal)
                 .ThenBy(c => c.Destinations[0].Address)

@@ -190,14 +190,8 @@ public static class DiffOutput
         w.WriteEndArray();
     }
 
-    /// <summary>Where to annotate a change: the responsible policies of the new side, else those of
-    /// the old side (a removed policy), as long as they have a line in a file.</summary>
-    private static IEnumerable<Policy> AnnotationTargets(SemanticChange c)
-    {
-        var after = c.After.Policies.Where(p => p.Location.Line > 0).ToList();
-        if (after.Count > 0) return after;
-        return c.Before.Policies.Where(p => p.Location.Line > 0);
-    }
+    /// <summary>Where to annotate a change: its responsible policies that have a line in a file.</summary>
+    private static IEnumerable<Policy> AnnotationTargets(SemanticChange c) => c.Responsible.Where(p => p.Location.Line > 0);
 
     private static string Level(SemanticChange c) => c.NewlyAllowed && c.Sources.FromOutside ? "warning" : "notice";
 
