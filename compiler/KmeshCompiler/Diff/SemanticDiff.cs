@@ -33,6 +33,7 @@ public static class SemanticDiff
         public SemanticDiffResult Run()
         {
             IndexAddresses();
+            IndexPairs();
             var changedIdentity = new List<int>();
             for (int i = 0; i < _addrs.Length; i++) if (_idB[i] != _idA[i]) changedIdentity.Add(i);
 
@@ -251,25 +252,11 @@ public static class SemanticDiff
             var ports = portCuts.ToArray();
 
             // Identity classes: identities that every identity test of either side treats alike.
-            var atoms = IdentityAtoms(matches);
-            var sigOf = new int[_ids.Count + 1];
-            Array.Fill(sigOf, -1);
-            var sigIntern = new Dictionary<string, int>(StringComparer.Ordinal);
-            int Sig(int id)
-            {
-                ref int slot = ref sigOf[id + 1];
-                if (slot >= 0) return slot;
-                var chars = new char[atoms.Count];
-                Identity? identity = id < 0 ? null : _ids[id];
-                string text = id < 0 ? "" : _idText[id];
-                for (int i = 0; i < atoms.Count; i++) chars[i] = atoms[i](identity, text) ? '1' : '0';
-                string s = new(chars);
-                if (!sigIntern.TryGetValue(s, out int k)) sigIntern[s] = k = sigIntern.Count;
-                return slot = k;
-            }
-            bool identityMatters = atoms.Count > 0;
+            var cls = IdentityClasses(matches, out int classCount);
+            bool identityMatters = classCount > 1;
             var accums = new Dictionary<string, Accum>(StringComparer.Ordinal);
             if (!full && !identityMatters) return accums;
+            long ClassKey(int idB, int idA) => ((long)cls[idB + 1] << 32) | (uint)cls[idA + 1];
 
             foreach (bool v6 in new[] { false, true })
             {
@@ -286,39 +273,180 @@ public static class SemanticDiff
                     var cache = new Dictionary<long, List<Cell>>();
                     List<Cell> Cells(IpAddr rep, int idB, int idA)
                     {
-                        long key = ((long)Sig(idB) << 32) | (uint)Sig(idA);
+                        long key = ClassKey(idB, idA);
                         if (!cache.TryGetValue(key, out var cells))
                             cache[key] = cells = Evaluate(rep, d, idB, idA, ports, polB, polA);
                         return cells;
                     }
+                    // The workload addresses of the range, by identity pair when the range holds
+                    // every workload address of the family (the usual case), else one by one.
+                    bool wholeFamily = full && from == (v6 ? _v4Count : 0) && to == (v6 ? _addrs.Length : _v4Count);
+                    var pairs = wholeFamily ? _familyPairs[v6 ? 1 : 0] : null;
                     List<Cell>? plainCells = null;
                     if (plaintext) plainCells = Cells(FirstFree(range, candidates, from, to), -1, -1);
-                    if (plaintext && (!identityMatters || AllSame(candidates, from, to, Sig)))
+                    if (plaintext && (!identityMatters || AllPlain(from, to, pairs)))
                     {
                         foreach (var g in ByChange(plainCells!)) Acc(accums, g).AnyAddress.Add(range);
                         continue;
                     }
                     if (plaintext)
                         foreach (var g in ByChange(plainCells!)) Acc(accums, g).Outside.Add(range);
+                    if (pairs is not null)
+                    {
+                        foreach (var pair in pairs)
+                        {
+                            var cells = Cells(_addrs[pair.Addresses[0]], pair.B, pair.A);
+                            if (cells.Count == 0) continue;
+                            foreach (var g in ByChange(cells))
+                            {
+                                var acc = Acc(accums, g);
+                                foreach (int i in pair.Addresses) acc.Workloads.Add(Source(i));
+                            }
+                        }
+                        continue;
+                    }
                     for (int k = from; k < to; k++)
                     {
                         int i = candidates[k];
                         var cells = Cells(_addrs[i], _idB[i], _idA[i]);
                         if (cells.Count == 0) continue;
-                        var src = new WorkloadSource(_addrs[i], _idB[i] < 0 ? null : _ids[_idB[i]], _idA[i] < 0 ? null : _ids[_idA[i]]);
-                        foreach (var g in ByChange(cells)) Acc(accums, g).Workloads.Add(src);
+                        foreach (var g in ByChange(cells)) Acc(accums, g).Workloads.Add(Source(i));
                     }
                 }
             }
             return accums;
 
-            bool AllSame(int[] cand, int from, int to, Func<int, int> sig)
+            bool AllPlain(int from, int to, List<Pair>? pairs)
             {
-                int plain = sig(-1);
+                long plain = ClassKey(-1, -1);
+                if (pairs is not null) return pairs.All(p => ClassKey(p.B, p.A) == plain);
                 for (int k = from; k < to; k++)
-                    if (sig(_idB[cand[k]]) != plain || sig(_idA[cand[k]]) != plain) return false;
+                    if (ClassKey(_idB[candidates[k]], _idA[candidates[k]]) != plain) return false;
                 return true;
             }
+        }
+
+        private WorkloadSource Source(int i) =>
+            new(_addrs[i], _idB[i] < 0 ? null : _ids[_idB[i]], _idA[i] < 0 ? null : _ids[_idA[i]]);
+
+        /// <summary>The workload addresses of one family that have the same identity on each side.</summary>
+        private sealed record Pair(int B, int A, List<int> Addresses);
+
+        private int _v4Count;
+        private readonly List<Pair>[] _familyPairs = [[], []];
+
+        private void IndexPairs()
+        {
+            _v4Count = 0;
+            while (_v4Count < _addrs.Length && !_addrs[_v4Count].IsV6) _v4Count++;
+            for (int f = 0; f < 2; f++)
+            {
+                var byKey = new Dictionary<long, Pair>();
+                int lo = f == 0 ? 0 : _v4Count, hi = f == 0 ? _v4Count : _addrs.Length;
+                for (int i = lo; i < hi; i++)
+                {
+                    long key = ((long)_idB[i] << 32) | (uint)_idA[i];
+                    if (!byKey.TryGetValue(key, out var p))
+                    {
+                        byKey[key] = p = new Pair(_idB[i], _idA[i], []);
+                        _familyPairs[f].Add(p);
+                    }
+                    p.Addresses.Add(i);
+                }
+            }
+        }
+
+        // Identity slots: 0 is "no identity", 1 + k is identity k.
+        private readonly Dictionary<string, int[]> _atomCache = new(StringComparer.Ordinal);
+        private Dictionary<string, int>? _byText;
+        private Dictionary<string, List<int>>? _byNamespace;
+
+        /// <summary>The slots for which an identity test holds, computed once per distinct test:
+        /// exact names through an index, wildcards by a scan of the identities.</summary>
+        private int[] Atom(string key, Func<Identity?, string, bool> holds, Func<int[]?>? indexed)
+        {
+            if (_atomCache.TryGetValue(key, out var slots)) return slots;
+            slots = indexed?.Invoke() ?? Scan(holds);
+            _atomCache[key] = slots;
+            return slots;
+        }
+
+        private int[] Scan(Func<Identity?, string, bool> holds)
+        {
+            var slots = new List<int>();
+            if (holds(null, "")) slots.Add(0);
+            for (int k = 0; k < _ids.Count; k++) if (holds(_ids[k], _idText[k])) slots.Add(k + 1);
+            return slots.ToArray();
+        }
+
+        private int[] NamespaceSlots(string ns)
+        {
+            if (_byNamespace is null)
+            {
+                _byNamespace = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+                for (int k = 0; k < _ids.Count; k++)
+                {
+                    if (!_byNamespace.TryGetValue(_ids[k].Namespace, out var l)) _byNamespace[_ids[k].Namespace] = l = [];
+                    l.Add(k + 1);
+                }
+            }
+            return _byNamespace.TryGetValue(ns, out var list) ? list.ToArray() : [];
+        }
+
+        private int[] PrincipalSlots(string text)
+        {
+            if (_byText is null)
+            {
+                _byText = new Dictionary<string, int>(StringComparer.Ordinal);
+                for (int k = 0; k < _ids.Count; k++) _byText.TryAdd(_idText[k], k + 1);
+            }
+            return _byText.TryGetValue(text, out int slot) ? [slot] : [];
+        }
+
+        /// <summary>The class of every identity slot: two slots share a class exactly when every
+        /// identity test of <paramref name="matches"/> gives them the same result (partition
+        /// refinement: each test splits the classes of the slots it holds for).</summary>
+        private int[] IdentityClasses(List<Match> matches, out int classCount)
+        {
+            var cls = new int[_ids.Count + 1];
+            int next = 1;
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var split = new Dictionary<int, int>();
+            void Refine(int[] slots)
+            {
+                split.Clear();
+                foreach (int s in slots)
+                {
+                    if (!split.TryGetValue(cls[s], out int n)) split[cls[s]] = n = next++;
+                    cls[s] = n;
+                }
+            }
+            foreach (var m in matches)
+            {
+                foreach (var s in m.Namespaces.Concat(m.NotNamespaces))
+                {
+                    string key = $"n{(int)s.Kind}:{s.Value}";
+                    if (seen.Add(key))
+                        Refine(Atom(key, (id, _) => s.Matches(id?.Namespace ?? ""),
+                            s.Kind == StringMatchKind.Exact && s.Value.Length > 0 ? () => NamespaceSlots(s.Value) : null));
+                }
+                foreach (var s in m.Principals.Concat(m.NotPrincipals))
+                {
+                    string key = $"p{(int)s.Kind}:{s.Value}";
+                    if (seen.Add(key))
+                        Refine(Atom(key, (id, text) => id is not null && s.Matches(text),
+                            s.Kind == StringMatchKind.Exact ? () => PrincipalSlots(s.Value) : null));
+                }
+                foreach (var sa in m.ServiceAccounts.Concat(m.NotServiceAccounts))
+                {
+                    string key = $"s:{sa.Namespace}/{sa.ServiceAccount}";
+                    if (seen.Add(key))
+                        Refine(Atom(key, (id, _) => id is not null && id.Namespace == sa.Namespace && id.ServiceAccount == sa.ServiceAccount,
+                            () => NamespaceSlots(sa.Namespace).Where(k => _ids[k - 1].ServiceAccount == sa.ServiceAccount).ToArray()));
+                }
+            }
+            classCount = next == 1 ? 1 : cls.Distinct().Count();
+            return cls;
         }
 
         private sealed record Cell(PortRange Ports, SideDecision Before, SideDecision After);
@@ -410,23 +538,6 @@ public static class SemanticDiff
                     if (v6 ? end != 0 : end <= uint.MaxValue) cuts.Add(end);
                 }
             return cuts.ToArray();
-        }
-
-        private static List<Func<Identity?, string, bool>> IdentityAtoms(List<Match> matches)
-        {
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            var atoms = new List<Func<Identity?, string, bool>>();
-            foreach (var m in matches)
-            {
-                foreach (var s in m.Namespaces.Concat(m.NotNamespaces))
-                    if (seen.Add($"n{(int)s.Kind}:{s.Value}")) atoms.Add((id, _) => s.Matches(id?.Namespace ?? ""));
-                foreach (var s in m.Principals.Concat(m.NotPrincipals))
-                    if (seen.Add($"p{(int)s.Kind}:{s.Value}")) atoms.Add((id, text) => id is not null && s.Matches(text));
-                foreach (var sa in m.ServiceAccounts.Concat(m.NotServiceAccounts))
-                    if (seen.Add($"s:{sa.Namespace}/{sa.ServiceAccount}"))
-                        atoms.Add((id, _) => id is not null && id.Namespace == sa.Namespace && id.ServiceAccount == sa.ServiceAccount);
-            }
-            return atoms;
         }
     }
 

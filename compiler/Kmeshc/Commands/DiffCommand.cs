@@ -44,11 +44,16 @@ public static class DiffCommand
             if (!sem && fmt is "github" or "sarif") return UsageError(io, $"--format {fmt} annotates policy lines and needs --semantic");
 
             var settings = Cli.Settings(parse);
+            string[] specs = [parse.GetValue(oldArg)!, parse.GetValue(newArg)!];
+            if (specs[0] == "-" && specs[1] == "-") return UsageError(io, "only one of OLD and NEW can be standard input");
+            // The two sides are independent: read them at the same time.
+            var loads = specs.Select(spec => Task.Run(() => (Side: DiffInput.Load(spec, settings, out var envError), Error: envError))).ToArray();
+            Task.WaitAll(loads);
             var sides = new List<DiffSide>();
-            foreach (var spec in new[] { parse.GetValue(oldArg)!, parse.GetValue(newArg)! })
+            for (int i = 0; i < 2; i++)
             {
-                var side = DiffInput.Load(spec, settings, out var envError);
-                if (side is null) return UsageError(io, envError ?? $"cannot read '{spec}'");
+                var (side, envError) = loads[i].Result;
+                if (side is null) return UsageError(io, envError ?? $"cannot read '{specs[i]}'");
                 sides.Add(side);
             }
             var errors = sides.SelectMany(s => s.Diagnostics.Sorted()).Where(d => d.Severity == Severity.Error).ToList();
