@@ -26,6 +26,7 @@ public static class SemanticDiff
         // Every workload address of either side, sorted; the identity (interned) each side gives it.
         private IpAddr[] _addrs = [];
         private int[] _idB = [], _idA = [];
+        private Workload?[] _ownerB = [], _ownerA = [];
         private readonly List<Identity> _ids = [];
         private readonly List<string> _idText = [];
         private long _evaluations;
@@ -45,13 +46,12 @@ public static class SemanticDiff
                 if (!dests.TryGetValue(a, out var f) || (full && !f)) dests[a] = full;
             }
             var changedWorkloads = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var a in _addrs)
+            for (int i = 0; i < _addrs.Length; i++)
             {
-                var wb = evB.WorkloadAt(a);
-                var wa = evA.WorkloadAt(a);
+                var (wb, wa) = (_ownerB[i], _ownerA[i]);
                 if (DestinationDiffers(wb, wa))
                 {
-                    Touch(a, true);
+                    Touch(_addrs[i], true);
                     changedWorkloads.Add((wa ?? wb)!.Uid);
                 }
             }
@@ -140,10 +140,14 @@ public static class SemanticDiff
             }
             _idB = new int[_addrs.Length];
             _idA = new int[_addrs.Length];
+            _ownerB = new Workload?[_addrs.Length];
+            _ownerA = new Workload?[_addrs.Length];
             for (int i = 0; i < _addrs.Length; i++)
             {
-                _idB[i] = Intern(evB.IdentityOf(_addrs[i]));
-                _idA[i] = Intern(evA.IdentityOf(_addrs[i]));
+                _ownerB[i] = evB.WorkloadAt(_addrs[i]);
+                _ownerA[i] = evA.WorkloadAt(_addrs[i]);
+                _idB[i] = Intern(_ownerB[i]?.Identity);
+                _idA[i] = Intern(_ownerA[i]?.Identity);
             }
         }
 
@@ -152,15 +156,20 @@ public static class SemanticDiff
         {
             if (b is null || a is null) return b is not null || a is not null;
             if (b.Namespace != a.Namespace) return true;
-            if (b.AuthorizationPolicies.SequenceEqual(a.AuthorizationPolicies)) return false;
+            var (pb, pa) = (b.AuthorizationPolicies, a.AuthorizationPolicies);
+            if (pb.Length == pa.Length)
+            {
+                int k = 0;
+                while (k < pb.Length && pb[k] == pa[k]) k++;
+                if (k == pb.Length) return false;
+            }
             return !new HashSet<string>(b.AuthorizationPolicies, StringComparer.Ordinal).SetEquals(a.AuthorizationPolicies);
         }
 
         private List<string> ChangedPolicies()
         {
-            var keys = new SortedSet<string>(StringComparer.Ordinal);
-            foreach (var p in evB.World.Policies) keys.Add(p.Key);
-            foreach (var p in evA.World.Policies) keys.Add(p.Key);
+            var keys = evB.World.Policies.Select(p => p.Key)
+                .Concat(evA.World.Policies.Where(p => evB.PolicyByKey(p.Key) is null).Select(p => p.Key));
             var changed = new List<string>();
             foreach (var k in keys)
             {
@@ -171,6 +180,7 @@ public static class SemanticDiff
                 if ((b is null || b.DryRun) && (a is null || a.DryRun)) continue;
                 changed.Add(k);
             }
+            changed.Sort(StringComparer.Ordinal);
             return changed;
         }
 

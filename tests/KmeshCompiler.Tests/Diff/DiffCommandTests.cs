@@ -47,7 +47,8 @@ public class DiffCommandTests
             Assert.True(change.TryGetProperty(f, out _), f);
         Assert.Equal("deny", change.GetProperty("before").GetString());
         Assert.Equal("allow", change.GetProperty("after").GetString());
-        Assert.Equal(5, doc.RootElement.GetProperty("summary").GetProperty("changes").GetInt32());
+        Assert.Equal(6, doc.RootElement.GetProperty("summary").GetProperty("changes").GetInt32());
+        Assert.Equal(1, doc.RootElement.GetProperty("summary").GetProperty("newlyDenied").GetInt32());
     }
 
     [Fact]
