@@ -83,8 +83,11 @@ public sealed record DiffSources(ImmutableArray<IpRange> AnyAddress, ImmutableAr
     /// the mesh).</summary>
     public bool FromOutside => !AnyAddress.IsEmpty || !Outside.IsEmpty;
 
-    /// <summary>A canonical text for grouping equal source sets.</summary>
-    internal string Key =>
+    private string? _key;
+
+    /// <summary>A canonical text for grouping equal source sets (computed once: a source set may
+    /// hold many thousands of workload addresses).</summary>
+    internal string Key => _key ??=
         string.Join(',', AnyAddress.Select(r => $"{r.First}-{r.Last}")) + "|" +
         string.Join(',', Outside.Select(r => $"{r.First}-{r.Last}")) + "|" +
         string.Join(',', Workloads.Select(w => w.Address.ToString()));

@@ -280,34 +280,34 @@ public static class SemanticDiff
                     var (from, to) = Span(candidates, range);
                     UInt128 explicitCount = (UInt128)(to - from);
                     bool plaintext = full && hi - lo >= explicitCount;
-                    var cache = new Dictionary<long, List<Cell>>();
-                    List<Cell> Cells(IpAddr rep, int idB, int idA)
+                    // One evaluation per class pair, grouped into changes once.
+                    var cache = new Dictionary<long, ChangeGroup[]>();
+                    ChangeGroup[] Cells(IpAddr rep, int idB, int idA)
                     {
                         long key = ClassKey(idB, idA);
-                        if (!cache.TryGetValue(key, out var cells))
-                            cache[key] = cells = Evaluate(rep, d, idB, idA, ports, polB, polA);
-                        return cells;
+                        if (!cache.TryGetValue(key, out var groups))
+                            cache[key] = groups = ByChange(Evaluate(rep, d, idB, idA, ports, polB, polA)).ToArray();
+                        return groups;
                     }
                     // The workload addresses of the range, by identity pair when the range holds
                     // every workload address of the family (the usual case), else one by one.
                     bool wholeFamily = full && from == (v6 ? _v4Count : 0) && to == (v6 ? _addrs.Length : _v4Count);
                     var pairs = wholeFamily ? _familyPairs[v6 ? 1 : 0] : null;
-                    List<Cell>? plainCells = null;
+                    ChangeGroup[]? plainCells = null;
                     if (plaintext) plainCells = Cells(FirstFree(range, candidates, from, to), -1, -1);
                     if (plaintext && (!identityMatters || AllPlain(from, to, pairs)))
                     {
-                        foreach (var g in ByChange(plainCells!)) Acc(accums, g).AnyAddress.Add(range);
+                        foreach (var g in plainCells!) Acc(accums, g).AnyAddress.Add(range);
                         continue;
                     }
                     if (plaintext)
-                        foreach (var g in ByChange(plainCells!)) Acc(accums, g).Outside.Add(range);
+                        foreach (var g in plainCells!) Acc(accums, g).Outside.Add(range);
                     if (pairs is not null)
                     {
                         foreach (var pair in pairs)
                         {
                             var cells = Cells(_addrs[pair.Addresses[0]], pair.B, pair.A);
-                            if (cells.Count == 0) continue;
-                            foreach (var g in ByChange(cells))
+                            foreach (var g in cells)
                             {
                                 var acc = Acc(accums, g);
                                 foreach (int i in pair.Addresses) acc.Workloads.Add(Source(i));
@@ -318,9 +318,7 @@ public static class SemanticDiff
                     for (int k = from; k < to; k++)
                     {
                         int i = candidates[k];
-                        var cells = Cells(_addrs[i], _idB[i], _idA[i]);
-                        if (cells.Count == 0) continue;
-                        foreach (var g in ByChange(cells)) Acc(accums, g).Workloads.Add(Source(i));
+                        foreach (var g in Cells(_addrs[i], _idB[i], _idA[i])) Acc(accums, g).Workloads.Add(Source(i));
                     }
                 }
             }
@@ -490,15 +488,17 @@ public static class SemanticDiff
 
         /// <summary>The cells of one source class grouped into changes: same decisions on both sides,
         /// a list of port ranges.</summary>
-        private static IEnumerable<(string Key, ImmutableArray<PortRange> Ports, SideDecision Before, SideDecision After)> ByChange(List<Cell> cells) =>
+        private sealed record ChangeGroup(string Key, ImmutableArray<PortRange> Ports, SideDecision Before, SideDecision After);
+
+        private static IEnumerable<ChangeGroup> ByChange(List<Cell> cells) =>
             cells.GroupBy(c => c.Before.Key + "=>" + c.After.Key, StringComparer.Ordinal).Select(g =>
             {
                 var ports = g.Select(c => c.Ports).ToImmutableArray();
                 string key = g.Key + "@" + string.Join(',', ports);
-                return (key, ports, g.First().Before, g.First().After);
+                return new ChangeGroup(key, ports, g.First().Before, g.First().After);
             });
 
-        private static Accum Acc(Dictionary<string, Accum> accums, (string Key, ImmutableArray<PortRange> Ports, SideDecision Before, SideDecision After) g)
+        private static Accum Acc(Dictionary<string, Accum> accums, ChangeGroup g)
         {
             if (!accums.TryGetValue(g.Key, out var acc)) accums[g.Key] = acc = new Accum(g.Key, g.Ports, g.Before, g.After);
             return acc;
