@@ -200,20 +200,16 @@ public static class DiffOutput
         var sb = new StringBuilder();
         foreach (var c in r.Changes)
         {
-            string msg = Escape(Headline(c) + $" (before: {Dec(c.Before.Decision)}, {c.Before.Reason}; after: {Dec(c.After.Decision)}, {c.After.Reason})");
+            string msg = ValidateCommand.EscapeData(Headline(c) + $" (before: {Dec(c.Before.Decision)}, {c.Before.Reason}; after: {Dec(c.After.Decision)}, {c.After.Reason})");
             var targets = AnnotationTargets(c).ToList();
             if (targets.Count == 0) sb.Append("::").Append(Level(c)).Append("::").Append(msg).Append('\n');
             foreach (var p in targets)
-                sb.Append("::").Append(Level(c)).Append(" file=").Append(EscapeProperty(p.Location.File))
+                sb.Append("::").Append(Level(c)).Append(" file=").Append(ValidateCommand.EscapeProperty(p.Location.File))
                   .Append(",line=").Append(p.Location.Line).Append(",col=").Append(p.Location.Column)
-                  .Append(",title=").Append(EscapeProperty(p.Key)).Append("::").Append(msg).Append('\n');
+                  .Append(",title=").Append(ValidateCommand.EscapeProperty(p.Key)).Append("::").Append(msg).Append('\n');
         }
         return sb.ToString();
     }
-
-    private static string Escape(string s) => s.Replace("%", "%25").Replace("\r", "%0D").Replace("\n", "%0A");
-
-    private static string EscapeProperty(string s) => Escape(s).Replace(":", "%3A").Replace(",", "%2C");
 
     /// <summary>SARIF 2.1.0: rules "newly-allowed" and "newly-denied", one result per change located
     /// at its responsible policies.</summary>
@@ -252,20 +248,7 @@ public static class DiffOutput
             w.WriteString("text", Headline(c));
             w.WriteEndObject();
             w.WriteStartArray("locations");
-            foreach (var p in AnnotationTargets(c))
-            {
-                w.WriteStartObject();
-                w.WriteStartObject("physicalLocation");
-                w.WriteStartObject("artifactLocation");
-                w.WriteString("uri", p.Location.File.Replace('\\', '/'));
-                w.WriteEndObject();
-                w.WriteStartObject("region");
-                w.WriteNumber("startLine", p.Location.Line);
-                if (p.Location.Column > 0) w.WriteNumber("startColumn", p.Location.Column);
-                w.WriteEndObject();
-                w.WriteEndObject();
-                w.WriteEndObject();
-            }
+            foreach (var p in AnnotationTargets(c)) ValidateCommand.SarifLocation(w, p.Location);
             w.WriteEndArray();
             w.WriteEndObject();
         }

@@ -153,20 +153,7 @@ public static class ValidateCommand
                 if (d.Location.IsKnown)
                 {
                     w.WriteStartArray("locations");
-                    w.WriteStartObject();
-                    w.WriteStartObject("physicalLocation");
-                    w.WriteStartObject("artifactLocation");
-                    w.WriteString("uri", Uri(d.Location.File));
-                    w.WriteEndObject();
-                    if (d.Location.Line > 0)
-                    {
-                        w.WriteStartObject("region");
-                        w.WriteNumber("startLine", d.Location.Line);
-                        if (d.Location.Column > 0) w.WriteNumber("startColumn", d.Location.Column);
-                        w.WriteEndObject();
-                    }
-                    w.WriteEndObject();
-                    w.WriteEndObject();
+                    SarifLocation(w, d.Location);
                     w.WriteEndArray();
                 }
                 w.WriteEndObject();
@@ -177,6 +164,26 @@ public static class ValidateCommand
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(ms.ToArray()).Replace("\r\n", "\n") + "\n";
+    }
+
+    /// <summary>One SARIF location object: the file (relative paths stay relative) and, when
+    /// known, the line and column.</summary>
+    public static void SarifLocation(Utf8JsonWriter w, KmeshCompiler.Ir.SourceLocation loc)
+    {
+        w.WriteStartObject();
+        w.WriteStartObject("physicalLocation");
+        w.WriteStartObject("artifactLocation");
+        w.WriteString("uri", Uri(loc.File));
+        w.WriteEndObject();
+        if (loc.Line > 0)
+        {
+            w.WriteStartObject("region");
+            w.WriteNumber("startLine", loc.Line);
+            if (loc.Column > 0) w.WriteNumber("startColumn", loc.Column);
+            w.WriteEndObject();
+        }
+        w.WriteEndObject();
+        w.WriteEndObject();
     }
 
     private static string Level(Severity s) => s switch
@@ -212,7 +219,7 @@ public static class ValidateCommand
         return sb.ToString();
     }
 
-    private static string EscapeData(string s) => s.Replace("%", "%25").Replace("\r", "%0D").Replace("\n", "%0A");
+    internal static string EscapeData(string s) => s.Replace("%", "%25").Replace("\r", "%0D").Replace("\n", "%0A");
 
-    private static string EscapeProperty(string s) => EscapeData(s).Replace(":", "%3A").Replace(",", "%2C");
+    internal static string EscapeProperty(string s) => EscapeData(s).Replace(":", "%3A").Replace(",", "%2C");
 }
