@@ -262,6 +262,7 @@ public static class SemanticDiff
             var ports = portCuts.ToArray();
 
             // Identity classes: identities that every identity test of either side treats alike.
+            var differing = Differing(wb, wa, polB, polA);
             var cls = IdentityClasses(matches, out int classCount);
             bool identityMatters = classCount > 1;
             var accums = new Dictionary<string, Accum>(StringComparer.Ordinal);
@@ -286,7 +287,7 @@ public static class SemanticDiff
                     {
                         long key = ClassKey(idB, idA);
                         if (!cache.TryGetValue(key, out var groups))
-                            cache[key] = groups = ByChange(Evaluate(rep, d, idB, idA, ports, polB, polA)).ToArray();
+                            cache[key] = groups = ByChange(Evaluate(rep, d, idB, idA, ports, polB, polA, differing)).ToArray();
                         return groups;
                     }
                     // The workload addresses of the range, by identity pair when the range holds
@@ -459,7 +460,24 @@ public static class SemanticDiff
 
         private sealed record Cell(PortRange Ports, SideDecision Before, SideDecision After);
 
-        private List<Cell> Evaluate(IpAddr src, IpAddr dst, int idB, int idA, int[] portCuts, List<Policy> polB, List<Policy> polA)
+        /// <summary>The positions at which the two candidate lists hold different versions of the
+        /// same policies, when the lists agree on every policy's key and action and the destination
+        /// exists on both sides or on neither; else null. A decision depends only on each candidate's
+        /// action and whether it matches, so for a source with the same identity on both sides the
+        /// decisions can differ only where one of these policies matches differently.</summary>
+        private static int[]? Differing(Workload? wb, Workload? wa, List<Policy> polB, List<Policy> polA)
+        {
+            if ((wb is null) != (wa is null) || polB.Count != polA.Count) return null;
+            var diff = new List<int>();
+            for (int i = 0; i < polB.Count; i++)
+            {
+                if (polB[i].Key != polA[i].Key || polB[i].Action != polA[i].Action) return null;
+                if (!ReferenceEquals(polB[i], polA[i]) && !PolicyContent.Equal(polB[i], polA[i])) diff.Add(i);
+            }
+            return diff.ToArray();
+        }
+
+        private List<Cell> Evaluate(IpAddr src, IpAddr dst, int idB, int idA, int[] portCuts, List<Policy> polB, List<Policy> polA, int[]? differing)
         {
             var cells = new List<Cell>();
             Identity? b = idB < 0 ? null : _ids[idB];
@@ -468,6 +486,14 @@ public static class SemanticDiff
             {
                 ushort first = (ushort)portCuts[i];
                 ushort last = (ushort)(i + 1 < portCuts.Length ? portCuts[i + 1] - 1 : 65535);
+                if (differing is not null && idB == idA)
+                {
+                    bool mayDiffer = false;
+                    var probe = new Connection(src, dst, first, b);
+                    foreach (int k in differing)
+                        if (Evaluator.PolicyMatches(polB[k], probe) != Evaluator.PolicyMatches(polA[k], probe)) { mayDiffer = true; break; }
+                    if (!mayDiffer) continue;
+                }
                 var vb = evB.Decide(new Connection(src, dst, first, b));
                 var va = evA.Decide(new Connection(src, dst, first, a));
                 _evaluations += 2;
