@@ -52,6 +52,18 @@ public class DiffCommandTests
     }
 
     [Fact]
+    public void Structural_json_lists_rows_per_node_and_table()
+    {
+        var r = CliRunner.Run("diff", Old, New, "--node", "node-b", "--format", "json");
+        Assert.Equal(1, r.Exit);
+        using var doc = JsonDocument.Parse(r.Out);
+        var node = Assert.Single(doc.RootElement.GetProperty("nodes").EnumerateArray());
+        Assert.Equal("node-b", node.GetProperty("node").GetString());
+        var policies = node.GetProperty("tables").EnumerateArray().Single(t => t.GetProperty("table").GetString() == "km_policies");
+        Assert.Contains(policies.GetProperty("added").EnumerateArray(), x => x.GetString()!.Contains("bookinfo/details-reviews-port-only"));
+    }
+
+    [Fact]
     public void Newly_allowed_from_outside_comes_first()
     {
         var r = CliRunner.Run("diff", Old, New, "--semantic", "--format", "json");
