@@ -16,8 +16,13 @@ namespace KmeshCompiler.Diff;
 /// (from the changed addresses only).</summary>
 public static class SemanticDiff
 {
-    public static SemanticDiffResult Compute(World before, World after) =>
-        new Engine(new Evaluator(before), new Evaluator(after)).Run();
+    public static SemanticDiffResult Compute(World before, World after)
+    {
+        // The two indexes are independent: build them at the same time.
+        var b = Task.Run(() => new Evaluator(before));
+        var a = new Evaluator(after);
+        return new Engine(b.Result, a).Run();
+    }
 
     public static SemanticDiffResult Compute(Evaluator before, Evaluator after) => new Engine(before, after).Run();
 
