@@ -215,16 +215,7 @@ public static class DiffOutput
     /// at its responsible policies.</summary>
     public static string Sarif(SemanticDiffResult r) => Kmeshc.Json.Write(w =>
     {
-        w.WriteStartObject();
-        w.WriteString("$schema", "https://json.schemastore.org/sarif-2.1.0.json");
-        w.WriteString("version", "2.1.0");
-        w.WriteStartArray("runs");
-        w.WriteStartObject();
-        w.WriteStartObject("tool");
-        w.WriteStartObject("driver");
-        w.WriteString("name", "kmeshc diff");
-        w.WriteString("version", typeof(DiffOutput).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
-        w.WriteStartArray("rules");
+        ValidateCommand.SarifOpen(w, "kmeshc diff");
         foreach (var (id, text) in new[] { ("newly-allowed", "connections this change allows that were denied"), ("newly-denied", "connections this change denies that were allowed") })
         {
             w.WriteStartObject();

@@ -114,17 +114,7 @@ public static class ValidateCommand
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
-            w.WriteStartObject();
-            w.WriteString("$schema", "https://json.schemastore.org/sarif-2.1.0.json");
-            w.WriteString("version", "2.1.0");
-            w.WriteStartArray("runs");
-            w.WriteStartObject();
-            w.WriteStartObject("tool");
-            w.WriteStartObject("driver");
-            w.WriteString("name", "kmeshc");
-            w.WriteString("version", typeof(ValidateCommand).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
-            w.WriteString("informationUri", "https://github.com/kmesh-net/kmesh");
-            w.WriteStartArray("rules");
+            SarifOpen(w, "kmeshc");
             foreach (var r in rules)
             {
                 w.WriteStartObject();
@@ -164,6 +154,22 @@ public static class ValidateCommand
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(ms.ToArray()).Replace("\r\n", "\n") + "\n";
+    }
+
+    /// <summary>Opens a SARIF 2.1.0 log with one run of the named tool, up to its open "rules" array.</summary>
+    public static void SarifOpen(Utf8JsonWriter w, string toolName)
+    {
+        w.WriteStartObject();
+        w.WriteString("$schema", "https://json.schemastore.org/sarif-2.1.0.json");
+        w.WriteString("version", "2.1.0");
+        w.WriteStartArray("runs");
+        w.WriteStartObject();
+        w.WriteStartObject("tool");
+        w.WriteStartObject("driver");
+        w.WriteString("name", toolName);
+        w.WriteString("version", typeof(ValidateCommand).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
+        w.WriteString("informationUri", "https://github.com/kmesh-net/kmesh");
+        w.WriteStartArray("rules");
     }
 
     /// <summary>One SARIF location object: the file (relative paths stay relative) and, when
