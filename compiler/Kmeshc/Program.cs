@@ -23,6 +23,7 @@ public static class Program
         root.Subcommands.Add(TestCommand.Create());
         root.Subcommands.Add(CompileCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
+        root.Subcommands.Add(DiffCommand.Create());
         foreach (var c in LoaderCommands.Create()) root.Subcommands.Add(c);
         root.Subcommands.Add(ExplainCommand.Create());
         return root;

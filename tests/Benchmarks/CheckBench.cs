@@ -81,14 +81,14 @@ public static class CheckBench
         return 0;
     }
 
-    private static string FindRoot()
+    internal static string FindRoot()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
             if (File.Exists(Path.Combine(d.FullName, "KmeshCompiler.sln"))) return d.FullName;
         return Directory.GetCurrentDirectory();
     }
 
-    private static int Arg(string[] args, string name, int dflt)
+    internal static int Arg(string[] args, string name, int dflt)
     {
         int i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : dflt;

@@ -14,6 +14,7 @@ public static class Program
             ["decisions"] = DecisionBench.Run,
             ["kpl"] = KplBench.Run,
             ["check"] = CheckBench.Run,
+            ["diff"] = DiffBench.Run, ["diff-once"] = DiffBench.Once,
             ["frontend"] = FrontendBench.Run, ["frontend-gen"] = FrontendBench.GenArea, ["frontend-measure"] = FrontendBench.MeasureArea, ["frontend-repeat"] = FrontendBench.RepeatArea,
             ["lowering"] = LoweringBench.Run,
             ["lowering-once"] = LoweringBench.Once,

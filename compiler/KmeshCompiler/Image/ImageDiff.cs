@@ -63,7 +63,7 @@ public static class ImageDiff
 
     /// <summary>Splits a rendering into tables ("name (n entries)" headers) and rows (lines indented
     /// by two spaces; deeper lines continue the row above). A row's key is its text up to the first
-    /// ": " or " -> ".</summary>
+    /// ": " or " -> ", without a leading "kind id" when a name follows it.</summary>
     private static List<(string Table, List<ImageRow> Rows)> Parse(string text)
     {
         var tables = new List<(string Table, List<ImageRow> Rows)> { ("image", []) };
@@ -90,6 +90,8 @@ public static class ImageDiff
             int cut = colon < 0 ? arrow : arrow < 0 ? colon : Math.Min(colon, arrow);
             string key = cut < 0 ? line : line[..cut];
             if (tables.Count == 1) key = line.Split(' ')[0];
+            // "policy 3 ns/name": ids are renumbered by any change, so a named row is keyed by its name.
+            else if (key.Split(' ') is [_, var id, .. var rest] && rest.Length > 0 && id.All(char.IsAsciiDigit)) key = string.Join(' ', rest);
             // Keys are unique within a table; a repeated key gets a suffix.
             int n = keys.TryGetValue(key, out var seen) ? seen + 1 : 1;
             keys[key] = n;

@@ -159,17 +159,7 @@ public static class ValidateCommand
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
-            w.WriteStartObject();
-            w.WriteString("$schema", "https://json.schemastore.org/sarif-2.1.0.json");
-            w.WriteString("version", "2.1.0");
-            w.WriteStartArray("runs");
-            w.WriteStartObject();
-            w.WriteStartObject("tool");
-            w.WriteStartObject("driver");
-            w.WriteString("name", "kmeshc");
-            w.WriteString("version", typeof(ValidateCommand).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
-            w.WriteString("informationUri", "https://github.com/kmesh-net/kmesh");
-            w.WriteStartArray("rules");
+            SarifOpen(w, "kmeshc");
             foreach (var r in rules)
             {
                 w.WriteStartObject();
@@ -214,22 +204,7 @@ public static class ValidateCommand
                 if (d.Location.IsKnown)
                 {
                     w.WriteStartArray("locations");
-                    w.WriteStartObject();
-                    w.WriteStartObject("physicalLocation");
-                    w.WriteStartObject("artifactLocation");
-                    var (uri, relative) = Uri(d.Location.File);
-                    w.WriteString("uri", uri);
-                    if (relative) w.WriteString("uriBaseId", SrcRoot);
-                    w.WriteEndObject();
-                    if (d.Location.Line > 0)
-                    {
-                        w.WriteStartObject("region");
-                        w.WriteNumber("startLine", d.Location.Line);
-                        if (d.Location.Column > 0) w.WriteNumber("startColumn", d.Location.Column);
-                        w.WriteEndObject();
-                    }
-                    w.WriteEndObject();
-                    w.WriteEndObject();
+                    SarifLocation(w, d.Location);
                     w.WriteEndArray();
                 }
                 w.WriteEndObject();
@@ -240,6 +215,44 @@ public static class ValidateCommand
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(ms.ToArray()).Replace("\r\n", "\n") + "\n";
+    }
+
+    /// <summary>Opens a SARIF 2.1.0 log with one run of the named tool, up to its open "rules" array.</summary>
+    public static void SarifOpen(Utf8JsonWriter w, string toolName)
+    {
+        w.WriteStartObject();
+        w.WriteString("$schema", "https://json.schemastore.org/sarif-2.1.0.json");
+        w.WriteString("version", "2.1.0");
+        w.WriteStartArray("runs");
+        w.WriteStartObject();
+        w.WriteStartObject("tool");
+        w.WriteStartObject("driver");
+        w.WriteString("name", toolName);
+        w.WriteString("version", typeof(ValidateCommand).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
+        w.WriteString("informationUri", "https://github.com/kmesh-net/kmesh");
+        w.WriteStartArray("rules");
+    }
+
+    /// <summary>One SARIF location object: the file (relative paths against <see cref="SrcRoot"/>) and,
+    /// when known, the line and column.</summary>
+    public static void SarifLocation(Utf8JsonWriter w, KmeshCompiler.Ir.SourceLocation loc)
+    {
+        w.WriteStartObject();
+        w.WriteStartObject("physicalLocation");
+        w.WriteStartObject("artifactLocation");
+        var (uri, relative) = Uri(loc.File);
+        w.WriteString("uri", uri);
+        if (relative) w.WriteString("uriBaseId", SrcRoot);
+        w.WriteEndObject();
+        if (loc.Line > 0)
+        {
+            w.WriteStartObject("region");
+            w.WriteNumber("startLine", loc.Line);
+            if (loc.Column > 0) w.WriteNumber("startColumn", loc.Column);
+            w.WriteEndObject();
+        }
+        w.WriteEndObject();
+        w.WriteEndObject();
     }
 
     private static string Level(Severity s) => s switch
@@ -332,7 +345,7 @@ public static class ValidateCommand
         return sb.ToString();
     }
 
-    private static string EscapeData(string s) => s.Replace("%", "%25").Replace("\r", "%0D").Replace("\n", "%0A");
+    internal static string EscapeData(string s) => s.Replace("%", "%25").Replace("\r", "%0D").Replace("\n", "%0A");
 
-    private static string EscapeProperty(string s) => EscapeData(s).Replace(":", "%3A").Replace(",", "%2C");
+    internal static string EscapeProperty(string s) => EscapeData(s).Replace(":", "%3A").Replace(",", "%2C");
 }
