@@ -114,6 +114,39 @@ public sealed unsafe class BpfMap : IDisposable
         return rows;
     }
 
+    /// <summary>Every entry of a hash map by BPF_MAP_LOOKUP_BATCH, keys and values each back to back in
+    /// one buffer (entry i at i * <see cref="KeySize"/> and i * <see cref="LookupSize"/>).</summary>
+    public (byte[] Keys, byte[] Values, int Count) HashEntries()
+    {
+        if (Type is not (BpfMapType.Hash or BpfMapType.PerCpuHash or BpfMapType.LruHash)) throw new InvalidOperationException($"map {Name} is not a hash map");
+        int chunk = Math.Max(1, Math.Min(MaxEntries, 16384));
+        var keys = new byte[KeySize * chunk];
+        var vals = new byte[LookupSize * chunk];
+        var batch = new byte[Math.Max(KeySize, 8)];
+        var opts = new LibBpf.MapBatchOpts { Sz = (nuint)sizeof(LibBpf.MapBatchOpts) };
+        int count = 0;
+        bool first = true;
+        while (true)
+        {
+            if (keys.Length < (count + chunk) * KeySize)
+            {
+                Array.Resize(ref keys, Math.Max(keys.Length * 2, (count + chunk) * KeySize));
+                Array.Resize(ref vals, Math.Max(vals.Length * 2, (count + chunk) * LookupSize));
+            }
+            uint n = (uint)chunk;
+            int rc;
+            fixed (byte* b = batch)
+            fixed (byte* k = keys)
+            fixed (byte* v = vals)
+                rc = LibBpf.MapLookupBatch(Fd.Value, first ? null : b, b, k + (long)count * KeySize, v + (long)count * LookupSize, &n, &opts);
+            if (rc < 0 && rc != -Errno.ENOENT) BpfException.Check(rc, $"batch lookup of map {Name}");
+            count += (int)n;
+            if (rc == -Errno.ENOENT) return (keys, vals, count);
+            if (count > MaxEntries) throw new BpfException($"batch lookup of map {Name}", Errno.ELOOP);
+            first = false;
+        }
+    }
+
     /// <summary>Deletes many keys with one BPF_MAP_DELETE_BATCH (hash maps); keys packed back to back.</summary>
     public void DeleteBatch(ReadOnlySpan<byte> keys, int count)
     {

@@ -65,6 +65,10 @@ public static class LoaderBench
                 var s4 = loader.Load(x1.Image, x1.Hash);
                 int c = 1;
                 foreach (var s in new[] { s1, s2, s3, s4 }) { cols[c++].Add(s.Live.TotalMilliseconds); cols[c++].Add(s.Total.TotalMilliseconds); }
+                if (r == 0 && Environment.GetEnvironmentVariable("KMESH_BENCH_VERBOSE") == "1")
+                    foreach (var (name, s) in new[] { ("empty", s1), ("back", s2), ("all", s3), ("one", s4) })
+                        Console.WriteLine($"  {n} {name}: " + string.Join(", ", s.Tables.Where(t => t.Written).Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Table} {t.Ms:F0} ms")))
+                            + "; " + string.Join(", ", s.Phases.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Phase} {p.Ms:F0} ms"))));
             }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {Entries(x.Image):N0} | {Median(cols[0]):F0} | {Median(cols[1]):F1} / {Median(cols[2]):F1} | {Median(cols[3]):F1} / {Median(cols[4]):F1} | {Median(cols[5]):F1} / {Median(cols[6]):F1} | {Median(cols[7]):F1} / {Median(cols[8]):F1} |"));

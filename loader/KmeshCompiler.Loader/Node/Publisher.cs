@@ -6,7 +6,11 @@ namespace KmeshCompiler.Loader.Node;
 
 /// <summary>What one load wrote to one table of the staging generation: rows added, removed and
 /// changed against what that slot held, or nothing when it already held the same rows.</summary>
-public sealed record TableChange(string Table, int Added, int Removed, int Changed, bool Written);
+public sealed record TableChange(string Table, int Added, int Removed, int Changed, bool Written)
+{
+    /// <summary>Time spent reading the table back and writing it.</summary>
+    public double Ms { get; init; }
+}
 
 /// <summary>The outcome of a load: the generation now in force and its slot, whether anything
 /// changed (false: the image was already in force), what each table needed, how long until the new
@@ -49,6 +53,8 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null)
                     throw new LoaderException(LoaderError.BadImage, $"table {s.Name}, entry {i}: key or value of the wrong size");
                 if (spec.Type == BpfMapType.Array && BitConverter.ToUInt32(e.Key) != (uint)i)
                     throw new LoaderException(LoaderError.BadImage, $"table {s.Name}: array rows must be 0..{s.Entries.Length - 1} in order, row {i} has index {BitConverter.ToUInt32(e.Key)}");
+                if (spec.Type != BpfMapType.Array && i > 0 && s.Entries[i - 1].Key.AsSpan().SequenceCompareTo(e.Key) >= 0)
+                    throw new LoaderException(LoaderError.BadImage, $"table {s.Name}: keys must be strictly ascending, entry {i} is not");
             }
         }
     }
@@ -109,7 +115,9 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null)
                 changes.Add(new TableChange(spec.In(staging), 0, 0, 0, false));
                 continue;
             }
-            changes.Add(WriteTable(maps.Map(spec, staging), spec.In(staging), entries, trusted ? (int)metaS.Table(i).Entries : -1));
+            double t0 = clock.Elapsed.TotalMilliseconds;
+            var change = WriteTable(maps.Map(spec, staging), spec.In(staging), entries, trusted ? (int)metaS.Table(i).Entries : -1);
+            changes.Add(change with { Ms = clock.Elapsed.TotalMilliseconds - t0 });
         }
         Phase("tables");
         var blob = image.NamesBlob();
@@ -233,15 +241,41 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null)
             WriteBatch(map, idx.Select(i => entries[i]).ToList());
             return new TableChange(name, added, removed, changed, true);
         }
-        var have = new Dictionary<byte[], byte[]>(ByteArrayComparer.Instance);
-        foreach (var (k, v) in map.Type == BpfMapType.LpmTrie ? LpmEntries(map) : map.Entries()) have[k] = v;
-        var want = new HashSet<byte[]>(entries.Select(e => e.Key), ByteArrayComparer.Instance);
-        var gone = have.Keys.Where(k => !want.Contains(k)).ToList();
+        var gone = new List<byte[]>();
         var put = new List<ImageEntry>();
-        foreach (var e in entries)
+        if (map.Type == BpfMapType.LpmTrie)
         {
-            if (!have.TryGetValue(e.Key, out var v)) { added++; put.Add(e); }
-            else if (!v.AsSpan().SequenceEqual(e.Value)) { changed++; put.Add(e); }
+            var have = new Dictionary<byte[], byte[]>(ByteArrayComparer.Instance);
+            foreach (var (k, v) in LpmEntries(map)) have[k] = v;
+            var want = new HashSet<byte[]>(entries.Select(e => e.Key), ByteArrayComparer.Instance);
+            gone.AddRange(have.Keys.Where(k => !want.Contains(k)));
+            foreach (var e in entries)
+            {
+                if (!have.TryGetValue(e.Key, out var v)) { added++; put.Add(e); }
+                else if (!v.AsSpan().SequenceEqual(e.Value)) { changed++; put.Add(e); }
+            }
+        }
+        else
+        {
+            // Both sides in key order (image sections are sorted by key bytes), then one merge walk.
+            var (keys, vals, n) = map.HashEntries();
+            int ks = map.KeySize, vs = map.LookupSize;
+            var order = new int[n];
+            for (int i = 0; i < n; i++) order[i] = i;
+            Array.Sort(order, (a, b) => keys.AsSpan(a * ks, ks).SequenceCompareTo(keys.AsSpan(b * ks, ks)));
+            int x = 0, y = 0;
+            while (x < n || y < entries.Count)
+            {
+                int cmp = x == n ? 1 : y == entries.Count ? -1 : keys.AsSpan(order[x] * ks, ks).SequenceCompareTo(entries[y].Key);
+                if (cmp < 0) { gone.Add(keys.AsSpan(order[x] * ks, ks).ToArray()); x++; }
+                else if (cmp > 0) { added++; put.Add(entries[y]); y++; }
+                else
+                {
+                    if (!vals.AsSpan(order[x] * vs, vs).SequenceEqual(entries[y].Value)) { changed++; put.Add(entries[y]); }
+                    x++;
+                    y++;
+                }
+            }
         }
         removed = gone.Count;
         if (map.Type == BpfMapType.LpmTrie)
