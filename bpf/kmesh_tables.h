@@ -409,7 +409,7 @@ struct kmesh_meta {
 	__u64 generation;        /* counts loads on this pin directory; 0 = never loaded */
 	__u32 state;             /* KMESH_GEN_* */
 	__u32 names_len;         /* bytes of the names blob in this slot's km_names */
-	__u8  names_hash[16];
+	__u8  names_hash[16];      /* fingerprint of the names (loader/KmeshCompiler.Loader/Node/Publisher.cs) */
 	struct kmesh_table_state tables[KMESH_IMAGE_TABLES];
 };                           /* 488 bytes */
 

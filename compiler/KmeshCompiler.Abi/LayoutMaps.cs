@@ -16,7 +16,7 @@ public sealed record MapSpec(string Name, BpfMapType Type, int KeySize, int Valu
 public static partial class Layout
 {
     /// <summary>SHA-256 of bpf/kmesh_tables.h with CR removed. LayoutTests fails when it is stale.</summary>
-    public const string AbiHash = "ee763e84743c628c61543ca5bd5d91eeeac5c558a6ff7af8711e3f25c88b97e5";
+    public const string AbiHash = "0c07d9b4fc356af7eddd399a6644204d9a09393641a5dc613888b909e21dc802";
 
     // Image tables (KMESH_MAP_*).
     public const string MapWorkloads = "km_workloads";

@@ -53,7 +53,7 @@ public sealed record LiveImage(ImageFile Image, ulong Generation, int Slot, stri
                 throw new LoaderException(LoaderError.Inconsistent, $"{namesMap.Name}: chunk {i} of the names is missing");
             chunk.AsSpan(0, Math.Min(Layout.NamesChunk, blob.Length - i * Layout.NamesChunk)).CopyTo(blob.AsSpan(i * Layout.NamesChunk));
         }
-        if (!Publisher.Hash16(blob).AsSpan().SequenceEqual(Publisher.NamesHashOf(meta)) || ImageFile.ReadNamesBlob(blob) is not { } names)
+        if (ImageFile.ReadNamesBlob(blob) is not { } names || !Publisher.NamesFingerprint(names.Node, names.Names).AsSpan().SequenceEqual(Publisher.NamesHashOf(meta)))
             throw new LoaderException(LoaderError.Inconsistent, $"{namesMap.Name}: the names differ from what generation {meta.Generation} recorded");
         var image = new ImageFile(names.Node, Publisher.AbiHex(meta), [.. sections], names.Names);
         string hash = ImageFile.ContentHashOf(image.ToBytes());

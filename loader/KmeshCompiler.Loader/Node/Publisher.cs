@@ -120,12 +120,15 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null)
             changes.Add(change with { Ms = clock.Elapsed.TotalMilliseconds - t0 });
         }
         Phase("tables");
-        var blob = image.NamesBlob();
-        var namesHash = Hash16(blob);
+        var namesHash = NamesFingerprint(image.Node, image.Names);
         unsafe { namesHash.CopyTo(new Span<byte>(meta.NamesHash, 16)); }
-        meta.NamesLen = (uint)blob.Length;
-        if (!(trusted && metaS.NamesLen == meta.NamesLen && NamesHashOf(metaS).SequenceEqual(namesHash)))
+        if (trusted && NamesHashOf(metaS).SequenceEqual(namesHash)) meta.NamesLen = metaS.NamesLen;
+        else
+        {
+            var blob = image.NamesBlob();
+            meta.NamesLen = (uint)blob.Length;
             WriteNames(maps.Map(Layout.Map(Layout.MapNames), staging), blob);
+        }
         Phase("names");
         WriteCounterSlots(image, active, metaA, staging);
         Phase("counter slots");
@@ -200,8 +203,18 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null)
 
     public static unsafe byte[] NamesHashOf(KmeshMeta m) => new ReadOnlySpan<byte>(m.NamesHash, 16).ToArray();
 
-    /// <summary>A 16-byte fingerprint (XXH128): what a load compares to skip what did not change.</summary>
-    public static byte[] Hash16(ReadOnlySpan<byte> data) => XxHash128.Hash(data);
+    /// <summary>The fingerprint of an image's names (km_meta.names_hash): the node name's XXH128 plus,
+    /// for every name, the XXH128 of its UTF-16 text seeded with its kind and id, summed so that it
+    /// needs neither the encoded blob nor an order.</summary>
+    public static byte[] NamesFingerprint(string node, IEnumerable<KeyValuePair<(NameKind Kind, uint Id), string>> names)
+    {
+        UInt128 sum = XxHash128.HashToUInt128(MemoryMarshal.AsBytes(node.AsSpan()));
+        foreach (var (key, name) in names)
+            sum += XxHash128.HashToUInt128(MemoryMarshal.AsBytes(name.AsSpan()), (long)(((ulong)key.Kind << 32) | key.Id));
+        var bytes = new byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt128LittleEndian(bytes, sum);
+        return bytes;
+    }
 
     /// <summary>Entry count and the XXH128 of every key and value in order.</summary>
     public static unsafe KmeshTableState TableState(IReadOnlyList<ImageEntry> entries, bool present)
