@@ -34,9 +34,22 @@
 	KM_MAP_FLAGS(_name##_0, _type, _key, _value, _max, _flags);                                \
 	KM_MAP_FLAGS(_name##_1, _type, _key, _value, _max, _flags)
 
-/* A lookup in the copy of generation slot _gen (0 or 1) of an image table. */
+/* A lookup in the copy of generation slot _gen (0 or 1) of an image table. Each copy has a call
+ * site of its own: the differing empty asm statements keep clang from merging the two calls into
+ * one call on a map pointer chosen at run time, which the verifier cannot inline (an array lookup
+ * would become a helper call, several times slower). */
 #define KM_LOOKUP(_name, _gen, _key)                                                               \
-	((_gen) ? bpf_map_lookup_elem(&_name##_1, (_key)) : bpf_map_lookup_elem(&_name##_0, (_key)))
+	({                                                                                         \
+		void *__km_r;                                                                      \
+		if (_gen) {                                                                        \
+			__km_r = bpf_map_lookup_elem(&_name##_1, (_key));                          \
+			asm volatile("/* gen 1 */" : "+r"(__km_r));                                \
+		} else {                                                                           \
+			__km_r = bpf_map_lookup_elem(&_name##_0, (_key));                          \
+			asm volatile("/* gen 0 */" : "+r"(__km_r));                                \
+		}                                                                                  \
+		__km_r;                                                                            \
+	})
 
 /* The slot in force: read once per packet (connect) or once per SYN by the entry, which hands it to
  * the stages in the scratch, so one packet never reads two generations. */
