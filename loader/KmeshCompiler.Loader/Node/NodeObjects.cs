@@ -94,19 +94,13 @@ public sealed class NodeObjects : IDisposable
         {
             foreach (var (name, _) in Expected())
             {
-                string path = Path.Combine(dir, name);
-                if (!File.Exists(path))
-                    throw new LoaderException(LoaderError.PinMismatch, $"{path} is missing: the pin directory is incomplete (`kmeshc unload --pin-dir {dir}` removes it, the next load recreates it)");
-                var m = BpfMap.OpenPinned(path);
+                var m = BpfMap.OpenPinned(Pinned(dir, name));
                 owned.Add(m);
                 maps[name] = m;
             }
             foreach (var name in Node.Programs.All)
             {
-                string path = Path.Combine(dir, name);
-                if (!File.Exists(path))
-                    throw new LoaderException(LoaderError.PinMismatch, $"{path} is missing: the pin directory is incomplete (`kmeshc unload --pin-dir {dir}` removes it, the next load recreates it)");
-                var p = BpfProgram.OpenPinned(path);
+                var p = BpfProgram.OpenPinned(Pinned(dir, name));
                 owned.Add(p);
                 programs[name] = p;
             }
@@ -119,6 +113,15 @@ public sealed class NodeObjects : IDisposable
             foreach (var o in Enumerable.Reverse(owned)) o.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The path of a pin that must exist.</summary>
+    private static string Pinned(string dir, string name)
+    {
+        string path = Path.Combine(dir, name);
+        if (!File.Exists(path))
+            throw new LoaderException(LoaderError.PinMismatch, $"{path} is missing: the pin directory is incomplete (`kmeshc unload --pin-dir {dir}` removes it, the next load recreates it)");
+        return path;
     }
 
     /// <summary>Checks every map against its declaration: type, key and value size, max entries, flags.</summary>

@@ -242,34 +242,24 @@ public sealed class LoaderTests
         using var veth = new VethPair();
         string dir = fs["kmesh"];
         Assert.Equal(0, CliRunner.Run("load", Write(LoaderImages.Bookinfo("node-a"), "a.img"), "--pin-dir", dir).Exit);
-        string link = veth.B.Run(() =>
+        // The loader runs inside B's namespace, where the interface is.
+        T InB<T>(Func<NodeLoader, T> f) => veth.B.Run(() =>
         {
             using var loader = NodeLoader.Open(dir, TimeSpan.Zero, create: false);
-            return loader.AttachXdp(veth.IfB, XdpMode.Generic);
+            return f(loader);
         });
+        string link = InB(l => l.AttachXdp(veth.IfB, XdpMode.Generic));
         Assert.True(File.Exists(link));
         Assert.Contains("xdp", KernelEnvironment.Run("ip", "-n", veth.B.Name, "link", "show", veth.IfB));
-        string again = veth.B.Run(() =>
-        {
-            using var loader = NodeLoader.Open(dir, TimeSpan.Zero, create: false);
-            return loader.AttachXdp(veth.IfB, XdpMode.Generic);
-        });
+        string again = InB(l => l.AttachXdp(veth.IfB, XdpMode.Generic));
         Assert.Equal(link, again);
         Assert.Contains("xdp", KernelEnvironment.Run("ip", "-n", veth.B.Name, "link", "show", veth.IfB));
-        bool detached = veth.B.Run(() =>
-        {
-            using var loader = NodeLoader.Open(dir, TimeSpan.Zero, create: false);
-            return loader.Detach(veth.IfB, null);
-        });
+        bool detached = InB(l => l.Detach(veth.IfB, null));
         Assert.True(detached);
         Assert.DoesNotContain("xdp", KernelEnvironment.Run("ip", "-n", veth.B.Name, "link", "show", veth.IfB));
         Assert.False(File.Exists(link));
         // Unload detaches whatever is still attached.
-        veth.B.Run(() =>
-        {
-            using var loader = NodeLoader.Open(dir, TimeSpan.Zero, create: false);
-            loader.AttachXdp(veth.IfB, XdpMode.Generic);
-        });
+        InB(l => l.AttachXdp(veth.IfB, XdpMode.Generic));
         Assert.Equal(0, CliRunner.Run("unload", "--pin-dir", dir).Exit);
         Assert.DoesNotContain("xdp", KernelEnvironment.Run("ip", "-n", veth.B.Name, "link", "show", veth.IfB));
     }
