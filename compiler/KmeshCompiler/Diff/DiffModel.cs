@@ -50,8 +50,9 @@ public readonly record struct PortRange(ushort First, ushort Last)
         : string.Create(CultureInfo.InvariantCulture, $"{First}-{Last}");
 }
 
-/// <summary>A workload address as a source, with the identity each side's world gives it (null: the
-/// address belongs to no workload on that side).</summary>
+/// <summary>A workload address as a source, with the identity each side's world gives it
+/// (<see cref="Evaluator.IdentityOf"/>; null: the address belongs to no workload on that side, or to
+/// a host-network pod, whose traffic is plaintext from its node's address).</summary>
 public sealed record WorkloadSource(IpAddr Address, Identity? Before, Identity? After)
 {
     /// <summary>"td/ns/N/sa/S", or "before -> after" when the sides disagree.</summary>

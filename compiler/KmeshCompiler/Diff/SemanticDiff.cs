@@ -13,7 +13,10 @@ namespace KmeshCompiler.Diff;
 /// and adjacent regions with the same change are merged. Only destinations the change can touch are
 /// examined: those whose owner, namespace or attached policies differ, those a changed policy applies
 /// to on either side, and — for sources whose identity changed — those with identity-testing policies
-/// (from the changed addresses only).</summary>
+/// (from the changed addresses only). Identities, enforcement and candidate policies are the
+/// evaluator's (<see cref="Evaluator.IdentityOf"/>, <see cref="Evaluator.Enforcing"/>,
+/// <see cref="Evaluator.EnforcedBy"/>): a host-network pod lends no identity to its address, and a
+/// destination the mesh does not enforce is decided by no policy.</summary>
 public static class SemanticDiff
 {
     public static SemanticDiffResult Compute(World before, World after)
@@ -63,15 +66,15 @@ public static class SemanticDiff
             var changedPolicies = ChangedPolicies();
             foreach (var key in changedPolicies)
                 foreach (var ev in new[] { evB, evA })
-                    if (ev.PolicyByKey(key) is { DryRun: false } p)
-                        foreach (var w in AppliesTo(ev, p))
+                    if (ev.PolicyByKey(key) is { } p)
+                        foreach (var w in ev.EnforcedBy(p))
                             foreach (var a in w.Addresses) Touch(a, true);
             if (changedIdentity.Count > 0)
                 foreach (var ev in new[] { evB, evA })
                 {
-                    var flags = IdentityFlags(ev);
+                    var testing = ev.World.Policies.Where(PolicyContent.UsesIdentity).ToHashSet(ReferenceEqualityComparer.Instance);
                     foreach (var w in ev.World.Workloads)
-                        if (UsesIdentity(ev, w, flags))
+                        if (ev.Enforcing(w).Any(testing.Contains))
                             foreach (var a in w.Addresses) Touch(a, false);
                 }
 
@@ -151,15 +154,18 @@ public static class SemanticDiff
             {
                 _ownerB[i] = evB.WorkloadAt(_addrs[i]);
                 _ownerA[i] = evA.WorkloadAt(_addrs[i]);
-                _idB[i] = Intern(_ownerB[i]?.Identity);
-                _idA[i] = Intern(_ownerA[i]?.Identity);
+                _idB[i] = Intern(evB.IdentityOf(_addrs[i]));
+                _idA[i] = Intern(evA.IdentityOf(_addrs[i]));
             }
         }
 
-        /// <summary>As a destination, a workload is decided by its namespace and attached policies.</summary>
+        /// <summary>As a destination, a workload is decided by whether the mesh enforces it and, when it
+        /// does, by its namespace and attached policies (<see cref="Evaluator.Enforcing"/>).</summary>
         private static bool DestinationDiffers(Workload? b, Workload? a)
         {
             if (b is null || a is null) return b is not null || a is not null;
+            if (b.Enforced != a.Enforced) return true;
+            if (!b.Enforced) return false;
             if (b.Namespace != a.Namespace) return true;
             var (pb, pa) = (b.AuthorizationPolicies, a.AuthorizationPolicies);
             if (pb.Length == pa.Length)
@@ -189,38 +195,7 @@ public static class SemanticDiff
             return changed;
         }
 
-        private static IEnumerable<Workload> AppliesTo(Evaluator ev, Policy p) => p.Scope switch
-        {
-            PolicyScope.Global => ev.World.Workloads,
-            PolicyScope.Namespace => ev.World.Workloads.Where(w => w.Namespace == p.Namespace),
-            _ => ev.World.Workloads.Where(w => w.AuthorizationPolicies.Contains(p.Key)),
-        };
-
-        private sealed record IdFlags(HashSet<string> Namespaces, bool Global);
-
-        private static IdFlags IdentityFlags(Evaluator ev)
-        {
-            var ns = new HashSet<string>(StringComparer.Ordinal);
-            bool global = false;
-            foreach (var p in ev.World.Policies)
-            {
-                if (p.DryRun || !PolicyContent.UsesIdentity(p)) continue;
-                if (p.Scope == PolicyScope.Global) global = true;
-                else if (p.Scope == PolicyScope.Namespace) ns.Add(p.Namespace);
-            }
-            return new IdFlags(ns, global);
-        }
-
-        private static bool UsesIdentity(Evaluator ev, Workload w, IdFlags f)
-        {
-            if (f.Global || f.Namespaces.Contains(w.Namespace)) return true;
-            foreach (var name in w.AuthorizationPolicies)
-                if (ev.PolicyByKey(name) is { Scope: PolicyScope.WorkloadSelector, DryRun: false } p && PolicyContent.UsesIdentity(p)) return true;
-            return false;
-        }
-
-        private static List<Policy> Enforced(Evaluator ev, Workload? w) =>
-            w is null ? [] : ev.Candidates(w).Where(p => !p.DryRun).ToList();
+        private static List<Policy> Enforced(Evaluator ev, Workload? w) => w is null ? [] : ev.Enforcing(w).ToList();
 
         private string GroupKey(IpAddr d, bool full)
         {
@@ -228,7 +203,8 @@ public static class SemanticDiff
             foreach (var (ev, tag) in new[] { (evB, "|B:"), (evA, "|A:") })
             {
                 var w = ev.WorkloadAt(d);
-                sb.Append(tag).Append(w is null ? "-" : "+");
+                // Absent (every connection denied), not enforced (every one allowed), or enforced.
+                sb.Append(tag).Append(w is null ? '-' : w.Enforced ? '+' : '~');
                 foreach (var p in Enforced(ev, w))
                 {
                     sb.Append(p.Key).Append(',');
@@ -467,12 +443,12 @@ public static class SemanticDiff
 
         /// <summary>The positions at which the two candidate lists hold different versions of the
         /// same policies, when the lists agree on every policy's key and action and the destination
-        /// exists on both sides or on neither; else null. A decision depends only on each candidate's
+        /// exists (and is enforced, or not) alike on both sides; else null. A decision depends only on each candidate's
         /// action and whether it matches, so for a source with the same identity on both sides the
         /// decisions can differ only where one of these policies matches differently.</summary>
         private static int[]? Differing(Workload? wb, Workload? wa, List<Policy> polB, List<Policy> polA)
         {
-            if ((wb is null) != (wa is null) || polB.Count != polA.Count) return null;
+            if ((wb is null) != (wa is null) || wb?.Enforced != wa?.Enforced || polB.Count != polA.Count) return null;
             var diff = new List<int>();
             for (int i = 0; i < polB.Count; i++)
             {

@@ -63,6 +63,25 @@ public sealed class Evaluator
             if (_byKey.TryGetValue(name, out var p) && p.Scope == PolicyScope.WorkloadSelector) yield return p;
     }
 
+    /// <summary>The policies that decide connections to <paramref name="w"/>: none when the mesh does
+    /// not enforce it (<see cref="Decide(Workload, Connection)"/> lets every connection through), else
+    /// its candidates that are not dry-run.</summary>
+    public IEnumerable<Policy> Enforcing(Workload w) => w.Enforced ? Candidates(w).Where(p => !p.DryRun) : [];
+
+    /// <summary>The workloads whose connections <paramref name="p"/> decides: the inverse of
+    /// <see cref="Enforcing"/> (and of <see cref="Candidates"/> for the workloads the mesh enforces).</summary>
+    public IEnumerable<Workload> EnforcedBy(Policy p)
+    {
+        if (p.DryRun) return [];
+        var scoped = p.Scope switch
+        {
+            PolicyScope.Global => World.Workloads.AsEnumerable(),
+            PolicyScope.Namespace => World.Workloads.Where(w => w.Namespace == p.Namespace),
+            _ => World.Workloads.Where(w => w.AuthorizationPolicies.Contains(p.Key) && ReferenceEquals(PolicyByKey(p.Key), p)),
+        };
+        return scoped.Where(w => w.Enforced);
+    }
+
     public Verdict Decide(Connection c)
     {
         var w = WorkloadAt(c.Destination);

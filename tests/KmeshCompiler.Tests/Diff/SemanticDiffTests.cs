@@ -201,6 +201,53 @@ public class SemanticDiffTests
         Assert.True(c.NewlyAllowed);
     }
 
+    private static World With(World w, string name, Func<Workload, Workload> edit) =>
+        w with { Workloads = [.. w.Workloads.Select(x => x.Name == name ? edit(x) : x)] };
+
+    [Fact]
+    public void ADestinationTheMeshDoesNotEnforceIsNotReportedWithItsEnforcedTwins()
+    {
+        // Every pod has the same candidate policy (the global DENY); foo/httpbin, the lowest address,
+        // is not enrolled, so the DENY never applied to it and lifting it changes nothing there.
+        var deny = Pol("deny-range", "  action: DENY\n  rules:\n    - from:\n        - source:\n            ipBlocks: [\"203.0.113.0/24\"]\n", "istio-system");
+        var before = With(World(deny), "httpbin", w => w with { Enrolled = false });
+        var after = With(World(""), "httpbin", w => w with { Enrolled = false });
+        var c = Assert.Single(SemanticDiff.Compute(before, after).Changes);
+        Assert.Equal(["bar/sleep", "baz/client", "foo/other"], c.Destinations.Select(d => d.Name).Order(StringComparer.Ordinal).ToArray());
+        Assert.True(c.NewlyAllowed);
+    }
+
+    [Fact]
+    public void EnrollingAPodPutsItsPoliciesInForce()
+    {
+        var p = Pol("a", Selector + "  rules:\n    - from:\n        - source:\n            namespaces: [\"bar\"]\n");
+        var after = World(p);
+        var before = With(after, "httpbin", w => w with { Enrolled = false });
+        var r = SemanticDiff.Compute(before, after);
+        Assert.NotEmpty(r.Changes);
+        Assert.All(r.Changes, c => Assert.Equal("foo/httpbin", Assert.Single(c.Destinations).Name));
+        Assert.All(r.Changes, c => Assert.Equal(Reasons.NotEnforced, c.Before.Reason));
+        Assert.All(r.Changes, c => Assert.Equal(Decision.Deny, c.After.Decision));
+        Assert.DoesNotContain(r.Changes.SelectMany(c => c.Sources.Workloads), w => w.Address == IpAddr.Parse("10.0.2.1"));
+    }
+
+    [Fact]
+    public void APodMovedToTheHostNetworkLosesItsIdentityAsASource()
+    {
+        // bar/sleep may reach httpbin by identity; on the host network its traffic is plaintext.
+        var p = Pol("a", Selector + "  rules:\n    - from:\n        - source:\n            principals: [\"cluster.local/ns/bar/sa/sleep\"]\n");
+        var before = World(p);
+        var after = With(before, "sleep", w => w with { NetworkMode = NetworkMode.HostNetwork });
+        var c = Assert.Single(SemanticDiff.Compute(before, after).Changes);
+        Assert.Equal("foo/httpbin", Assert.Single(c.Destinations).Name);
+        var src = Assert.Single(c.Sources.Workloads);
+        Assert.Equal(IpAddr.Parse("10.0.2.1"), src.Address);
+        Assert.Equal("cluster.local/ns/bar/sa/sleep -> no identity", src.IdentityText);
+        Assert.Equal(Decision.Allow, c.Before.Decision);
+        Assert.Equal(Decision.Deny, c.After.Decision);
+        Assert.Equal(1, SemanticDiff.Compute(before, after).Stats.ChangedSourceIdentities);
+    }
+
     [Fact]
     public void RangesBecomeTheFewestCidrs()
     {
