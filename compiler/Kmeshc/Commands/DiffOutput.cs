@@ -243,10 +243,7 @@ public static class DiffOutput
             w.WriteEndArray();
             w.WriteEndObject();
         }
-        w.WriteEndArray();
-        w.WriteEndObject();
-        w.WriteEndArray();
-        w.WriteEndObject();
+        ValidateCommand.SarifClose(w);
     }) + "\n";
 
     /// <summary>The structural diff of one node: per table, rows removed (-), added (+) and changed

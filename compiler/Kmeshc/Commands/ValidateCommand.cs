@@ -209,10 +209,7 @@ public static class ValidateCommand
                 }
                 w.WriteEndObject();
             }
-            w.WriteEndArray();
-            w.WriteEndObject();
-            w.WriteEndArray();
-            w.WriteEndObject();
+            SarifClose(w);
         }
         return Encoding.UTF8.GetString(ms.ToArray()).Replace("\r\n", "\n") + "\n";
     }
@@ -231,6 +228,15 @@ public static class ValidateCommand
         w.WriteString("version", typeof(ValidateCommand).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
         w.WriteString("informationUri", "https://github.com/kmesh-net/kmesh");
         w.WriteStartArray("rules");
+    }
+
+    /// <summary>Closes what <see cref="SarifOpen"/> opened, after the caller's "results" array.</summary>
+    public static void SarifClose(Utf8JsonWriter w)
+    {
+        w.WriteEndArray();
+        w.WriteEndObject();
+        w.WriteEndArray();
+        w.WriteEndObject();
     }
 
     /// <summary>One SARIF location object: the file (relative paths against <see cref="SrcRoot"/>) and,

@@ -34,10 +34,15 @@ public sealed class DataPlane : IDisposable
 
     /// <summary>A map by its full name (<c>km_progs</c>, <c>km_evals_0</c>), or an image table's copy in
     /// the generation in force by its image name (<c>km_evals</c>).</summary>
-    public BpfMap Map(string name) =>
+    public BpfMap Map(string name) => Map(name, ActiveSlot());
+
+    private BpfMap Map(string name, int slot) =>
         Layout.ImageMaps.Concat(Layout.NodeMaps).FirstOrDefault(m => m.Name == name) is { PerGeneration: true } spec
-            ? Objects.Map(spec, new Publisher(Objects).ActiveSlot())
+            ? Objects.Map(spec, slot)
             : Objects.Map(name);
+
+    /// <summary>The generation slot in force (one read of km_active).</summary>
+    public int ActiveSlot() => new Publisher(Objects).ActiveSlot();
 
     public PublishReport Publish(ImageFile image) => new Publisher(Objects).Publish(image);
 
@@ -64,32 +69,35 @@ public sealed class DataPlane : IDisposable
     /// (from their counters), reading the eval's policy list from the live maps.</summary>
     public SynResult Syn(IPAddress src, IPAddress dst, ushort port)
     {
-        var listed = ListedPolicies(dst, port);
-        var before = listed.Select(PolicyCounters).ToArray();
+        int slot = ActiveSlot();
+        var listed = ListedPolicies(dst, port, slot);
+        var before = listed.Select(id => PolicyCounters(id, slot)).ToArray();
         ClearScratch();
         var action = Run(Packets.Syn(src, dst, port)).XdpAction;
         var decision = LastDecision();
         var results = new List<(uint, bool)>(listed.Count);
         for (int i = 0; i < listed.Count; i++)
         {
-            var after = PolicyCounters(listed[i]);
+            var after = PolicyCounters(listed[i], slot);
             results.Add((listed[i], after.Matched > before[i].Matched || after.DryRunMatched > before[i].DryRunMatched));
         }
         return new SynResult(action, decision?.Verdict, decision?.PolicyId, results);
     }
 
     /// <summary>The policy ids the eval of a destination and port lists in the generation in force.</summary>
-    public List<uint> ListedPolicies(IPAddress dst, ushort port)
+    public List<uint> ListedPolicies(IPAddress dst, ushort port) => ListedPolicies(dst, port, ActiveSlot());
+
+    private List<uint> ListedPolicies(IPAddress dst, ushort port, int slot)
     {
         var key = new byte[Marshal.SizeOf<KmeshIpKey>()];
         dst.GetAddressBytes().CopyTo(key, 0);
         key[16] = dst.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? (byte)1 : (byte)0;
         var w = new byte[Marshal.SizeOf<KmeshWorkload>()];
-        if (!Map(Layout.MapWorkloads).TryLookup(key, w)) return [];
+        if (!Map(Layout.MapWorkloads, slot).TryLookup(key, w)) return [];
         var workload = MemoryMarshal.Read<KmeshWorkload>(w);
-        uint eval = Map(Layout.MapPortIndex).TryLookup(new KmeshPortKey { Id = workload.WorkloadId, Port = port }, out uint e) ? e : workload.EvalId;
-        if (!Map(Layout.MapEvals).TryLookup(eval, out KmeshEval ev)) return [];
-        var lists = Map(Layout.MapLists);
+        uint eval = Map(Layout.MapPortIndex, slot).TryLookup(new KmeshPortKey { Id = workload.WorkloadId, Port = port }, out uint e) ? e : workload.EvalId;
+        if (!Map(Layout.MapEvals, slot).TryLookup(eval, out KmeshEval ev)) return [];
+        var lists = Map(Layout.MapLists, slot);
         var ids = new List<uint>((int)ev.PolicyCount);
         for (uint i = 0; i < ev.PolicyCount; i++)
             if (lists.TryLookup(ev.PolicyFirst + i, out uint id)) ids.Add(id);
@@ -121,10 +129,12 @@ public sealed class DataPlane : IDisposable
     }
 
     /// <summary>A policy id's counters in the generation in force, summed over CPUs.</summary>
-    public (ulong Matched, ulong Denied, ulong DryRunMatched) PolicyCounters(uint policyId)
+    public (ulong Matched, ulong Denied, ulong DryRunMatched) PolicyCounters(uint policyId) => PolicyCounters(policyId, ActiveSlot());
+
+    private (ulong Matched, ulong Denied, ulong DryRunMatched) PolicyCounters(uint policyId, int slot)
     {
-        if (!Map(Layout.MapStatIds).TryLookup(policyId, out uint slot)) return default;
-        var per = Objects.Map(Layout.MapPolicyStats).LookupPerCpu<uint, KmeshPolicyStats>(slot);
+        if (!Map(Layout.MapStatIds, slot).TryLookup(policyId, out uint counter)) return default;
+        var per = Objects.Map(Layout.MapPolicyStats).LookupPerCpu<uint, KmeshPolicyStats>(counter);
         return (per.Aggregate(0UL, (a, s) => a + s.Matched), per.Aggregate(0UL, (a, s) => a + s.Denied),
             per.Aggregate(0UL, (a, s) => a + s.DryRunMatched));
     }
