@@ -16,9 +16,9 @@
 #include <bpf/bpf_endian.h>
 #include "kmesh_maps.h"
 
-KM_GEN_MAP(km_services, BPF_MAP_TYPE_HASH, struct kmesh_svc_key, struct kmesh_service, KMESH_MAX_SERVICES);
-KM_GEN_MAP(km_endpoints, BPF_MAP_TYPE_HASH, struct kmesh_endpoint_key, __u32, KMESH_MAX_ENDPOINTS);
-KM_GEN_MAP(km_backends, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_backend, KMESH_MAX_BACKENDS);
+KM_GEN_MAP_FLAGS(km_services, BPF_MAP_TYPE_HASH, struct kmesh_svc_key, struct kmesh_service, KMESH_MAX_SERVICES, BPF_F_NO_PREALLOC);
+KM_GEN_MAP_FLAGS(km_endpoints, BPF_MAP_TYPE_HASH, struct kmesh_endpoint_key, __u32, KMESH_MAX_ENDPOINTS, BPF_F_NO_PREALLOC);
+KM_GEN_MAP_FLAGS(km_backends, BPF_MAP_TYPE_HASH, __u32, struct kmesh_backend, KMESH_MAX_BACKENDS, BPF_F_NO_PREALLOC);
 KM_MAP(km_lb_stats, BPF_MAP_TYPE_PERCPU_ARRAY, __u32, __u64, KMESH_MAX_LB_OUTCOMES);
 
 static __always_inline void count(__u32 outcome)

@@ -29,7 +29,7 @@ typedef uint64_t __u64;
 #include <linux/types.h>
 #endif
 
-#define KMESH_ABI_VERSION 1
+#define KMESH_ABI_VERSION 2
 
 /* ---------------------------------------------------------------------------------------------
  * Map names (BPF object names are at most 15 characters) and capacities (max_entries).
@@ -47,12 +47,14 @@ typedef uint64_t __u64;
 #define KMESH_MAP_MATCHES      "km_matches"     /* ARRAY   match id          -> kmesh_match      */
 #define KMESH_MAP_ADDR_SETS    "km_addr_sets"   /* LPM     kmesh_addr_set_key -> __u32 set id    */
 #define KMESH_MAP_PORT_SETS    "km_port_sets"   /* HASH    kmesh_port_key    -> __u32 set id     */
+#define KMESH_MAP_IDENTITIES   "km_identities"  /* HASH    kmesh_ip_key      -> kmesh_identity   */
+#define KMESH_MAP_ID_SETS      "km_id_sets"     /* HASH    kmesh_id_set_key  -> __u32 set id     */
 #define KMESH_MAP_DECISIONS    "km_decisions"   /* HASH    kmesh_decision_key -> kmesh_decision  */
 #define KMESH_MAP_DECISION_INDEX "km_decision_idx" /* ARRAY 0            -> kmesh_decision_index */
 /* Load balancing (cgroup/connect4, connect6). */
 #define KMESH_MAP_SERVICES     "km_services"    /* HASH    kmesh_svc_key     -> kmesh_service    */
 #define KMESH_MAP_ENDPOINTS    "km_endpoints"   /* HASH    kmesh_endpoint_key -> __u32 backend id */
-#define KMESH_MAP_BACKENDS     "km_backends"    /* ARRAY   backend id        -> kmesh_backend    */
+#define KMESH_MAP_BACKENDS     "km_backends"    /* HASH    backend id        -> kmesh_backend    */
 /* Generations (loader/README.md). Every table above exists twice, as <name>_0 and <name>_1 (the
  * C identifiers and pin names; BPF object names are cut to 15 characters), one copy per generation
  * slot; km_active names the slot in force, and a packet reads it once. Written by the loader only: */
@@ -80,15 +82,20 @@ typedef uint64_t __u64;
 #define KMESH_MAX_MATCHES          65536   /* power of two: ids are masked with (MAX-1)  */
 #define KMESH_MAX_ADDR_SET_ENTRIES 262144
 #define KMESH_MAX_PORT_SET_ENTRIES 65536
+#define KMESH_MAX_IDENTITY_ADDRS 1048576   /* every workload address of the cluster, both families */
+#define KMESH_MAX_ID_SET_ENTRIES  262144   /* members of identity and namespace sets     */
 #define KMESH_MAX_DECISIONS       262144   /* decision-table entries, all evals together */
 #define KMESH_MAX_EVAL_DECISIONS    4096   /* source regions of one eval (see below)     */
 #define KMESH_DECISION_MAX_LENGTHS     8   /* source prefix lengths probed, per family     */
 #define KMESH_DECISION_NO_LENGTH    0xff   /* an unused kmesh_decision_index.lengths slot  */
 #define KMESH_DECISION_PORT_WORDS   1024   /* 65,536 port bits                             */
 #define KMESH_MAX_DECISION_INDEX       1
-#define KMESH_MAX_SERVICES         65536   /* (VIP, service port) entries                */
-#define KMESH_MAX_ENDPOINTS        524288   /* every service of the cluster, weights expanded */
-#define KMESH_MAX_BACKENDS         262144   /* (workload address, target port) pairs       */
+/* The service tables hold every Service of the cluster on every node (any of them can be reached
+ * from any pod): sized for 300k pods with 3 service ports each, dual-stack (docs/dataplane-layout.md,
+ * "Capacities", states what they cost). All three are BPF_F_NO_PREALLOC hashes. */
+#define KMESH_MAX_SERVICES        262144   /* (VIP, service port, family) entries         */
+#define KMESH_MAX_ENDPOINTS      2097152   /* every service of the cluster, weights expanded */
+#define KMESH_MAX_BACKENDS       2097152   /* (workload address, target port) pairs       */
 #define KMESH_GENERATIONS          2
 #define KMESH_MAX_META             2       /* one kmesh_meta per generation slot           */
 #define KMESH_MAX_NAMES_CHUNKS     16384   /* 64 MiB of names per generation              */
@@ -155,6 +162,7 @@ struct kmesh_workload {
  * KMESH_EVAL_HAS_ALLOW says whether the workload has any enforced ALLOW policy at all (listed or
  * not), which decides between "no allow policies" and "none allowed". */
 #define KMESH_EVAL_HAS_ALLOW 0x1u
+#define KMESH_EVAL_BLOCK     0x2u      /* a shared block: only ever reached through `shared` */
 struct kmesh_eval {
 	__u32 flags;
 	__u32 match_first;
@@ -165,7 +173,18 @@ struct kmesh_eval {
 	__u32 rule_count;
 	__u32 policy_first;
 	__u32 policy_count;
-};                           /* 36 bytes */
+	__u32 shared;        /* 0: none; else 1 + the km_evals id of a shared block (see below) */
+	__u32 reserved;
+};                           /* 40 bytes */
+
+/* Shared blocks. The mesh-wide (root-namespace) policies apply to every workload, so their rows
+ * would be repeated in every eval's lists. Instead they are stored once per distinct set, as a
+ * km_evals row flagged KMESH_EVAL_BLOCK whose four lists hold exactly those policies and every row
+ * they reach; an eval names it in `shared`. Every stage walks the eval's own list, then the block's
+ * (the eval's own lists leave out rows the block already lists), so the steps of a stage are the
+ * sum of both. The POLICY stage decides by the matched enforced DENY with the lowest policy id,
+ * else the matched enforced ALLOW with the lowest id: policy ids are assigned in name order and
+ * DENY is tested before ALLOW, which is exactly "the first in decision order" of one merged list. */
 
 /* km_lists value is a bare __u32 id. */
 
@@ -195,18 +214,21 @@ struct kmesh_policy {
  *   not_dst_set  destination address must not be in it  (notDestinationIps)
  *   port_set     destination port must be in the set     (ports)
  *   not_port_set destination port must not be in the set (notPorts)
- *   id_set       identity test, lowered to source addresses at compile time: every identity field
- *                of the match (namespaces, principals, serviceAccounts and their negations) is
- *                folded into ONE address set. Without KMESH_MATCH_ID_NEGATE the test passes when
- *                the source address is in id_set (the world addresses whose identity passes;
- *                an address of no workload has no identity and fails). With KMESH_MATCH_ID_NEGATE
- *                it passes when the source is NOT in id_set (the world addresses whose identity
- *                fails; an address of no workload passes).
+ *   id_set       identity test: every identity field of the match (namespaces, principals,
+ *                serviceAccounts and their negations) is folded at compile time into ONE set of
+ *                km_id_sets. The source's identity comes from km_identities (id and namespace id;
+ *                an address of no workload has id 0 and namespace 0). The member tested is the
+ *                source's namespace id with KMESH_MATCH_ID_BY_NS, else its identity id. Without
+ *                KMESH_MATCH_ID_NEGATE the test passes when the member is in id_set, with it when
+ *                it is not. A set may hold member 0, which is how the compiler says what a source
+ *                without identity does (semantics.md §3: positive identity matches fail, negated
+ *                ones hold, a namespace compares as "").
  * KMESH_MATCH_NEVER: the match never matches (an empty match, or one no packet can satisfy).
  * The empty-list meanings are ABI: a clause with count 0 always matches; a rule with count 0
  * always matches; a policy with rules_count 0 never matches; a KMESH_MATCH_NEVER match never does. */
 #define KMESH_MATCH_NEVER     0x1u
 #define KMESH_MATCH_ID_NEGATE 0x2u
+#define KMESH_MATCH_ID_BY_NS  0x4u
 struct kmesh_match {
 	__u32 flags;
 	__u32 src_set;
@@ -231,14 +253,40 @@ struct kmesh_addr_set_key {
 
 /* km_port_sets: key kmesh_port_key {port set id, port}, value the set id. */
 
+/* km_identities (BPF_MAP_TYPE_HASH, BPF_F_NO_PREALLOC): every workload address of the cluster that
+ * lends an identity (host-network pods do not) -> its identity. The kernel resolves identity by
+ * source address (semantics.md §3); an address not in this table has no identity (id 0, ns 0).
+ * id and ns are numbers the compiler derives from the principal and the namespace name (stable
+ * across compiles; 0 is never used). cls is the decision class of the address (km_decisions): two
+ * addresses of one class pass exactly the same identity and source-address tests of this image; 0
+ * is the class of addresses that no such test names. Every entry is a host address, so the table
+ * is an exact-match hash (one probe) rather than a trie. */
+struct kmesh_identity {
+	__u32 id;
+	__u32 ns;
+	__u32 cls;
+	__u32 reserved;
+};                           /* 16 bytes */
+
+/* km_id_sets key: {set id, member}, member an identity id or a namespace id (0 = no identity);
+ * value the set id. */
+struct kmesh_id_set_key {
+	__u32 set_id;
+	__u32 member;
+};                           /* 8 bytes */
+
 /* km_decisions (BPF_MAP_TYPE_HASH, BPF_F_NO_PREALLOC): the decision table, checked by the entry
- * before anything else, so that a SYN it covers costs one hash lookup. For one local workload
- * address and one port the verdict is a function of the source address alone (identity is resolved
- * by source address at compile time), so the compiler partitions the source space at every prefix
- * of the address sets the eval's matches test the source against, decides each region once, drops
- * the regions that decide like their enclosing one, and stores the rest here. A region is a prefix
- * minus the longer prefixes stored under it: what a longest-prefix lookup returns; a /0 region
- * covers the rest of the family.
+ * before the stages, so that a SYN it covers costs one or two hash lookups after the source's
+ * identity. For one local workload address and one port the verdict is a function of the source's
+ * identity and address alone. For a source without identity it is a function of the address: the
+ * compiler partitions the source space at every prefix of the address sets the eval's matches test
+ * the source against, decides each region once, drops the regions that decide like their enclosing
+ * one, and stores the rest. A region is a prefix minus the longer prefixes stored under it: what a
+ * longest-prefix lookup returns; a /0 region covers the rest of the family.
+ * Sources with an identity (a hit in km_identities) are keyed by decision class instead of by
+ * address: src_len = KMESH_DECISION_CLASS, src zero, cls = the class; the entry probes the source's
+ * class (when not 0) and then class 0, which holds the decision of every class not stored for that
+ * destination and port. Sources without identity probe by address as follows, with cls 0.
  * Key: dst is the local workload address (the SYN's destination); port is the SYN's port when the
  * decision for that address depends on which port it is (a km_port_index port, or a port the
  * default eval's matches name), KMESH_DECISION_OTHER_PORT for every other port; src is the source
@@ -256,12 +304,14 @@ struct kmesh_addr_set_key {
  * image past KMESH_DECISION_MAX_LENGTHS per family, or that would overflow KMESH_MAX_DECISIONS has
  * no table. */
 #define KMESH_DECISION_OTHER_PORT 0xffffffffu
+#define KMESH_DECISION_CLASS      0xffffu  /* src_len of an entry keyed by decision class */
 struct kmesh_decision_key {
 	__u32 src_len;
 	__u32 port;
 	struct kmesh_ip_key dst;
 	__u8  src[16];
-};                           /* 44 bytes */
+	__u32 cls;
+};                           /* 48 bytes */
 
 /* km_decision_idx: the one entry says what the entry probes. lengths[0] (IPv4) and lengths[1]
  * (IPv6) are the source prefix lengths km_decisions uses for that family, longest first, unused
@@ -329,6 +379,8 @@ struct kmesh_scratch {
 	__u32 verdict;          /* KMESH_VERDICT_* */
 	__u32 policy_id;        /* deciding policy, when there is one */
 	__u32 gen;              /* the generation slot the entry read from km_active */
+	__u32 src_id;           /* the source's identity (km_identities; 0: none) */
+	__u32 src_ns;           /* the source's namespace id (0: none) */
 	__u32 reserved;
 	__u64 match_bits[KMESH_MAX_MATCHES / 64];
 	__u64 clause_bits[KMESH_MAX_CLAUSES / 64];
@@ -394,7 +446,7 @@ struct kmesh_backend {
 #define KMESH_GEN_EMPTY     0u
 #define KMESH_GEN_WRITING   1u
 #define KMESH_GEN_COMPLETE  2u
-#define KMESH_IMAGE_TABLES 16          /* room for the image's tables (15 today)          */
+#define KMESH_IMAGE_TABLES 20          /* room for the image's tables (17 today)          */
 struct kmesh_table_state {
 	__u32 entries;
 	__u32 reserved;
@@ -411,7 +463,7 @@ struct kmesh_meta {
 	__u32 names_len;         /* bytes of the names blob in this slot's km_names */
 	__u8  names_hash[16];      /* fingerprint of the names (loader/KmeshCompiler.Loader/Node/Publisher.cs) */
 	struct kmesh_table_state tables[KMESH_IMAGE_TABLES];
-};                           /* 488 bytes */
+};                           /* 584 bytes */
 
 /* km_names value: one 4 KiB chunk of a generation's names blob (node name and the image's names
  * section, loader/README.md), chunk i at key i. */

@@ -38,6 +38,8 @@ KM_GEN_MAP(km_clauses, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_range, KMESH_MAX_
 KM_GEN_MAP(km_matches, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_match, KMESH_MAX_MATCHES);
 KM_GEN_MAP_FLAGS(km_addr_sets, BPF_MAP_TYPE_LPM_TRIE, struct kmesh_addr_set_key, __u32, KMESH_MAX_ADDR_SET_ENTRIES, BPF_F_NO_PREALLOC);
 KM_GEN_MAP(km_port_sets, BPF_MAP_TYPE_HASH, struct kmesh_port_key, __u32, KMESH_MAX_PORT_SET_ENTRIES);
+KM_GEN_MAP_FLAGS(km_identities, BPF_MAP_TYPE_HASH, struct kmesh_ip_key, struct kmesh_identity, KMESH_MAX_IDENTITY_ADDRS, BPF_F_NO_PREALLOC);
+KM_GEN_MAP(km_id_sets, BPF_MAP_TYPE_HASH, struct kmesh_id_set_key, __u32, KMESH_MAX_ID_SET_ENTRIES);
 KM_GEN_MAP_FLAGS(km_decisions, BPF_MAP_TYPE_HASH, struct kmesh_decision_key, struct kmesh_decision, KMESH_MAX_DECISIONS, BPF_F_NO_PREALLOC);
 KM_GEN_MAP(km_decision_idx, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_decision_index, KMESH_MAX_DECISION_INDEX);
 KM_GEN_MAP(km_stat_ids, BPF_MAP_TYPE_ARRAY, __u32, __u32, KMESH_MAX_POLICIES);
@@ -100,23 +102,75 @@ static __always_inline int decide_without_policies(struct kmesh_scratch *s, stru
 	return XDP_PASS;
 }
 
-/* Hands over to the first stage from `next` on that has rows to evaluate. A stage whose list is
+/* The lists of an eval: its own, then its shared block's (kmesh_tables.h, "Shared blocks"). */
+struct eval_lists {
+	__u32 first[4][2];
+	__u32 count[4][2];
+};
+
+/* Reads the eval's ranges and its block's; -1 when the block row is missing. */
+static __always_inline int eval_lists(__u32 gen, struct kmesh_eval *e, struct eval_lists *l)
+{
+	l->first[KMESH_STAGE_MATCH][0] = e->match_first;
+	l->count[KMESH_STAGE_MATCH][0] = e->match_count;
+	l->first[KMESH_STAGE_CLAUSE][0] = e->clause_first;
+	l->count[KMESH_STAGE_CLAUSE][0] = e->clause_count;
+	l->first[KMESH_STAGE_RULE][0] = e->rule_first;
+	l->count[KMESH_STAGE_RULE][0] = e->rule_count;
+	l->first[KMESH_STAGE_POLICY][0] = e->policy_first;
+	l->count[KMESH_STAGE_POLICY][0] = e->policy_count;
+	__u32 shared = e->shared;
+	if (!shared) {
+#pragma unroll
+		for (int i = 0; i < 4; i++) {
+			l->first[i][1] = 0;
+			l->count[i][1] = 0;
+		}
+		return 0;
+	}
+	__u32 bid = shared - 1;
+	struct kmesh_eval *b = KM_LOOKUP(km_evals, gen, &bid);
+	if (!b)
+		return -1;
+	l->first[KMESH_STAGE_MATCH][1] = b->match_first;
+	l->count[KMESH_STAGE_MATCH][1] = b->match_count;
+	l->first[KMESH_STAGE_CLAUSE][1] = b->clause_first;
+	l->count[KMESH_STAGE_CLAUSE][1] = b->clause_count;
+	l->first[KMESH_STAGE_RULE][1] = b->rule_first;
+	l->count[KMESH_STAGE_RULE][1] = b->rule_count;
+	l->first[KMESH_STAGE_POLICY][1] = b->policy_first;
+	l->count[KMESH_STAGE_POLICY][1] = b->policy_count;
+	return 0;
+}
+
+static __always_inline __u32 stage_rows(struct eval_lists *l, int stage)
+{
+	return l->count[stage][0] + l->count[stage][1];
+}
+
+/* Hands over to the first stage from `next` on that has rows to evaluate. A stage whose lists are
  * empty writes no bits and the next stage reads none (an eval lists every row its rows refer to),
  * so skipping it changes nothing but the time; an empty policy list is decided here. The tail calls
  * taken stay at most KMESH_TAIL_CALLS. */
-static __always_inline int advance(struct xdp_md *ctx, struct kmesh_scratch *s, struct kmesh_eval *e, __u32 next)
+static __always_inline int advance(struct xdp_md *ctx, struct kmesh_scratch *s, struct kmesh_eval *e, struct eval_lists *l, __u32 next)
 {
-	if (e->policy_count == 0)
+	if (stage_rows(l, KMESH_STAGE_POLICY) == 0)
 		return decide_without_policies(s, e);
-	if (next <= KMESH_STAGE_MATCH && e->match_count)
+	if (next <= KMESH_STAGE_MATCH && stage_rows(l, KMESH_STAGE_MATCH))
 		bpf_tail_call(ctx, &km_progs, KMESH_STAGE_MATCH);
-	else if (next <= KMESH_STAGE_CLAUSE && e->clause_count)
+	else if (next <= KMESH_STAGE_CLAUSE && stage_rows(l, KMESH_STAGE_CLAUSE))
 		bpf_tail_call(ctx, &km_progs, KMESH_STAGE_CLAUSE);
-	else if (next <= KMESH_STAGE_RULE && e->rule_count)
+	else if (next <= KMESH_STAGE_RULE && stage_rows(l, KMESH_STAGE_RULE))
 		bpf_tail_call(ctx, &km_progs, KMESH_STAGE_RULE);
 	else
 		bpf_tail_call(ctx, &km_progs, KMESH_STAGE_POLICY);
 	return fail(s, KMESH_VERDICT_ERROR); /* the stage program is missing */
+}
+
+/* The list slot of position i of a stage's two lists (own, then the block's). */
+static __always_inline __u32 stage_slot(__u32 first0, __u32 count0, __u32 first1, __u32 i)
+{
+	return i < count0 ? first0 + i : first1 + (i - count0);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -232,11 +286,39 @@ static __always_inline struct kmesh_decision *probe(__u32 gen, struct kmesh_deci
 	return 0;
 }
 
-/* The decision table (kmesh_tables.h, km_decisions): longest-prefix match by probing. Counts
- * exactly what the POLICY stage would count for the packet. XDP_PASS without counting for a
- * destination the local-address filter rules out; -1 when the table does not decide the SYN (no
- * table for it, or a region left to the stages). */
-static __always_inline int decide_by_table(struct parsed *p, __u32 gen)
+/* A source with an identity: its decision class, then class 0 (every class not stored). */
+static __always_inline struct kmesh_decision *probe_class(__u32 gen, struct kmesh_decision_key *k, __u32 cls)
+{
+	k->src_len = KMESH_DECISION_CLASS;
+	if (cls) {
+		k->cls = cls;
+		struct kmesh_decision *d = KM_LOOKUP(km_decisions, gen, k);
+		if (d)
+			return d;
+	}
+	k->cls = 0;
+	return KM_LOOKUP(km_decisions, gen, k);
+}
+
+/* The source's identity (kmesh_tables.h, km_identities): copied to *out, all zero when it has none. */
+static __always_inline void source_identity(struct parsed *p, __u32 gen, struct kmesh_identity *out)
+{
+	struct kmesh_ip_key k = {};
+	__builtin_memcpy(k.addr, p->src, 16);
+	k.v6 = p->dst.v6;
+	struct kmesh_identity *id = KM_LOOKUP(km_identities, gen, &k);
+	if (id)
+		*out = *id;
+	else
+		__builtin_memset(out, 0, sizeof(*out));
+}
+
+/* The decision table (kmesh_tables.h, km_decisions): by decision class for a source with an
+ * identity, by longest-prefix match (probing) for one without. Counts exactly what the POLICY stage
+ * would count for the packet. XDP_PASS without counting for a destination the local-address filter
+ * rules out; -1 when the table does not decide the SYN (no table for it, or a region left to the
+ * stages). *resolved says whether *ident was looked up. */
+static __always_inline int decide_by_table(struct parsed *p, __u32 gen, struct kmesh_identity *ident, int *resolved)
 {
 	__u32 zero = 0;
 	struct kmesh_decision_index *ix = KM_LOOKUP(km_decision_idx, gen, &zero);
@@ -247,18 +329,30 @@ static __always_inline int decide_by_table(struct parsed *p, __u32 gen)
 		if (!((ix->local[(h >> 6) & (KMESH_DECISION_PORT_WORDS - 1)] >> (h & 63)) & 1))
 			return XDP_PASS; /* not a local workload: not ours, not counted */
 	}
+	source_identity(p, gen, ident);
+	*resolved = 1;
 	struct kmesh_decision_key k = {};
 	__builtin_memcpy(&k.dst, &p->dst, sizeof(k.dst));
 	__u32 port = p->port & 0xffff;
 	int by_port = (ix->ports[(port >> 6) & (KMESH_DECISION_PORT_WORDS - 1)] >> (port & 63)) & 1;
 	k.port = by_port ? port : KMESH_DECISION_OTHER_PORT;
-	__u32 src[4];
-	__builtin_memcpy(src, p->src, 16);
-	const __u8 *lengths = ix->lengths[p->dst.v6 ? 1 : 0];
-	struct kmesh_decision *d = probe(gen, &k, src, lengths);
-	if (!d && by_port) {
-		k.port = KMESH_DECISION_OTHER_PORT;
+	struct kmesh_decision *d;
+	if (ident->id) {
+		__u32 cls = ident->cls;
+		d = probe_class(gen, &k, cls);
+		if (!d && by_port) {
+			k.port = KMESH_DECISION_OTHER_PORT;
+			d = probe_class(gen, &k, cls);
+		}
+	} else {
+		__u32 src[4];
+		__builtin_memcpy(src, p->src, 16);
+		const __u8 *lengths = ix->lengths[p->dst.v6 ? 1 : 0];
 		d = probe(gen, &k, src, lengths);
+		if (!d && by_port) {
+			k.port = KMESH_DECISION_OTHER_PORT;
+			d = probe(gen, &k, src, lengths);
+		}
 	}
 	if (!d || (d->flags & KMESH_DECISION_STAGES) || d->verdict > KMESH_VERDICT_DENY_NONE_ALLOW)
 		return -1;
@@ -329,8 +423,10 @@ int kmesh_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 
 	__u32 gen = active_generation();
+	struct kmesh_identity ident = {};
+	int resolved = 0;
 	if (p.state > 0) {
-		int r = decide_by_table(&p, gen);
+		int r = decide_by_table(&p, gen, &ident, &resolved);
 		if (r >= 0)
 			return r;
 	}
@@ -357,6 +453,10 @@ int kmesh_xdp(struct xdp_md *ctx)
 	s->verdict = KMESH_VERDICT_ERROR;
 	s->policy_id = 0xffffffff;
 	s->gen = gen;
+	if (!resolved)
+		source_identity(&p, gen, &ident);
+	s->src_id = ident.id;
+	s->src_ns = ident.ns;
 	struct kmesh_port_key pk = { .id = w->workload_id, .port = p.port };
 	__u32 *eval = KM_LOOKUP(km_port_index, gen, &pk);
 	s->eval_id = eval ? *eval : w->eval_id;
@@ -364,7 +464,10 @@ int kmesh_xdp(struct xdp_md *ctx)
 	struct kmesh_eval *e = KM_LOOKUP(km_evals, gen, &eid);
 	if (!e)
 		return fail(s, KMESH_VERDICT_ERROR);
-	return advance(ctx, s, e, KMESH_STAGE_MATCH);
+	struct eval_lists el;
+	if (eval_lists(gen, e, &el) < 0)
+		return fail(s, KMESH_VERDICT_ERROR);
+	return advance(ctx, s, e, &el, KMESH_STAGE_MATCH);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -383,12 +486,15 @@ static __always_inline struct kmesh_eval *current_eval(struct kmesh_scratch *s)
 	return KM_LOOKUP(km_evals, s->gen, &id);
 }
 
-/* The scratch and the eval every stage program starts from: the eval, or NULL when either is
- * missing (*s is set either way, for fail()). */
-static __always_inline struct kmesh_eval *stage_start(struct kmesh_scratch **s)
+/* The scratch, the eval and its lists every stage program starts from: the eval, or NULL when any
+ * is missing (*s is set either way, for fail()). */
+static __always_inline struct kmesh_eval *stage_start(struct kmesh_scratch **s, struct eval_lists *l)
 {
 	*s = scratch();
-	return *s ? current_eval(*s) : 0;
+	struct kmesh_eval *e = *s ? current_eval(*s) : 0;
+	if (e && eval_lists((*s)->gen, e, l) < 0)
+		return 0;
+	return e;
 }
 
 static __always_inline int list_at(__u32 gen, __u32 slot, __u32 *out)
@@ -442,8 +548,10 @@ static __always_inline int in_port_set(__u32 gen, __u32 set, __u32 port)
  * ---------------------------------------------------------------------------------------------- */
 
 struct match_loop {
-	__u32 first;
-	__u32 count;
+	__u32 first0;     /* the eval's own match list */
+	__u32 count0;
+	__u32 first1;     /* its shared block's */
+	__u32 count;      /* both */
 	int error;
 };
 
@@ -464,7 +572,8 @@ static __always_inline int match_holds(struct kmesh_match *m, struct kmesh_scrat
 	if (m->not_dst_set && in_addr_set(s->gen, m->not_dst_set, s->dst, s->v6))
 		return 0;
 	if (m->id_set) {
-		int in = in_addr_set(s->gen, m->id_set, s->src, s->v6);
+		struct kmesh_id_set_key k = { .set_id = m->id_set, .member = m->flags & KMESH_MATCH_ID_BY_NS ? s->src_ns : s->src_id };
+		int in = KM_LOOKUP(km_id_sets, s->gen, &k) != 0;
 		if (m->flags & KMESH_MATCH_ID_NEGATE ? in : !in)
 			return 0;
 	}
@@ -478,7 +587,7 @@ static long match_step(__u64 i, void *arg)
 		return 1;
 	struct kmesh_scratch *s = scratch();
 	__u32 id;
-	if (!s || list_at(s->gen, l->first + (__u32)i, &id) < 0) {
+	if (!s || list_at(s->gen, stage_slot(l->first0, l->count0, l->first1, (__u32)i), &id) < 0) {
 		l->error = 1;
 		return 1;
 	}
@@ -495,15 +604,23 @@ SEC("xdp")
 int kmesh_stage_match(struct xdp_md *ctx)
 {
 	struct kmesh_scratch *s;
-	struct kmesh_eval *e = stage_start(&s);
-	if (!e || e->match_count > KMESH_MAX_STAGE_STEPS)
+	struct eval_lists el;
+	struct kmesh_eval *e = stage_start(&s, &el);
+	if (!e)
 		return fail(s, KMESH_VERDICT_ERROR);
-	struct match_loop l = { .first = e->match_first, .count = e->match_count };
+	struct match_loop l = {
+		.first0 = el.first[KMESH_STAGE_MATCH][0],
+		.count0 = el.count[KMESH_STAGE_MATCH][0],
+		.first1 = el.first[KMESH_STAGE_MATCH][1],
+		.count = stage_rows(&el, KMESH_STAGE_MATCH),
+	};
+	if (l.count > KMESH_MAX_STAGE_STEPS)
+		return fail(s, KMESH_VERDICT_ERROR);
 	if (l.count && bpf_loop(l.count, match_step, &l, 0) < 0)
 		return fail(s, KMESH_VERDICT_ERROR);
 	if (l.error)
 		return fail(s, KMESH_VERDICT_ERROR);
-	return advance(ctx, s, e, KMESH_STAGE_CLAUSE);
+	return advance(ctx, s, e, &el, KMESH_STAGE_CLAUSE);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -513,8 +630,10 @@ int kmesh_stage_match(struct xdp_md *ctx)
 
 /* Where a CLAUSE, RULE or POLICY loop is: a list of row ids, each row a range of member ids. */
 struct row_cursor {
-	__u32 list_first; /* the eval's list of row ids */
-	__u32 list_count;
+	__u32 list_first; /* the eval's own list of row ids */
+	__u32 list_count0;
+	__u32 list_first1; /* its shared block's list */
+	__u32 list_count; /* both */
 	__u32 row;        /* position in that list */
 	__u32 row_id;
 	__u32 member;     /* position in the row's range; 0 = row not started */
@@ -530,7 +649,7 @@ static __always_inline struct kmesh_scratch *cursor_step(struct row_cursor *c)
 	if (c->row >= c->list_count)
 		return 0;
 	struct kmesh_scratch *s = scratch();
-	if (!s || (c->member == 0 && list_at(s->gen, c->list_first + c->row, &c->row_id) < 0)) {
+	if (!s || (c->member == 0 && list_at(s->gen, stage_slot(c->list_first, c->list_count0, c->list_first1, c->row), &c->row_id) < 0)) {
 		c->error = 1;
 		return 0;
 	}
@@ -615,19 +734,23 @@ static __always_inline int run_group(struct group_loop *l)
 static __always_inline int group_stage(struct xdp_md *ctx, int is_and)
 {
 	struct kmesh_scratch *s;
-	struct kmesh_eval *e = stage_start(&s);
+	struct eval_lists el;
+	struct kmesh_eval *e = stage_start(&s, &el);
 	if (!e)
 		return fail(s, KMESH_VERDICT_ERROR);
+	int stage = is_and ? KMESH_STAGE_RULE : KMESH_STAGE_CLAUSE;
 	struct group_loop l = {
 		.c = {
-			.list_first = is_and ? e->rule_first : e->clause_first,
-			.list_count = is_and ? e->rule_count : e->clause_count,
+			.list_first = el.first[stage][0],
+			.list_count0 = el.count[stage][0],
+			.list_first1 = el.first[stage][1],
+			.list_count = stage_rows(&el, stage),
 		},
 		.is_and = is_and,
 	};
 	if (run_group(&l) < 0)
 		return fail(s, KMESH_VERDICT_ERROR);
-	return advance(ctx, s, e, is_and ? KMESH_STAGE_POLICY : KMESH_STAGE_RULE);
+	return advance(ctx, s, e, &el, is_and ? KMESH_STAGE_POLICY : KMESH_STAGE_RULE);
 }
 
 SEC("xdp")
@@ -643,17 +766,17 @@ int kmesh_stage_rule(struct xdp_md *ctx)
 }
 
 /* ------------------------------------------------------------------------------------------------
- * POLICY: the eval's policies in decision order (DENY first, then ALLOW, by name). A policy matches
- * when any rule bit is set; every policy is counted; the first matched enforced DENY decides,
- * else the first matched enforced ALLOW.
+ * POLICY: the eval's policies, then its shared block's. A policy matches when any rule bit is set;
+ * every policy is counted; the matched enforced DENY with the lowest id decides, else the matched
+ * enforced ALLOW with the lowest id (ids are in name order: the first in decision order).
  * ---------------------------------------------------------------------------------------------- */
 
 struct policy_loop {
 	struct row_cursor c; /* rows are policies, members their rules */
 	__u32 action;
 	__u32 flags;
-	__u32 deny_id;    /* first matched enforced DENY, or ~0 */
-	__u32 allow_id;   /* first matched enforced ALLOW, or ~0 */
+	__u32 deny_id;    /* lowest matched enforced DENY, or ~0 */
+	__u32 allow_id;   /* lowest matched enforced ALLOW, or ~0 */
 };
 
 static __always_inline void policy_matched(struct policy_loop *l, __u32 gen)
@@ -668,9 +791,9 @@ static __always_inline void policy_matched(struct policy_loop *l, __u32 gen)
 	if (st)
 		st->matched++;
 	if (l->action == KMESH_ACTION_DENY) {
-		if (l->deny_id == 0xffffffff)
+		if (policy_id < l->deny_id)
 			l->deny_id = policy_id;
-	} else if (l->allow_id == 0xffffffff) {
+	} else if (policy_id < l->allow_id) {
 		l->allow_id = policy_id;
 	}
 }
@@ -713,11 +836,17 @@ SEC("xdp")
 int kmesh_stage_policy(struct xdp_md *ctx)
 {
 	struct kmesh_scratch *s;
-	struct kmesh_eval *e = stage_start(&s);
+	struct eval_lists el;
+	struct kmesh_eval *e = stage_start(&s, &el);
 	if (!e)
 		return fail(s, KMESH_VERDICT_ERROR);
 	struct policy_loop l = {
-		.c = { .list_first = e->policy_first, .list_count = e->policy_count },
+		.c = {
+			.list_first = el.first[KMESH_STAGE_POLICY][0],
+			.list_count0 = el.count[KMESH_STAGE_POLICY][0],
+			.list_first1 = el.first[KMESH_STAGE_POLICY][1],
+			.list_count = stage_rows(&el, KMESH_STAGE_POLICY),
+		},
 		.deny_id = 0xffffffff,
 		.allow_id = 0xffffffff,
 	};

@@ -48,7 +48,7 @@ public sealed record ImageSection(string Name, BpfMapType Type, int KeySize, int
 public readonly record struct ImageEntry(byte[] Key, byte[] Value);
 
 /// <summary>What the names section maps an id to.</summary>
-public enum NameKind : uint { Workload = 1, Policy = 2, Service = 3, Backend = 4 }
+public enum NameKind : uint { Workload = 1, Policy = 2, Service = 3, Backend = 4, Identity = 5, Namespace = 6 }
 
 /// <summary>A node's image: header (magic, format version, ABI hash, content hash), the node name,
 /// one section per map, and the names that make the text rendering readable. The format is described

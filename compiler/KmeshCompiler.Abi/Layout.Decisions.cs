@@ -15,19 +15,22 @@ public static partial class Layout
     public const byte DecisionNoLength = 0xff;
     public const int DecisionPortWords = 1024;
     public const uint DecisionOtherPort = 0xffffffff;
+    /// <summary>KMESH_DECISION_CLASS: the src_len of an entry keyed by decision class.</summary>
+    public const uint DecisionClass = 0xffff;
     public const int DecisionMaxMatched = 6;
     public const uint DecisionDryRun = 0x80000000;
     public const uint DecisionStages = 0x1;
     public const uint IndexLocalFilter = 0x1;
 }
 
-[StructLayout(LayoutKind.Sequential, Size = 44)]
+[StructLayout(LayoutKind.Sequential, Size = 48)]
 public unsafe struct KmeshDecisionKey
 {
     public uint SrcLen;
     public uint Port;
     public KmeshIpKey Dst;
     public fixed byte Src[16];
+    public uint Cls;
 }
 
 [StructLayout(LayoutKind.Sequential, Size = 40)]

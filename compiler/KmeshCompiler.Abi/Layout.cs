@@ -9,7 +9,7 @@ namespace KmeshCompiler.Abi;
 /// <summary>Constants of bpf/kmesh_tables.h.</summary>
 public static partial class Layout
 {
-    public const uint AbiVersion = 1;
+    public const uint AbiVersion = 2;
 
     public const uint MaxWorkloadAddrs = 65536;
     public const uint MaxPortIndex = 65536;
@@ -21,16 +21,18 @@ public static partial class Layout
     public const uint MaxMatches = 65536;
     public const uint MaxAddrSetEntries = 262144;
     public const uint MaxPortSetEntries = 65536;
-    public const uint MaxServices = 65536;
-    public const uint MaxEndpoints = 524288;
-    public const uint MaxBackends = 262144;
+    public const uint MaxIdentityAddrs = 1048576;
+    public const uint MaxIdSetEntries = 262144;
+    public const uint MaxServices = 262144;
+    public const uint MaxEndpoints = 2097152;
+    public const uint MaxBackends = 2097152;
     public const int Generations = 2;
     public const uint MaxMeta = Generations;
     public const uint MaxNamesChunks = 16384;
     public const int NamesChunk = 4096;
     public const uint MaxStatNames = MaxPolicies;
     public const int StatNameMax = 316;
-    public const int ImageTables = 16;
+    public const int ImageTables = 20;
     public const uint GenEmpty = 0, GenWriting = 1, GenComplete = 2;
     public const uint MaxProgs = 8;
 
@@ -39,11 +41,14 @@ public static partial class Layout
     public const uint MaxStageSteps = 65536;
 
     public const uint EvalHasAllow = 0x1;
+    /// <summary>KMESH_EVAL_BLOCK: a km_evals row that is a shared block, reached only through an eval's <c>shared</c>.</summary>
+    public const uint EvalBlock = 0x2;
     public const uint ActionAllow = 0;
     public const uint ActionDeny = 1;
     public const uint PolicyDryRun = 0x1;
     public const uint MatchNever = 0x1;
     public const uint MatchIdNegate = 0x2;
+    public const uint MatchIdByNs = 0x4;
 
     // Verdict counters (km_verdict_st index, KMESH_VERDICT_*).
     public const uint VerdictAllowPolicy = 0, VerdictAllowNoAllow = 1, VerdictDenyPolicy = 2, VerdictDenyNoneAllow = 3,
@@ -95,7 +100,7 @@ public struct KmeshWorkload
     public uint EvalId;
 }
 
-[StructLayout(LayoutKind.Sequential, Size = 36)]
+[StructLayout(LayoutKind.Sequential, Size = 40)]
 public struct KmeshEval
 {
     public uint Flags;
@@ -107,6 +112,9 @@ public struct KmeshEval
     public uint RuleCount;
     public uint PolicyFirst;
     public uint PolicyCount;
+    /// <summary>0: none; else 1 + the km_evals id of the shared block walked after this eval's own lists.</summary>
+    public uint Shared;
+    public uint Reserved;
 }
 
 [StructLayout(LayoutKind.Sequential, Size = 8)]
@@ -144,6 +152,22 @@ public unsafe struct KmeshAddrSetKey
     public uint Prefixlen;
     public uint SetFam;
     public fixed byte Addr[16];
+}
+
+[StructLayout(LayoutKind.Sequential, Size = 16)]
+public struct KmeshIdentity
+{
+    public uint Id;
+    public uint Ns;
+    public uint Cls;
+    public uint Reserved;
+}
+
+[StructLayout(LayoutKind.Sequential, Size = 8)]
+public struct KmeshIdSetKey
+{
+    public uint SetId;
+    public uint Member;
 }
 
 [StructLayout(LayoutKind.Sequential, Size = 24)]
@@ -194,7 +218,7 @@ public unsafe struct KmeshTableState
     public fixed byte Hash[16];
 }
 
-[StructLayout(LayoutKind.Sequential, Size = 488)]
+[StructLayout(LayoutKind.Sequential, Size = 584)]
 public unsafe struct KmeshMeta
 {
     public fixed byte AbiHash[32];
@@ -206,7 +230,7 @@ public unsafe struct KmeshMeta
     public uint NamesLen;
     public fixed byte NamesHash[16];
     /// <summary>tables[KMESH_IMAGE_TABLES] of struct kmesh_table_state, 24 bytes each.</summary>
-    public fixed byte Tables[16 * 24];
+    public fixed byte Tables[20 * 24];
 
     public readonly KmeshTableState Table(int i)
     {
@@ -240,5 +264,5 @@ public unsafe struct KmeshLoaderState
 public static class KmeshScratch
 {
     public const int DstOffset = 16, VerdictOffset = 48, PolicyIdOffset = 52, GenOffset = 56;
-    public const int Size = 64 + 3 * (int)(Layout.MaxMatches / 64) * 8;
+    public const int Size = 72 + 3 * (int)(Layout.MaxMatches / 64) * 8;
 }

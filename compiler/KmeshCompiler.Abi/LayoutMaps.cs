@@ -16,7 +16,7 @@ public sealed record MapSpec(string Name, BpfMapType Type, int KeySize, int Valu
 public static partial class Layout
 {
     /// <summary>SHA-256 of bpf/kmesh_tables.h with CR removed. LayoutTests fails when it is stale.</summary>
-    public const string AbiHash = "0c07d9b4fc356af7eddd399a6644204d9a09393641a5dc613888b909e21dc802";
+    public const string AbiHash = "d771c41637dce040d54acbe1392cf3f376599b7dc06fe71b3fd2615322a1e3f4";
 
     // Image tables (KMESH_MAP_*).
     public const string MapWorkloads = "km_workloads";
@@ -29,6 +29,8 @@ public static partial class Layout
     public const string MapMatches = "km_matches";
     public const string MapAddrSets = "km_addr_sets";
     public const string MapPortSets = "km_port_sets";
+    public const string MapIdentities = "km_identities";
+    public const string MapIdSets = "km_id_sets";
     public const string MapServices = "km_services";
     public const string MapEndpoints = "km_endpoints";
     public const string MapBackends = "km_backends";
@@ -66,11 +68,13 @@ public static partial class Layout
         new(MapMatches, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshMatch>(), MaxMatches, 0, true),
         new(MapAddrSets, BpfMapType.LpmTrie, Unsafe.SizeOf<KmeshAddrSetKey>(), sizeof(uint), MaxAddrSetEntries, MapSpec.NoPrealloc, true),
         new(MapPortSets, BpfMapType.Hash, Unsafe.SizeOf<KmeshPortKey>(), sizeof(uint), MaxPortSetEntries, 0, true),
+        new(MapIdentities, BpfMapType.Hash, Unsafe.SizeOf<KmeshIpKey>(), Unsafe.SizeOf<KmeshIdentity>(), MaxIdentityAddrs, MapSpec.NoPrealloc, true),
+        new(MapIdSets, BpfMapType.Hash, Unsafe.SizeOf<KmeshIdSetKey>(), sizeof(uint), MaxIdSetEntries, 0, true),
         new(MapDecisions, BpfMapType.Hash, Unsafe.SizeOf<KmeshDecisionKey>(), Unsafe.SizeOf<KmeshDecision>(), MaxDecisions, MapSpec.NoPrealloc, true),
         new(MapDecisionIndex, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshDecisionIndex>(), MaxDecisionIndex, 0, true),
-        new(MapServices, BpfMapType.Hash, Unsafe.SizeOf<KmeshSvcKey>(), Unsafe.SizeOf<KmeshService>(), MaxServices, 0, true),
-        new(MapEndpoints, BpfMapType.Hash, Unsafe.SizeOf<KmeshEndpointKey>(), sizeof(uint), MaxEndpoints, 0, true),
-        new(MapBackends, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshBackend>(), MaxBackends, 0, true),
+        new(MapServices, BpfMapType.Hash, Unsafe.SizeOf<KmeshSvcKey>(), Unsafe.SizeOf<KmeshService>(), MaxServices, MapSpec.NoPrealloc, true),
+        new(MapEndpoints, BpfMapType.Hash, Unsafe.SizeOf<KmeshEndpointKey>(), sizeof(uint), MaxEndpoints, MapSpec.NoPrealloc, true),
+        new(MapBackends, BpfMapType.Hash, sizeof(uint), Unsafe.SizeOf<KmeshBackend>(), MaxBackends, MapSpec.NoPrealloc, true),
     ];
 
     /// <summary>Every map of a node's data plane besides the image tables: the generation records the

@@ -4,7 +4,7 @@ public static partial class Codes
 {
     // KM70xx: lowering a world into a node's tables.
     public static readonly DiagnosticDescriptor NodeNotInInputs = new("KM7001", Severity.Error, "node '{0}' is not in the inputs (no Node object and no workload on it); known nodes: {1}");
-    public static readonly DiagnosticDescriptor TableOverCapacity = new("KM7002", Severity.Error, "table {0} needs {1} entries but holds at most {2} (KMESH_{3} in bpf/kmesh_tables.h): split the node's policies or raise the limit");
+    public static readonly DiagnosticDescriptor TableOverCapacity = new("KM7002", Severity.Error, "table {0} needs {1} entries but holds at most {2} (KMESH_{3} in bpf/kmesh_tables.h): {4}");
     public static readonly DiagnosticDescriptor StageStepsOverBudget = new("KM7003", Severity.Error, "workload '{0}': the {1} stage needs {2} steps for port {3}, over the limit of {4} (KMESH_MAX_STAGE_STEPS): reduce the rules, clauses or matches of the policies that apply to it");
     public static readonly DiagnosticDescriptor TailCallsOverBudget = new("KM7004", Severity.Error, "workload '{0}': evaluation needs {1} tail calls, over the kernel limit of {2}");
     public static readonly DiagnosticDescriptor AddressNotOwned = new("KM7005", Severity.Warning, "address {0} of workload '{1}' on this node belongs to workload '{2}' (first by uid), so the node does not authorize traffic to it; give each workload its own address");

@@ -5,8 +5,10 @@ using KmeshCompiler.Lowering;
 namespace KmeshCompiler.Image;
 
 /// <summary>One entry of km_decisions: local workload address, port (KMESH_DECISION_OTHER_PORT for
-/// the ports the address's table does not tell apart), source prefix, and the decision.</summary>
-public sealed record DecisionEntry(IpAddr Dst, uint Port, IpPrefix Src, KmeshDecision Value)
+/// the ports the address's table does not tell apart), the sources it answers for — a source prefix
+/// (sources without identity) or a decision class (<see cref="Class"/> set: sources with identity;
+/// Src is then the family's /0) — and the decision.</summary>
+public sealed record DecisionEntry(IpAddr Dst, uint Port, IpPrefix Src, uint? Class, KmeshDecision Value)
 {
     public bool V6 => Dst.IsV6;
 }
@@ -15,7 +17,8 @@ public sealed record DecisionEntry(IpAddr Dst, uint Port, IpPrefix Src, KmeshDec
 /// probing lookup the entry program makes.</summary>
 public sealed unsafe class DecisionTable
 {
-    private readonly Dictionary<(IpAddr Dst, uint Port, UInt128 Src, int Len), KmeshDecision> _map = new();
+    /// <summary>By (destination, port, source network, length, class); class entries have length -1.</summary>
+    private readonly Dictionary<(IpAddr Dst, uint Port, UInt128 Src, int Len, uint Cls), KmeshDecision> _map = new();
 
     /// <summary>Entries in key order (destination, port, source prefix).</summary>
     public ImmutableArray<DecisionEntry> Entries { get; }
@@ -34,9 +37,9 @@ public sealed unsafe class DecisionTable
         {
             var d = Decode(Rows.Read<KmeshDecisionKey>(e.Key), Rows.Read<KmeshDecision>(e.Value));
             list.Add(d);
-            _map[(d.Dst, d.Port, d.Src.Network.Value, d.Src.Length)] = d.Value;
+            _map[(d.Dst, d.Port, d.Class is null ? d.Src.Network.Value : 0, d.Class is null ? d.Src.Length : -1, d.Class ?? 0)] = d.Value;
         }
-        Entries = [.. list.OrderBy(d => d.Dst).ThenBy(d => d.Port).ThenBy(d => d.Src)];
+        Entries = [.. list.OrderBy(d => d.Dst).ThenBy(d => d.Port).ThenBy(d => d.Class.HasValue).ThenBy(d => d.Class).ThenBy(d => d.Src)];
         // An array map always has its entry: all zero when the image did not write it.
         _index = index ?? default;
         _lengths = [_index.LengthsOf(false), _index.LengthsOf(true)];
@@ -44,21 +47,29 @@ public sealed unsafe class DecisionTable
 
     public int Count => _map.Count;
 
-    /// <summary>The entry program's lookup: port keyed when its bit is set, then one hash lookup per
-    /// length of the family (longest first) with the source masked to it; when the port's bit is set
-    /// and nothing hits, the same with KMESH_DECISION_OTHER_PORT. The first hit.</summary>
-    public KmeshDecision? Lookup(IpAddr dst, uint port, IpAddr src)
+    /// <summary>The entry program's lookup: port keyed when its bit is set; for a source with an
+    /// identity its class, then class 0; for one without, one hash lookup per length of the family
+    /// (longest first) with the source masked to it; when the port's bit is set and nothing hits, the
+    /// same with KMESH_DECISION_OTHER_PORT. The first hit.</summary>
+    public KmeshDecision? Lookup(IpAddr dst, uint port, IpAddr src, KmeshIdentity identity)
     {
-        var lengths = _lengths[dst.IsV6 ? 1 : 0];
         bool byPort = _index.HasPort(port);
-        return Probe(dst, byPort ? port & 0xffff : Layout.DecisionOtherPort, src, lengths)
+        uint first = byPort ? port & 0xffff : Layout.DecisionOtherPort;
+        if (identity.Id != 0)
+            return ProbeClass(dst, first, identity.Cls) ?? (byPort ? ProbeClass(dst, Layout.DecisionOtherPort, identity.Cls) : null);
+        var lengths = _lengths[dst.IsV6 ? 1 : 0];
+        return Probe(dst, first, src, lengths)
             ?? (byPort ? Probe(dst, Layout.DecisionOtherPort, src, lengths) : null);
     }
+
+    private KmeshDecision? ProbeClass(IpAddr dst, uint port, uint cls) =>
+        (cls != 0 && _map.TryGetValue((dst, port, 0, -1, cls), out var v)) ? v
+        : _map.TryGetValue((dst, port, 0, -1, 0), out var d) ? d : null;
 
     private KmeshDecision? Probe(IpAddr dst, uint port, IpAddr src, List<int> lengths)
     {
         foreach (int len in lengths)
-            if (len <= src.Bits && _map.TryGetValue((dst, port, new IpPrefix(src, len).Network.Value, len), out var v)) return v;
+            if (len <= src.Bits && _map.TryGetValue((dst, port, new IpPrefix(src, len).Network.Value, len, 0), out var v)) return v;
         return null;
     }
 
@@ -82,13 +93,19 @@ public sealed unsafe class DecisionTable
         return k;
     }
 
+    /// <summary>The key of a class entry (sources with identity).</summary>
+    public static KmeshDecisionKey ClassKey(IpAddr dst, uint port, uint cls) =>
+        new() { SrcLen = Layout.DecisionClass, Port = port, Dst = Rows.IpKey(dst), Cls = cls };
+
     public static DecisionEntry Decode(in KmeshDecisionKey k, in KmeshDecision v)
     {
         fixed (byte* sp = k.Src)
         {
             var dst = Rows.Address(k.Dst);
+            if (k.SrcLen == Layout.DecisionClass)
+                return new DecisionEntry(dst, k.Port, new IpPrefix(new IpAddr(0, dst.IsV6), 0), k.Cls, v);
             var src = Rows.GetAddress(sp, k.Dst.V6);
-            return new DecisionEntry(dst, k.Port, new IpPrefix(src, Math.Clamp((int)k.SrcLen, 0, src.Bits)), v);
+            return new DecisionEntry(dst, k.Port, new IpPrefix(src, Math.Clamp((int)k.SrcLen, 0, src.Bits)), null, v);
         }
     }
 
@@ -107,4 +124,30 @@ public sealed unsafe class DecisionTable
 
     /// <summary>A region left to the stages.</summary>
     public static KmeshDecision Stages => new() { Verdict = Layout.VerdictError, PolicyId = uint.MaxValue, Flags = Layout.DecisionStages };
+}
+
+/// <summary>How much of an image the decision table decides: of the evals the local workloads use
+/// (by default or through the port index), those whose every (address, port) is in the table and
+/// not left to the stages.</summary>
+public sealed record DecisionCoverage(int Evals, int Covered)
+{
+    public double Percent => Evals == 0 ? 100 : 100.0 * Covered / Evals;
+
+    public static DecisionCoverage Of(ImageTables t)
+    {
+        var decided = new HashSet<(IpAddr, uint)>();
+        var stages = new HashSet<(IpAddr, uint)>();
+        foreach (var e in t.Decisions.Entries)
+            ((e.Value.Flags & Layout.DecisionStages) != 0 ? stages : decided).Add((e.Dst, e.Port));
+        var used = new Dictionary<uint, bool>();
+        void Use(uint eval, IpAddr a, uint port) =>
+            used[eval] = used.GetValueOrDefault(eval, true) && decided.Contains((a, port)) && !stages.Contains((a, port));
+        var byWorkload = t.PortIndex.GroupBy(kv => kv.Key.Workload).ToDictionary(g => g.Key, g => g.ToList());
+        foreach (var (a, w) in t.Workloads)
+        {
+            Use(w.EvalId, a, Layout.DecisionOtherPort);
+            foreach (var ((_, port), eval) in byWorkload.GetValueOrDefault(w.WorkloadId) ?? []) Use(eval, a, port);
+        }
+        return new DecisionCoverage(used.Count, used.Count(kv => kv.Value));
+    }
 }

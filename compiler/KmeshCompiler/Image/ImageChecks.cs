@@ -53,7 +53,16 @@ public static class ImageChecks
             var e = t.Evals[i];
             if ((Range("eval", i, e.MatchFirst, e.MatchCount) ?? Range("eval", i, e.ClauseFirst, e.ClauseCount)
                 ?? Range("eval", i, e.RuleFirst, e.RuleCount) ?? Range("eval", i, e.PolicyFirst, e.PolicyCount)) is { } why) return why;
+            if (e.Shared != 0)
+            {
+                if (e.Shared > t.Evals.Length) return $"eval {i} names shared block {e.Shared - 1}, past the end of {Layout.MapEvals}";
+                var b = t.Evals[e.Shared - 1];
+                if ((b.Flags & Layout.EvalBlock) == 0 || b.Shared != 0) return $"eval {i} names eval {e.Shared - 1} as its shared block, which is not a block";
+            }
         }
+        var backends = image.Section(Layout.MapBackends)?.Entries ?? [];
+        foreach (var e in backends)
+            if (Rows.U32(e.Key) >= backends.Length) return $"table '{Layout.MapBackends}' has backend id {Rows.U32(e.Key)} of {backends.Length} entries: ids run 0, 1, 2, ...";
         for (long i = 0; i < t.Policies.Length; i++)
             if (Range("policy", i, t.Policies[i].RulesFirst, t.Policies[i].RulesCount) is { } why) return why;
         for (long i = 0; i < t.Rules.Length; i++)

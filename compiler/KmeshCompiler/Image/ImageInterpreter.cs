@@ -36,25 +36,29 @@ public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = La
         // Entry program: the decision table first.
         if (src.IsV6 != dst.IsV6 || !t.Decisions.Index.MayBeLocal(dst.Value))
             return new KernelVerdict(KernelAction.NotEvaluated, 0, null, [], 0, 0);
-        if (FastPath && t.Decisions.Lookup(dst, port, src) is { } d && DecisionTable.Verdict(d) is { } fast)
+        var identity = t.IdentityOf(src);
+        if (FastPath && t.Decisions.Lookup(dst, port, src, identity) is { } d && DecisionTable.Verdict(d) is { } fast)
             return fast;
         if (!t.Workloads.TryGetValue(dst, out var wl))
             return new KernelVerdict(KernelAction.NotEvaluated, 0, null, [], 0, 0);
         uint evalId = t.PortIndex.TryGetValue((wl.WorkloadId, port), out var e) ? e : wl.EvalId;
         if (ImageTables.At(t.Evals, evalId) is not { } eval) return Error("eval row missing", 0, 0);
+        if (t.ListsOf(eval) is not { } lists) return Error("shared block row missing", 0, 0);
         // No candidate policy: decided in the entry program, without a tail call.
-        if (eval.PolicyCount == 0)
+        if (lists.Policy.Count == 0)
             return (eval.Flags & Layout.EvalHasAllow) != 0
                 ? new KernelVerdict(KernelAction.Drop, Layout.VerdictDenyNoneAllow, null, [], 0, 0)
                 : new KernelVerdict(KernelAction.Pass, Layout.VerdictAllowNoAllow, null, [], 0, 0);
-        return Stages(eval, (_, m) => MatchPasses(m, src, dst, port));
+        return Stages(eval, (_, m) => MatchPasses(m, src, identity, dst, port));
     }
 
-    /// <summary>The four stages over one eval, <paramref name="passes"/> deciding each match (by id and
-    /// row): the bottom-up walk of the stage programs with their bounds.</summary>
+    /// <summary>The four stages over one eval (its own lists, then its shared block's),
+    /// <paramref name="passes"/> deciding each match (by id and row): the bottom-up walk of the stage
+    /// programs with their bounds.</summary>
     public KernelVerdict Stages(in KmeshEval eval, Func<uint, KmeshMatch, bool> passes)
     {
         var t = Tables;
+        if (t.ListsOf(eval) is not { } lists) return Error("shared block row missing", 0, 0);
         // A stage whose list is empty writes and reads no bits: the programs skip it (no tail call).
         int tailCalls = 0;
         uint maxSteps = 0;
@@ -63,24 +67,24 @@ public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = La
         var ruleBits = new HashSet<uint>();
 
         // MATCH stage.
-        if (eval.MatchCount > 0) tailCalls++;
+        if (lists.Match.Count > 0) tailCalls++;
         uint steps = 0;
-        for (uint i = 0; i < eval.MatchCount; i++)
+        for (uint i = 0; i < lists.Match.Count; i++)
         {
             if (++steps > maxStageSteps) return Error("match stage out of steps", tailCalls, steps);
-            if (ImageTables.At(t.Lists, eval.MatchFirst + i) is not { } mid || ImageTables.At(t.Matches, mid) is not { } m)
+            if (ImageTables.At(t.Lists, lists.Match.Slot(i)) is not { } mid || ImageTables.At(t.Matches, mid) is not { } m)
                 return Error("match row missing", tailCalls, steps);
             if (passes(mid, m)) matchBits.Add(mid);
         }
         maxSteps = Math.Max(maxSteps, steps);
 
         // CLAUSE stage: OR of its matches; no matches: true.
-        if (eval.ClauseCount > 0) tailCalls++;
+        if (lists.Clause.Count > 0) tailCalls++;
         steps = 0;
-        for (uint i = 0; i < eval.ClauseCount; i++)
+        for (uint i = 0; i < lists.Clause.Count; i++)
         {
             if (++steps > maxStageSteps) return Error("clause stage out of steps", tailCalls, steps);
-            if (ImageTables.At(t.Lists, eval.ClauseFirst + i) is not { } cid || ImageTables.At(t.Clauses, cid) is not { } c)
+            if (ImageTables.At(t.Lists, lists.Clause.Slot(i)) is not { } cid || ImageTables.At(t.Clauses, cid) is not { } c)
                 return Error("clause row missing", tailCalls, steps);
             bool any = c.Count == 0;
             for (uint k = 0; k < c.Count; k++)
@@ -94,12 +98,12 @@ public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = La
         maxSteps = Math.Max(maxSteps, steps);
 
         // RULE stage: AND of its clauses; no clauses: true.
-        if (eval.RuleCount > 0) tailCalls++;
+        if (lists.Rule.Count > 0) tailCalls++;
         steps = 0;
-        for (uint i = 0; i < eval.RuleCount; i++)
+        for (uint i = 0; i < lists.Rule.Count; i++)
         {
             if (++steps > maxStageSteps) return Error("rule stage out of steps", tailCalls, steps);
-            if (ImageTables.At(t.Lists, eval.RuleFirst + i) is not { } rid || ImageTables.At(t.Rules, rid) is not { } r)
+            if (ImageTables.At(t.Lists, lists.Rule.Slot(i)) is not { } rid || ImageTables.At(t.Rules, rid) is not { } r)
                 return Error("rule row missing", tailCalls, steps);
             bool all = true;
             for (uint k = 0; k < r.Count; k++)
@@ -112,15 +116,16 @@ public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = La
         }
         maxSteps = Math.Max(maxSteps, steps);
 
-        // POLICY stage: in list order (DENY first, then ALLOW, by name); no rules: never matches.
+        // POLICY stage: own list, then the block's; no rules: never matches. The matched enforced
+        // DENY with the lowest id decides, else the ALLOW with the lowest id (ids are in name order).
         tailCalls++;
         steps = 0;
         uint? deny = null, allow = null;
         var matched = ImmutableArray.CreateBuilder<uint>();
-        for (uint i = 0; i < eval.PolicyCount; i++)
+        for (uint i = 0; i < lists.Policy.Count; i++)
         {
             if (++steps > maxStageSteps) return Error("policy stage out of steps", tailCalls, steps);
-            if (ImageTables.At(t.Lists, eval.PolicyFirst + i) is not { } pid || ImageTables.At(t.Policies, pid) is not { } p)
+            if (ImageTables.At(t.Lists, lists.Policy.Slot(i)) is not { } pid || ImageTables.At(t.Policies, pid) is not { } p)
                 return Error("policy row missing", tailCalls, steps);
             bool any = false;
             for (uint k = 0; k < p.RulesCount; k++)
@@ -132,8 +137,8 @@ public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = La
             if (!any) continue;
             matched.Add(pid);
             if ((p.Flags & Layout.PolicyDryRun) != 0) continue;
-            if (p.Action == Layout.ActionDeny) deny ??= pid;
-            else allow ??= pid;
+            if (p.Action == Layout.ActionDeny) deny = Math.Min(deny ?? uint.MaxValue, pid);
+            else allow = Math.Min(allow ?? uint.MaxValue, pid);
         }
         maxSteps = Math.Max(maxSteps, steps);
         var list = matched.ToImmutable();
@@ -146,7 +151,7 @@ public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = La
     private static KernelVerdict Error(string why, int tailCalls, uint steps) =>
         new(KernelAction.Drop, Layout.VerdictError, null, [], tailCalls, steps, why);
 
-    private bool MatchPasses(in KmeshMatch m, IpAddr src, IpAddr dst, uint port)
+    private bool MatchPasses(in KmeshMatch m, IpAddr src, KmeshIdentity identity, IpAddr dst, uint port)
     {
         var t = Tables;
         if ((m.Flags & Layout.MatchNever) != 0) return false;
@@ -156,7 +161,7 @@ public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = La
         if (m.NotDstSet != 0 && t.InSet(m.NotDstSet, dst)) return false;
         if (m.PortSet != 0 && !t.InPortSet(m.PortSet, port)) return false;
         if (m.NotPortSet != 0 && t.InPortSet(m.NotPortSet, port)) return false;
-        if (m.IdSet != 0 && t.InSet(m.IdSet, src) == ((m.Flags & Layout.MatchIdNegate) != 0)) return false;
+        if (m.IdSet != 0 && t.InIdSet(m.IdSet, (m.Flags & Layout.MatchIdByNs) != 0 ? identity.Ns : identity.Id) == ((m.Flags & Layout.MatchIdNegate) != 0)) return false;
         return true;
     }
 

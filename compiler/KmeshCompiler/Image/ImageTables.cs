@@ -3,6 +3,18 @@ using KmeshCompiler.Lowering;
 
 namespace KmeshCompiler.Image;
 
+/// <summary>One stage's two lists: the eval's own range of km_lists, then its shared block's.</summary>
+public readonly record struct StageList(uint First0, uint Count0, uint First1, uint Count1)
+{
+    public uint Count => Count0 + Count1;
+
+    /// <summary>The km_lists slot of position <paramref name="i"/> (kmesh_xdp.c stage_slot).</summary>
+    public uint Slot(uint i) => i < Count0 ? First0 + i : First1 + (i - Count0);
+}
+
+/// <summary>The four stage lists of an eval.</summary>
+public readonly record struct EvalLists(StageList Match, StageList Clause, StageList Rule, StageList Policy);
+
 /// <summary>The maps of an image decoded into the structs of bpf/kmesh_tables.h, with the lookups the
 /// programs make (hash, array index, longest-prefix match). A missing row reads as null, as a failed
 /// bpf_map_lookup_elem does. Each map is decoded on first use: a reader of the authorization tables
@@ -22,9 +34,14 @@ public sealed class ImageTables
     /// <summary>Address-set entries by set id, in trie key order.</summary>
     public SortedDictionary<uint, List<IpPrefix>> AddrSets => (_addrSets ??= DecodeAddrSets()).Sets;
     public SortedDictionary<uint, List<uint>> PortSets => (_portSets ??= DecodePortSets()).Sets;
+    /// <summary>km_identities: every workload address that lends an identity, with its identity.</summary>
+    public Dictionary<IpAddr, KmeshIdentity> Identities => _identities ??= DecodeIdentities();
+    /// <summary>km_id_sets: members (identity or namespace ids) by set id, ascending.</summary>
+    public SortedDictionary<uint, List<uint>> IdSets => (_idSets ??= DecodeIdSets()).Sets;
     public SortedDictionary<(IpAddr Address, uint Port), KmeshService> Services => _services ??= DecodeServices();
     public SortedDictionary<(uint Service, uint Priority, uint Index), uint> Endpoints => _endpoints ??= DecodeEndpoints();
-    public KmeshBackend[] Backends => _backends ??= ArrayOf<KmeshBackend>(Layout.MapBackends);
+    /// <summary>km_backends by backend id (a hash keyed by dense ids, decoded as an array).</summary>
+    public KmeshBackend[] Backends => _backends ??= DenseOf<KmeshBackend>(Layout.MapBackends);
     /// <summary>km_decisions and km_decision_idx: the decision table the entry program checks first.</summary>
     public DecisionTable Decisions => _decisions ??= DecodeDecisions();
 
@@ -39,6 +56,8 @@ public sealed class ImageTables
     private KmeshMatch[]? _matches;
     private AddrSetTables? _addrSets;
     private PortSetTables? _portSets;
+    private Dictionary<IpAddr, KmeshIdentity>? _identities;
+    private PortSetTables? _idSets;
     private SortedDictionary<(IpAddr Address, uint Port), KmeshService>? _services;
     private SortedDictionary<(uint Service, uint Priority, uint Index), uint>? _endpoints;
     private KmeshBackend[]? _backends;
@@ -102,6 +121,36 @@ public sealed class ImageTables
         return new(sets, members);
     }
 
+    private Dictionary<IpAddr, KmeshIdentity> DecodeIdentities()
+    {
+        var r = new Dictionary<IpAddr, KmeshIdentity>();
+        foreach (var e in Entries(Layout.MapIdentities))
+            r[Rows.Address(Rows.Read<KmeshIpKey>(e.Key))] = Rows.Read<KmeshIdentity>(e.Value);
+        return r;
+    }
+
+    private PortSetTables DecodeIdSets()
+    {
+        var sets = new SortedDictionary<uint, List<uint>>();
+        var members = new HashSet<(uint Set, uint Port)>();
+        foreach (var e in Entries(Layout.MapIdSets))
+        {
+            var k = Rows.Read<KmeshIdSetKey>(e.Key);
+            if (!sets.TryGetValue(k.SetId, out var l)) sets[k.SetId] = l = new();
+            l.Add(k.Member);
+            members.Add((k.SetId, k.Member));
+        }
+        foreach (var l in sets.Values) l.Sort();
+        return new(sets, members);
+    }
+
+    /// <summary>The identity of a source address as the entry program reads it: all zero for an
+    /// address that has none.</summary>
+    public KmeshIdentity IdentityOf(IpAddr src) => Identities.TryGetValue(src, out var id) ? id : default;
+
+    /// <summary>One km_id_sets lookup.</summary>
+    public bool InIdSet(uint setId, uint member) => (_idSets ??= DecodeIdSets()).Members.Contains((setId, member));
+
     private SortedDictionary<(IpAddr Address, uint Port), KmeshService> DecodeServices()
     {
         var r = new SortedDictionary<(IpAddr Address, uint Port), KmeshService>();
@@ -133,6 +182,32 @@ public sealed class ImageTables
     {
         var entries = Entries(map).ToList();
         var result = new T[entries.Count == 0 ? 0 : (int)Rows.U32(entries[^1].Key) + 1];
+        foreach (var e in entries) result[Rows.U32(e.Key)] = Rows.Read<T>(e.Value);
+        return result;
+    }
+
+    /// <summary>The lists an eval's stages walk: its own, then its shared block's; null when the block
+    /// row is missing (the programs fail closed).</summary>
+    public EvalLists? ListsOf(in KmeshEval e)
+    {
+        KmeshEval b = default;
+        if (e.Shared != 0)
+        {
+            if (At(Evals, e.Shared - 1) is not { } block) return null;
+            b = block;
+        }
+        return new EvalLists(
+            new StageList(e.MatchFirst, e.MatchCount, b.MatchFirst, b.MatchCount),
+            new StageList(e.ClauseFirst, e.ClauseCount, b.ClauseFirst, b.ClauseCount),
+            new StageList(e.RuleFirst, e.RuleCount, b.RuleFirst, b.RuleCount),
+            new StageList(e.PolicyFirst, e.PolicyCount, b.PolicyFirst, b.PolicyCount));
+    }
+
+    /// <summary>A hash keyed by dense u32 ids, decoded as an array (its entries are in key-byte order).</summary>
+    private T[] DenseOf<T>(string map) where T : unmanaged
+    {
+        var entries = Entries(map).ToList();
+        var result = new T[entries.Count == 0 ? 0 : (int)entries.Max(e => Rows.U32(e.Key)) + 1];
         foreach (var e in entries) result[Rows.U32(e.Key)] = Rows.Read<T>(e.Value);
         return result;
     }

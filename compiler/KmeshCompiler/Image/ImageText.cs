@@ -51,8 +51,9 @@ public static class ImageText
         for (uint i = 0; i < t.Evals.Length; i++)
         {
             var e = t.Evals[i];
-            string flags = (e.Flags & Layout.EvalHasAllow) != 0 ? "has-allow" : "no-allow";
-            Line(Inv($"  eval {i}: {flags}; matches {Ids(e.MatchFirst, e.MatchCount)} clauses {Ids(e.ClauseFirst, e.ClauseCount)} rules {Ids(e.RuleFirst, e.RuleCount)}"));
+            string flags = (e.Flags & Layout.EvalBlock) != 0 ? "shared block" : (e.Flags & Layout.EvalHasAllow) != 0 ? "has-allow" : "no-allow";
+            string shared = e.Shared != 0 ? Inv($"; then shared block {e.Shared - 1}") : "";
+            Line(Inv($"  eval {i}: {flags}; matches {Ids(e.MatchFirst, e.MatchCount)} clauses {Ids(e.ClauseFirst, e.ClauseCount)} rules {Ids(e.RuleFirst, e.RuleCount)}{shared}"));
             Line(Inv($"    policies: {(e.PolicyCount == 0 ? "(none)" : string.Join(", ", ListIds(e.PolicyFirst, e.PolicyCount).Select(Policy)))}"));
         }
 
@@ -103,11 +104,22 @@ public static class ImageText
             Line(Inv($"  set {id}: {string.Join(", ", ports)}"));
 
         Line("");
+        Line(Header(Layout.MapIdentities, t.Identities.Count));
+        foreach (var (addr, id) in t.Identities.OrderBy(kv => kv.Key))
+            Line(Inv($"  {addr} -> identity {Identity(t, id.Id)}, namespace {Namespace(t, id.Ns)}, class {id.Cls}"));
+
+        Line("");
+        Line(Header(Layout.MapIdSets, t.IdSets.Values.Sum(l => l.Count)));
+        foreach (var (id, members) in t.IdSets)
+            Line(Inv($"  set {id}: {IdMembers(t, id)}"));
+
+        Line("");
         Line(Header(Layout.MapDecisions, t.Decisions.Count));
         foreach (var d in t.Decisions.Entries)
         {
             string to = t.Workloads.TryGetValue(d.Dst, out var dw) ? Inv($"{d.Dst} ({Workload(dw.WorkloadId)})") : Inv($"{d.Dst} (not a local workload)");
-            Line(Inv($"  {to} {(d.Port == Layout.DecisionOtherPort ? "other ports" : Inv($"port {d.Port}"))}: from {d.Src} -> {Decision(d.Value, Policy)}"));
+            string from = d.Class is { } cls ? (cls == 0 ? "identities of any other class" : Inv($"identities of class {cls}")) : Inv($"{d.Src} without identity");
+            Line(Inv($"  {to} {(d.Port == Layout.DecisionOtherPort ? "other ports" : Inv($"port {d.Port}"))}: from {from} -> {Decision(d.Value, Policy)}"));
         }
 
         Line("");
@@ -120,6 +132,8 @@ public static class ImageText
         }
         var keyed = Enumerable.Range(0, 65536).Where(p => t.Decisions.Index.HasPort((uint)p)).Select(p => p.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
         Line(Inv($"  ports keyed by port: {(keyed.Count == 0 ? "(none)" : string.Join(", ", keyed))}"));
+        var coverage = DecisionCoverage.Of(t);
+        Line(Inv($"  coverage: {coverage.Covered} of {coverage.Evals} evals decided by the table ({coverage.Percent:0.0}%)"));
         int localBits = ix.LocalBitsSet();
         Line((ix.Flags & Layout.IndexLocalFilter) != 0
             ? Inv($"  local-address filter: {localBits} of 65536 bits set")
@@ -156,6 +170,21 @@ public static class ImageText
             Line(Inv($"  backend {i}: {Endpoint(a, port)} {img.Name(NameKind.Backend, i) ?? ""}").TrimEnd());
         }
         return sb.ToString();
+    }
+
+    private static string Identity(ImageTables t, uint id) =>
+        id == 0 ? "(none)" : t.Image.Name(NameKind.Identity, id) ?? "#" + id.ToString(CultureInfo.InvariantCulture);
+
+    private static string Namespace(ImageTables t, uint ns) =>
+        ns == 0 ? "(none)" : t.Image.Name(NameKind.Namespace, ns) ?? "#" + ns.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>A km_id_sets set by its members, named as identities or namespaces as the matches that
+    /// test it say; member 0 is "no identity".</summary>
+    private static string IdMembers(ImageTables t, uint set)
+    {
+        bool byNs = t.Matches.Any(m => m.IdSet == set && (m.Flags & Layout.MatchIdByNs) != 0);
+        var members = t.IdSets.GetValueOrDefault(set) ?? [];
+        return "{" + Abbreviate(members.Select(m => m == 0 ? "(no identity)" : byNs ? "namespace " + Namespace(t, m) : Identity(t, m)), "members") + "}";
     }
 
     private static unsafe string Decision(KmeshDecision d, Func<uint, string> policy)
@@ -195,15 +224,18 @@ public static class ImageText
         if (m.PortSet != 0) parts.Add("port in " + Ports(m.PortSet));
         if (m.NotPortSet != 0) parts.Add("port not in " + Ports(m.NotPortSet));
         if (m.IdSet != 0)
-            parts.Add((m.Flags & Layout.MatchIdNegate) != 0
-                ? "identity: source not in " + Set(m.IdSet) + " (unknown sources pass)"
-                : "identity: source in " + Set(m.IdSet) + " (unknown sources fail)");
+        {
+            string what = (m.Flags & Layout.MatchIdByNs) != 0 ? "namespace" : "identity";
+            parts.Add(Inv2($"{what} {((m.Flags & Layout.MatchIdNegate) != 0 ? "not in" : "in")} id set {m.IdSet} {IdMembers(t, m.IdSet)}"));
+        }
         return parts.Count == 0 ? "always matches" : string.Join("; ", parts);
     }
 
-    private static string Abbreviate(IEnumerable<string> items)
+    private static string Inv2(FormattableString f) => f.ToString(CultureInfo.InvariantCulture);
+
+    private static string Abbreviate(IEnumerable<string> items, string what = "prefixes")
     {
         var l = items.ToList();
-        return l.Count <= 8 ? string.Join(", ", l) : string.Join(", ", l.Take(8)) + $", ... ({l.Count.ToString(CultureInfo.InvariantCulture)} prefixes)";
+        return l.Count <= 8 ? string.Join(", ", l) : string.Join(", ", l.Take(8)) + $", ... ({l.Count.ToString(CultureInfo.InvariantCulture)} {what})";
     }
 }

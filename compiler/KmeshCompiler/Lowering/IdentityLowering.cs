@@ -1,39 +1,51 @@
 using System.Collections.Immutable;
+using System.IO.Hashing;
 using System.Text;
 using KmeshCompiler.Ir;
 
 namespace KmeshCompiler.Lowering;
 
-/// <summary>The identity test of a match, lowered to source addresses (semantics.md §3, "Identity in
-/// the kernel"): Never (no source passes), Always (every source passes: no test), or a set of world
-/// addresses tested positively (the addresses whose identity passes; unknown sources fail) or
-/// negatively (the addresses whose identity fails; unknown sources pass).</summary>
-public readonly record struct IdentityTest(IdentityTestKind Kind, AddressSet? Set);
+/// <summary>The identity test of a match over identity ids (semantics.md §3, docs/dataplane-layout.md
+/// "Identities"): Never (no source passes), Always (no test), or membership of the source's identity
+/// id — or, with <see cref="ByNamespace"/>, its namespace id — in <see cref="Members"/>, positive (In)
+/// or negated (NotIn). Member 0 stands for a source without identity.</summary>
+public readonly record struct IdentityTest(IdentityTestKind Kind, bool ByNamespace, uint[] Members);
 
-public enum IdentityTestKind { Always, Never, InSet, NotInSet }
+public enum IdentityTestKind { Always, Never, In, NotIn }
+
+/// <summary>One identity of the world (trust domain, namespace, service account) with the numbers
+/// the kernel knows it by and the addresses that carry it.</summary>
+public sealed class IdentityGroup(Identity identity, string principal)
+{
+    public Identity Identity { get; } = identity;
+    public string Principal { get; } = principal;
+    public uint Id { get; internal set; }
+    public uint Ns { get; internal set; }
+    public List<IpAddr> Addresses { get; } = new();
+}
 
 /// <summary>Resolves identity by address exactly as the reference evaluator does (the first workload
-/// by uid owns a shared address) and folds every identity field of a match into one
-/// <see cref="IdentityTest"/>. Results are cached by the fields' content, since many matches share
-/// them.</summary>
+/// by uid owns a shared address; host-network pods lend none) and folds every identity field of a
+/// match into one <see cref="IdentityTest"/> over identity or namespace ids, whichever is smaller, so
+/// that a test's size follows the policy, not the number of pods. Results are cached by the fields'
+/// content, since many matches share them.</summary>
 public sealed class IdentityLowering
 {
-    private sealed record IdGroup(Identity Identity, string Principal, List<IpAddr> Addresses);
-
-    private readonly Dictionary<string, List<IdGroup>> _byNamespace = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<IdentityGroup>> _byNamespace = new(StringComparer.Ordinal);
     private readonly List<string> _namespaces;
+    private readonly Dictionary<string, uint> _nsId = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IdentityTest> _cache = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, IdentityGroup> _byPrincipal = new(StringComparer.Ordinal);
 
-    private readonly Dictionary<string, IdGroup> _byPrincipal = new(StringComparer.Ordinal);
+    /// <summary>Every identity of the world, by principal (ordinal).</summary>
+    public IReadOnlyList<IdentityGroup> Groups { get; }
 
-    /// <param name="owner">Every world address and the workload it resolves to.</param>
+    /// <param name="owner">Every world address that lends an identity, and the workload it resolves to.</param>
     public IdentityLowering(IReadOnlyDictionary<IpAddr, Workload> owner)
     {
-        // Grouped by the identity's fields (one Identity per group, not per workload); a workload's
-        // addresses are usually consecutive in the index, so its group is remembered.
-        var groups = new Dictionary<(string TrustDomain, string Namespace, string ServiceAccount), IdGroup>();
+        var groups = new Dictionary<(string TrustDomain, string Namespace, string ServiceAccount), IdentityGroup>();
         Workload? last = null;
-        IdGroup? lastGroup = null;
+        IdentityGroup? lastGroup = null;
         foreach (var (a, w) in owner)
         {
             if (!ReferenceEquals(w, last) || lastGroup is null)
@@ -42,7 +54,7 @@ public sealed class IdentityLowering
                 if (!groups.TryGetValue(fields, out var g))
                 {
                     var id = w.Identity;
-                    groups[fields] = g = new IdGroup(id, id.ToString(), new List<IpAddr>());
+                    groups[fields] = g = new IdentityGroup(id, id.ToString());
                     _byPrincipal[g.Principal] = g;
                     if (!_byNamespace.TryGetValue(id.Namespace, out var l)) _byNamespace[id.Namespace] = l = new();
                     l.Add(g);
@@ -53,6 +65,26 @@ public sealed class IdentityLowering
             lastGroup.Addresses.Add(a);
         }
         _namespaces = _byNamespace.Keys.Order(StringComparer.Ordinal).ToList();
+        var ordered = groups.Values.OrderBy(g => g.Principal, StringComparer.Ordinal).ToList();
+        foreach (var g in ordered) g.Addresses.Sort();
+        // Numbers derived from the names, so that they stay put when other identities come and go;
+        // a collision takes the next free number, in name order (deterministic for a given world).
+        var usedNs = new HashSet<uint>();
+        foreach (var ns in _namespaces) _nsId[ns] = Number("ns/" + ns, usedNs);
+        var usedId = new HashSet<uint>();
+        foreach (var g in ordered)
+        {
+            g.Id = Number(g.Principal, usedId);
+            g.Ns = _nsId[g.Identity.Namespace];
+        }
+        Groups = ordered;
+    }
+
+    private static uint Number(string name, HashSet<uint> used)
+    {
+        uint h = XxHash32.HashToUInt32(Encoding.UTF8.GetBytes(name));
+        while (h == 0 || !used.Add(h)) h++;
+        return h;
     }
 
     public static bool HasIdentityFields(Match m) =>
@@ -61,7 +93,7 @@ public sealed class IdentityLowering
 
     public IdentityTest Lower(Match m)
     {
-        if (!HasIdentityFields(m)) return new IdentityTest(IdentityTestKind.Always, null);
+        if (!HasIdentityFields(m)) return new IdentityTest(IdentityTestKind.Always, false, []);
         string key = Key(m);
         if (_cache.TryGetValue(key, out var cached)) return cached;
         var result = Compute(m);
@@ -71,41 +103,62 @@ public sealed class IdentityLowering
 
     private IdentityTest Compute(Match m)
     {
-        bool nonePasses = NamespacePair(m, "") && m.Principals.IsEmpty && m.ServiceAccounts.IsEmpty;
+        // What a source without identity does: its namespace compares as "", principals and service
+        // accounts fail, every negative list holds.
+        bool unknownPasses = NamespacePair(m, "") && m.Principals.IsEmpty && m.ServiceAccounts.IsEmpty;
         bool perIdentity = !m.Principals.IsEmpty || !m.NotPrincipals.IsEmpty || !m.ServiceAccounts.IsEmpty || !m.NotServiceAccounts.IsEmpty;
-        // Collect the addresses on the minority side: passing ones when unknown sources fail,
-        // failing ones when they pass.
-        var collected = new List<IpAddr>();
-        if (!nonePasses && Narrowed(m) is { } few)
+        if (!perIdentity)
+        {
+            var passNs = _namespaces.Where(ns => NamespacePair(m, ns)).ToList();
+            return Choose(true, passNs.Count, _namespaces.Count - passNs.Count, unknownPasses,
+                () => passNs.Select(ns => _nsId[ns]), () => _namespaces.Except(passNs).Select(ns => _nsId[ns]));
+        }
+        var pass = new HashSet<IdentityGroup>();
+        if (!unknownPasses && Narrowed(m) is { } few)
         {
             // Positive exact lists name the only identities that can pass: test just those.
             foreach (var g in few)
                 if (NamespacePair(m, g.Identity.Namespace) && PrincipalPair(m, g.Principal) && ServiceAccountPair(m, g.Identity))
-                    collected.AddRange(g.Addresses);
+                    pass.Add(g);
         }
         else
         {
             foreach (var ns in _namespaces)
             {
-                bool nsPass = NamespacePair(m, ns);
+                if (!NamespacePair(m, ns)) continue;
                 foreach (var g in _byNamespace[ns])
-                {
-                    bool pass = nsPass && (!perIdentity || (PrincipalPair(m, g.Principal) && ServiceAccountPair(m, g.Identity)));
-                    if (pass != nonePasses) collected.AddRange(g.Addresses);
-                }
+                    if (PrincipalPair(m, g.Principal) && ServiceAccountPair(m, g.Identity)) pass.Add(g);
             }
         }
-        if (collected.Count == 0)
-            return new IdentityTest(nonePasses ? IdentityTestKind.Always : IdentityTestKind.Never, null);
-        return new IdentityTest(nonePasses ? IdentityTestKind.NotInSet : IdentityTestKind.InSet, AddressSet.Hosts(collected));
+        // A result that takes whole namespaces or none of them is a namespace test (smaller).
+        var nsOfPass = pass.Select(g => g.Identity.Namespace).Distinct().ToHashSet(StringComparer.Ordinal);
+        if (nsOfPass.All(ns => _byNamespace[ns].All(pass.Contains)))
+            return Choose(true, nsOfPass.Count, _namespaces.Count - nsOfPass.Count, unknownPasses,
+                () => nsOfPass.Select(ns => _nsId[ns]), () => _namespaces.Where(ns => !nsOfPass.Contains(ns)).Select(ns => _nsId[ns]));
+        return Choose(false, pass.Count, Groups.Count - pass.Count, unknownPasses,
+            () => pass.Select(g => g.Id), () => Groups.Where(g => !pass.Contains(g)).Select(g => g.Id));
+    }
+
+    /// <summary>The smaller of "member in the passing ones" and "member not in the failing ones";
+    /// member 0 (no identity) joins whichever side makes unknown sources do what they must. Only the
+    /// chosen side is listed.</summary>
+    private static IdentityTest Choose(bool byNs, int passCount, int failCount, bool unknownPasses,
+        Func<IEnumerable<uint>> pass, Func<IEnumerable<uint>> fail)
+    {
+        if (unknownPasses) passCount++; else failCount++;
+        if (passCount <= failCount)
+            return passCount == 0 ? new IdentityTest(IdentityTestKind.Never, false, [])
+                : new IdentityTest(IdentityTestKind.In, byNs, [.. (unknownPasses ? pass().Append(0u) : pass()).Order()]);
+        return failCount == 0 ? new IdentityTest(IdentityTestKind.Always, false, [])
+            : new IdentityTest(IdentityTestKind.NotIn, byNs, [.. (unknownPasses ? fail() : fail().Append(0u)).Order()]);
     }
 
     /// <summary>The identity groups a positive list of exact principals, service accounts or exact
     /// namespaces allows, or null when the match has no such list.</summary>
-    private IEnumerable<IdGroup>? Narrowed(Match m)
+    private IEnumerable<IdentityGroup>? Narrowed(Match m)
     {
         if (!m.Principals.IsEmpty && m.Principals.All(p => p.Kind == StringMatchKind.Exact))
-            return m.Principals.Select(p => _byPrincipal.GetValueOrDefault(p.Value)).OfType<IdGroup>().Distinct();
+            return m.Principals.Select(p => _byPrincipal.GetValueOrDefault(p.Value)).OfType<IdentityGroup>().Distinct();
         if (!m.ServiceAccounts.IsEmpty)
             return m.ServiceAccounts.SelectMany(sa => _byNamespace.GetValueOrDefault(sa.Namespace) ?? [])
                 .Where(g => m.ServiceAccounts.Any(sa => sa.Namespace == g.Identity.Namespace && sa.ServiceAccount == g.Identity.ServiceAccount)).Distinct();

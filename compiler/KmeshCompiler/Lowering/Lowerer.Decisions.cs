@@ -7,10 +7,15 @@ namespace KmeshCompiler.Lowering;
 
 /// <summary>Figures about the decision table of one image.</summary>
 public sealed record DecisionStats(int Evals, int EvalsWithTable, int Entries, long RegionsDecided,
-    int OverRegionCap, int TooManyPorts, int TooManyLengths, int OverImageCap, TimeSpan Elapsed);
+    int OverRegionCap, int TooManyPorts, int TooManyLengths, int OverImageCap, TimeSpan Elapsed)
+{
+    /// <summary>Evals with a table, in percent of the evals (blocks are not evals).</summary>
+    public double CoveragePercent => Evals == 0 ? 100 : 100.0 * EvalsWithTable / Evals;
+}
 
-/// <summary>One region of a source partition: the prefix stored in the table and its decision.</summary>
-public sealed record DecisionRegion(IpPrefix Prefix, KmeshDecision Decision);
+/// <summary>One region of a source partition: the prefix stored in the table (sources without
+/// identity) or the decision class (sources with identity), and its decision.</summary>
+public sealed record DecisionRegion(IpPrefix Prefix, uint? Class, KmeshDecision Decision);
 
 /// <summary>Builds km_decisions and km_decision_idx (bpf/kmesh_tables.h, docs/dataplane-layout.md
 /// "The decision table"): for every local workload address and port class, the verdict of each
@@ -37,8 +42,9 @@ public static class DecisionTables
         if (enabled)
         {
             var t = new ImageTables(image);
-            evalCount = t.Evals.Length;
+            evalCount = t.Evals.Count(e => (e.Flags & Layout.EvalBlock) == 0);
             var interp = new ImageInterpreter(t, limits.MaxStageSteps, fastPath: false);
+            var classes = new SourceClasses(t);
             uint imageCap = limits.Capacity(Layout.Map(Layout.MapDecisions));
             var named = new Dictionary<uint, SortedSet<uint>>();
             SortedSet<uint> Named(uint e) => named.TryGetValue(e, out var n) ? n : named[e] = NamedPorts(t, e);
@@ -74,9 +80,9 @@ public static class DecisionTables
             {
                 if (ImageTables.At(t.Evals, evalId) is not { } eval) { uncovered.AddRange(ps); continue; }
                 if (work >= limits.MaxDecisionWork) { overImage++; uncovered.AddRange(ps); continue; }
-                var r = ForEval(t, interp, evalId, eval, ps, Named(evalId), limits);
+                var r = ForEval(t, interp, classes, evalId, eval, ps, Named(evalId), limits);
                 decided += r.Decided;
-                work += r.Decided * EvalSize(eval);
+                work += r.Decided * EvalSize(t, eval);
                 if (r.Entries is null) { overRegion++; uncovered.AddRange(ps); continue; }
                 var union = new[] { new SortedSet<int>(lengths[0]) { 0 }, new SortedSet<int>(lengths[1]) { 0 } };
                 foreach (var (fam, len) in r.Lengths) union[fam].Add(len);
@@ -94,6 +100,7 @@ public static class DecisionTables
             foreach (var p in uncovered.Where(p => p.KeyPort != Layout.DecisionOtherPort && withOther.Contains(p.Dst)).Distinct())
             {
                 entries.Add(new ImageEntry(Rows.Bytes(DecisionTable.Key(p.Dst, p.KeyPort, new IpPrefix(p.Dst, 0))), Rows.Bytes(DecisionTable.Stages)));
+                entries.Add(new ImageEntry(Rows.Bytes(DecisionTable.ClassKey(p.Dst, p.KeyPort, 0)), Rows.Bytes(DecisionTable.Stages)));
                 lengths[p.Dst.IsV6 ? 1 : 0].Add(0);
                 keyedPorts.Add(p.KeyPort);
             }
@@ -132,11 +139,13 @@ public static class DecisionTables
         return result;
     }
 
+    /// <summary>The matches an eval's MATCH stage walks: its own, then its shared block's.</summary>
     private static List<(uint Id, KmeshMatch Row)> Matches(ImageTables t, in KmeshEval eval)
     {
         var matches = new List<(uint Id, KmeshMatch Row)>();
-        for (uint i = 0; i < eval.MatchCount; i++)
-            if (ImageTables.At(t.Lists, eval.MatchFirst + i) is { } mid && ImageTables.At(t.Matches, mid) is { } m) matches.Add((mid, m));
+        if (t.ListsOf(eval) is not { } lists) return matches;
+        for (uint i = 0; i < lists.Match.Count; i++)
+            if (ImageTables.At(t.Lists, lists.Match.Slot(i)) is { } mid && ImageTables.At(t.Matches, mid) is { } m) matches.Add((mid, m));
         return matches;
     }
 
@@ -146,9 +155,10 @@ public static class DecisionTables
     private sealed record EvalTable(List<ImageEntry>? Entries, List<(int Family, int Length)> Lengths, long Decided);
 
     /// <summary>The rows one stage walk of an eval visits (the unit of the compile-time work budget).</summary>
-    private static long EvalSize(in KmeshEval e) => 1L + e.MatchCount + e.ClauseCount + e.RuleCount + e.PolicyCount;
+    private static long EvalSize(ImageTables t, in KmeshEval e) =>
+        t.ListsOf(e) is { } l ? 1L + l.Match.Count + l.Clause.Count + l.Rule.Count + l.Policy.Count : 1L;
 
-    private static EvalTable ForEval(ImageTables t, ImageInterpreter interp, uint evalId, KmeshEval eval, List<Point> points,
+    private static EvalTable ForEval(ImageTables t, ImageInterpreter interp, SourceClasses classes, uint evalId, KmeshEval eval, List<Point> points,
         SortedSet<uint> named, LoweringLimits limits)
     {
         uint cap = limits.MaxEvalDecisions;
@@ -168,8 +178,8 @@ public static class DecisionTables
             var key = (p.Dst.IsV6, dstMatters ? p.Dst : (IpAddr?)null, port);
             if (!tables.TryGetValue(key, out var regions))
             {
-                if (decided * EvalSize(eval) > limits.MaxDecisionWork) return new EvalTable(null, [], decided);
-                if (eval.PolicyCount == 0)
+                if (decided * EvalSize(t, eval) > limits.MaxDecisionWork) return new EvalTable(null, [], decided);
+                if ((t.ListsOf(eval)?.Policy.Count ?? 0) == 0)
                 {
                     // No candidate policy: the entry decides without the stages, and so does the table.
                     var v = new KmeshDecision
@@ -177,13 +187,16 @@ public static class DecisionTables
                         Verdict = (eval.Flags & Layout.EvalHasAllow) != 0 ? Layout.VerdictDenyNoneAllow : Layout.VerdictAllowNoAllow,
                         PolicyId = uint.MaxValue,
                     };
-                    regions = [new DecisionRegion(new IpPrefix(new IpAddr(0, p.Dst.IsV6), 0), v)];
+                    regions = [new DecisionRegion(new IpPrefix(new IpAddr(0, p.Dst.IsV6), 0), null, v), new DecisionRegion(new IpPrefix(new IpAddr(0, p.Dst.IsV6), 0), 0, v)];
                 }
                 else
                 {
                     regions = Partition(t, interp, eval, matches, p.Dst.IsV6, p.Dst, port, cap, out long n);
                     decided += n;
                     if (regions is null) return new EvalTable(null, [], decided);
+                    var known = classes.Decide(t, interp, eval, matches, p.Dst.IsV6, p.Dst, port, out n);
+                    decided += n;
+                    regions.AddRange(known);
                 }
                 regionsKept += regions.Count;
                 if (regionsKept > cap) return new EvalTable(null, [], decided);
@@ -191,6 +204,11 @@ public static class DecisionTables
             }
             foreach (var r in regions)
             {
+                if (r.Class is { } cls)
+                {
+                    entries.Add(new ImageEntry(Rows.Bytes(DecisionTable.ClassKey(p.Dst, p.KeyPort, cls)), Rows.Bytes(r.Decision)));
+                    continue;
+                }
                 entries.Add(new ImageEntry(Rows.Bytes(DecisionTable.Key(p.Dst, p.KeyPort, r.Prefix)), Rows.Bytes(r.Decision)));
                 lengths.Add((r.Prefix.Address.IsV6 ? 1 : 0, r.Prefix.Length));
             }
@@ -215,9 +233,11 @@ public static class DecisionTables
             bool ok = (m.Flags & Layout.MatchNever) == 0
                 && (m.DstSet == 0 || t.InSet(m.DstSet, dst)) && (m.NotDstSet == 0 || !t.InSet(m.NotDstSet, dst))
                 && (m.PortSet == 0 || t.InPortSet(m.PortSet, port)) && (m.NotPortSet == 0 || !t.InPortSet(m.NotPortSet, port));
+            // A source without identity: identity id and namespace id 0.
+            ok = ok && (m.IdSet == 0 || t.InIdSet(m.IdSet, 0) != ((m.Flags & Layout.MatchIdNegate) != 0));
             pre[id] = ok;
             if (!ok) continue;
-            foreach (var s in new[] { m.SrcSet, m.NotSrcSet, m.IdSet }) if (s != 0) srcSets.Add(s);
+            foreach (var s in new[] { m.SrcSet, m.NotSrcSet }) if (s != 0) srcSets.Add(s);
         }
         // One set alone with more prefixes than the cap: over it, decided without collecting.
         foreach (var s in srcSets) if (t.FamilyCount(s, v6) > cap) return null;
@@ -250,8 +270,7 @@ public static class DecisionTables
         var stack = new List<int>();
         var passes = new Func<uint, KmeshMatch, bool>((id, m) => pre.GetValueOrDefault(id)
             && (m.SrcSet == 0 || active.GetValueOrDefault(m.SrcSet) > 0)
-            && (m.NotSrcSet == 0 || active.GetValueOrDefault(m.NotSrcSet) == 0)
-            && (m.IdSet == 0 || (active.GetValueOrDefault(m.IdSet) > 0) != ((m.Flags & Layout.MatchIdNegate) != 0)));
+            && (m.NotSrcSet == 0 || active.GetValueOrDefault(m.NotSrcSet) == 0));
         for (int i = 0; i < nodes.Count; i++)
         {
             var n = nodes[i];
@@ -293,7 +312,7 @@ public static class DecisionTables
             if (!reachable[i]) { effective[i] = inherited; continue; }
             effective[i] = decision[i];
             if (inherited is { } up && Rows.Bytes(up).AsSpan().SequenceEqual(Rows.Bytes(decision[i]))) continue;
-            result.Add(new DecisionRegion(new IpPrefix(new IpAddr(nodes[i].Net, v6), nodes[i].Len), decision[i]));
+            result.Add(new DecisionRegion(new IpPrefix(new IpAddr(nodes[i].Net, v6), nodes[i].Len), null, decision[i]));
         }
         return result;
     }

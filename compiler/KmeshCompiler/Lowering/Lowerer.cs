@@ -17,6 +17,9 @@ public sealed record LoweringStats(
     /// <summary>Wall and process-CPU milliseconds per phase of the lowering, in order.</summary>
     public ImmutableArray<(string Phase, double Ms, double CpuMs)> Phases { get; init; } = [];
 
+    /// <summary>The decision table's figures (coverage: evals with a table of the evals).</summary>
+    public DecisionStats? Decisions { get; init; }
+
     public int RowsSaved =>
         MatchesBeforeSharing - Entries.GetValueOrDefault(Layout.MapMatches) +
         ClausesBeforeSharing - Entries.GetValueOrDefault(Layout.MapClauses) +
@@ -56,6 +59,11 @@ public sealed partial class Lowerer
     private readonly Dictionary<AddressSet, uint> _addrSetIndex = new();
     private readonly List<uint[]> _portSets = new();
     private readonly Dictionary<IdList, uint> _portSetIndex = new();
+    /// <summary>km_id_sets: each set's members and whether they are namespace ids (one kind per set).</summary>
+    private readonly List<(bool ByNs, uint[] Members)> _idSets = new();
+    private readonly Dictionary<(bool, IdList), uint> _idSetIndex = new();
+    /// <summary>Shared blocks (km_evals rows flagged KMESH_EVAL_BLOCK) by their policy ids.</summary>
+    private readonly Dictionary<IdList, Block> _blocks = new();
     private readonly List<KmeshEval> _evals = new();
     private readonly List<uint[]> _evalSteps = new();
     private readonly Dictionary<(uint Flags, IdList Policies), uint> _evalIndex = new();
@@ -66,6 +74,10 @@ public sealed partial class Lowerer
     private int _matchesRequested, _clausesRequested, _rulesRequested, _setsRequested, _evalsRequested;
 
     private sealed record MatchInfo(uint Id, bool Never, uint[] Ports, uint[] NotPorts);
+
+    /// <summary>A shared block: its km_evals id, the rows it lists (left out of the evals that share
+    /// it) and its steps per stage.</summary>
+    private sealed record Block(uint EvalId, HashSet<uint> Rules, HashSet<uint> Clauses, HashSet<uint> Matches, uint[] Steps);
 
     private sealed class LPolicy(Policy policy, uint id)
     {
@@ -165,10 +177,10 @@ public sealed partial class Lowerer
             long needed = _oversized.TryGetValue(s.Name, out long over) ? over
                 : s.Type == BpfMapType.Array ? (s.Entries.Length == 0 ? 0 : Rows.U32(s.Entries[^1].Key) + 1L) : s.Entries.Length;
             if (needed > cap)
-                _bag.Add(Codes.TableOverCapacity, SourceLocation.None, s.Name, needed, cap, MacroOf(s.Name));
+                _bag.Add(Codes.TableOverCapacity, SourceLocation.None, s.Name, needed, cap, MacroOf(s.Name), CauseOf(s.Name));
         }
         if (_policies.Count > _limits.Capacity(Layout.Map(Layout.MapPolicies)) && !sections.Any(s => s.Name == Layout.MapPolicies))
-            _bag.Add(Codes.TableOverCapacity, SourceLocation.None, Layout.MapPolicies, _policies.Count, _limits.Capacity(Layout.Map(Layout.MapPolicies)), MacroOf(Layout.MapPolicies));
+            _bag.Add(Codes.TableOverCapacity, SourceLocation.None, Layout.MapPolicies, _policies.Count, _limits.Capacity(Layout.Map(Layout.MapPolicies)), MacroOf(Layout.MapPolicies), CauseOf(Layout.MapPolicies));
         if (_bag.HasErrors && _bag.Count(Severity.Error) > errorsBefore || _bag.HasErrors) return null;
 
         var ordered = Layout.ImageMaps.Select(m => sections.FirstOrDefault(s => s.Name == m.Name)).OfType<ImageSection>().ToImmutableArray();
@@ -178,11 +190,26 @@ public sealed partial class Lowerer
             maxSteps, Layout.TailCalls, TimeSpan.Zero);
         var image = new ImageFile(_node, Layout.AbiHash, ordered, names);
         Phase("checks and sections");
-        image = DecisionTables.Add(image, _limits, _limits.DecisionTables, out _);
+        image = DecisionTables.Add(image, _limits, _limits.DecisionTables, out var decisions);
         Phase("decision tables");
-        stats = stats with { Phases = [.. _phases] };
+        stats = stats with
+        {
+            Phases = [.. _phases],
+            Decisions = decisions,
+            Entries = image.Sections.ToImmutableSortedDictionary(s => s.Name, s => s.Entries.Length, StringComparer.Ordinal),
+        };
         return image;
     }
+
+    /// <summary>What fills a table, and so what to do when it overflows.</summary>
+    private static string CauseOf(string map) => map switch
+    {
+        Layout.MapServices or Layout.MapEndpoints or Layout.MapBackends =>
+            "it holds every Service of the cluster on every node (each service port and family, endpoints repeated by weight, every backend address and target port), whatever this node's policies: the cluster has more services than the data plane is built for; raise the limit",
+        Layout.MapIdentities => "it holds every workload address of the cluster, whatever this node's policies; raise the limit",
+        Layout.MapWorkloads => "it holds the addresses of the workloads on this node; raise the limit",
+        _ => "split the node's policies or raise the limit",
+    };
 
     private static string MacroOf(string map) => map switch
     {
@@ -196,6 +223,8 @@ public sealed partial class Lowerer
         Layout.MapMatches => "MAX_MATCHES",
         Layout.MapAddrSets => "MAX_ADDR_SET_ENTRIES",
         Layout.MapPortSets => "MAX_PORT_SET_ENTRIES",
+        Layout.MapIdentities => "MAX_IDENTITY_ADDRS",
+        Layout.MapIdSets => "MAX_ID_SET_ENTRIES",
         Layout.MapServices => "MAX_SERVICES",
         Layout.MapEndpoints => "MAX_ENDPOINTS",
         Layout.MapBackends => "MAX_BACKENDS",
@@ -291,7 +320,82 @@ public sealed partial class Lowerer
             foreach (var p in _portSets[i])
                 portSetEntries.Add(new ImageEntry(Rows.Bytes(new KmeshPortKey { Id = (uint)i + 1, Port = p }), Rows.U32((uint)i + 1)));
         sections.Add(ImageSection.For(Layout.Map(Layout.MapPortSets), portSetEntries));
+        sections.Add(ImageSection.For(Layout.Map(Layout.MapIdentities), IdentityEntries()));
+        foreach (var g in _identity.Groups)
+        {
+            names[(NameKind.Identity, g.Id)] = g.Principal;
+            names[(NameKind.Namespace, g.Ns)] = g.Identity.Namespace;
+        }
+        var idSetEntries = new List<ImageEntry>();
+        for (int i = 0; i < _idSets.Count; i++)
+            foreach (var member in _idSets[i].Members)
+                idSetEntries.Add(new ImageEntry(Rows.Bytes(new KmeshIdSetKey { SetId = (uint)i + 1, Member = member }), Rows.U32((uint)i + 1)));
+        sections.Add(ImageSection.For(Layout.Map(Layout.MapIdSets), idSetEntries));
         return sections;
+    }
+
+    /// <summary>km_identities: every address that lends an identity, with its identity and namespace
+    /// numbers and its decision class. A class is the set of this image's identity sets and
+    /// source-address sets the address passes (docs/dataplane-layout.md, "Identities"); the class of
+    /// addresses no such set names is 0, the others are numbered in address order.</summary>
+    private List<ImageEntry> IdentityEntries()
+    {
+        var groups = _identity.Groups;
+        var byId = new Dictionary<uint, IdentityGroup>(groups.Count);
+        var byNs = new Dictionary<uint, List<IdentityGroup>>();
+        foreach (var g in groups)
+        {
+            byId[g.Id] = g;
+            if (!byNs.TryGetValue(g.Ns, out var l)) byNs[g.Ns] = l = [];
+            l.Add(g);
+        }
+        var idSig = new Dictionary<IdentityGroup, List<uint>>(ReferenceEqualityComparer.Instance);
+        void Mark(IdentityGroup g, uint set)
+        {
+            if (!idSig.TryGetValue(g, out var l)) idSig[g] = l = [];
+            l.Add(set);
+        }
+        for (int i = 0; i < _idSets.Count; i++)
+        {
+            var (ns, members) = _idSets[i];
+            foreach (var member in members)
+            {
+                if (member == 0) continue;
+                if (ns) { foreach (var g in byNs.GetValueOrDefault(member) ?? []) Mark(g, (uint)i + 1); }
+                else if (byId.TryGetValue(member, out var g)) Mark(g, (uint)i + 1);
+            }
+        }
+        var addresses = groups.SelectMany(g => g.Addresses.Select(a => (Address: a, Group: g))).OrderBy(x => x.Address).ToArray();
+        var keys = addresses.Select(x => x.Address).ToArray();
+        // Source-address sets tested by live matches: which world addresses each one holds.
+        var addrSig = new Dictionary<int, List<uint>>();
+        foreach (uint set in _matches.Where(m => (m.Flags & Layout.MatchNever) == 0).SelectMany(m => new[] { m.SrcSet, m.NotSrcSet }).Where(x => x != 0).Distinct().Order())
+            foreach (var prefix in _addrSets[(int)set - 1].Prefixes)
+            {
+                var first = prefix.Network;
+                var lastValue = prefix.Length >= prefix.Address.Bits ? first.Value
+                    : first.Value | ((prefix.Address.IsV6 ? UInt128.MaxValue : uint.MaxValue) >> prefix.Length);
+                int lo = System.Array.BinarySearch(keys, first);
+                if (lo < 0) lo = ~lo;
+                for (int i = lo; i < keys.Length && keys[i].IsV6 == first.IsV6 && keys[i].Value <= lastValue; i++)
+                {
+                    if (!addrSig.TryGetValue(i, out var l)) addrSig[i] = l = [];
+                    l.Add(set);
+                }
+            }
+        var classes = new Dictionary<string, uint>(StringComparer.Ordinal) { [""] = 0 };
+        var groupKey = new Dictionary<IdentityGroup, string>(ReferenceEqualityComparer.Instance);
+        var entries = new List<ImageEntry>(addresses.Length);
+        for (int i = 0; i < addresses.Length; i++)
+        {
+            var (a, g) = addresses[i];
+            if (!groupKey.TryGetValue(g, out var gk))
+                groupKey[g] = gk = idSig.TryGetValue(g, out var l) ? "i" + string.Join(',', l) : "";
+            string key = addrSig.TryGetValue(i, out var sl) ? gk + "a" + string.Join(',', sl) : gk;
+            if (!classes.TryGetValue(key, out uint cls)) classes[key] = cls = (uint)classes.Count;
+            entries.Add(new ImageEntry(Rows.Bytes(Rows.IpKey(a)), Rows.Bytes(new KmeshIdentity { Id = g.Id, Ns = g.Ns, Cls = cls })));
+        }
+        return entries;
     }
 
     /// <summary>Front ends already produce canonical worlds; checking is linear, sorting is not.</summary>
@@ -435,8 +539,11 @@ public sealed partial class Lowerer
             switch (id.Kind)
             {
                 case IdentityTestKind.Never: never = true; break;
-                case IdentityTestKind.InSet: row.IdSet = AddrSet(id.Set!); break;
-                case IdentityTestKind.NotInSet: row.IdSet = AddrSet(id.Set!); row.Flags |= Layout.MatchIdNegate; break;
+                case IdentityTestKind.In or IdentityTestKind.NotIn:
+                    row.IdSet = IdSet(id.ByNamespace, id.Members);
+                    if (id.ByNamespace) row.Flags |= Layout.MatchIdByNs;
+                    if (id.Kind == IdentityTestKind.NotIn) row.Flags |= Layout.MatchIdNegate;
+                    break;
             }
         }
         if (never) row = new KmeshMatch { Flags = Layout.MatchNever };
@@ -461,6 +568,18 @@ public sealed partial class Lowerer
             _addrSets.Add(set);
             id = (uint)_addrSets.Count;
             _addrSetIndex[set] = id;
+        }
+        return id;
+    }
+
+    private uint IdSet(bool byNs, uint[] members)
+    {
+        var key = (byNs, new IdList(members));
+        if (!_idSetIndex.TryGetValue(key, out uint id))
+        {
+            _idSets.Add((byNs, members));
+            id = (uint)_idSets.Count;
+            _idSetIndex[key] = id;
         }
         return id;
     }
@@ -504,17 +623,55 @@ public sealed partial class Lowerer
         return (def, perPort.Select(p => (p.Port, Eval(p.List, flags))).ToList());
     }
 
+    /// <summary>An eval of <paramref name="policies"/> (in decision order). Its mesh-wide policies go
+    /// to a shared block, stored once for every eval that lists the same ones (kmesh_tables.h,
+    /// "Shared blocks"); the eval's own lists hold the rest, minus rows the block already lists.</summary>
     private uint Eval(List<LPolicy> policies, uint flags)
     {
         _evalsRequested++;
         var key = (flags, new IdList(policies.Select(p => p.Id).ToArray()));
         if (_evalIndex.TryGetValue(key, out uint id)) return id;
+        var shared = policies.Where(p => p.Policy.Scope == PolicyScope.Global).ToList();
+        var block = shared.Count == 0 ? null : BlockOf(shared);
+        var own = block is null ? policies : policies.Where(p => p.Policy.Scope != PolicyScope.Global).ToList();
+        id = AddEvalRow(own, flags, block);
+        _evalIndex[key] = id;
+        return id;
+    }
+
+    private Block BlockOf(List<LPolicy> shared)
+    {
+        var key = new IdList(shared.Select(p => p.Id).ToArray());
+        if (_blocks.TryGetValue(key, out var b)) return b;
+        uint id = AddEvalRow(shared, Layout.EvalBlock, null);
+        var (rules, clauses, matches) = Reach(shared);
+        b = new Block(id, [.. rules], [.. clauses], [.. matches], _evalSteps[(int)id]);
+        _blocks[key] = b;
+        return b;
+    }
+
+    private (uint[] Rules, uint[] Clauses, uint[] Matches) Reach(List<LPolicy> policies)
+    {
         var rules = IdList.SortedSet(policies.SelectMany(p => p.RuleIds));
         var clauses = IdList.SortedSet(rules.SelectMany(r => _ruleMembers[(int)r]));
         var matches = IdList.SortedSet(clauses.SelectMany(c => _clauseMembers[(int)c]));
+        return (rules, clauses, matches);
+    }
+
+    /// <summary>A km_evals row for <paramref name="policies"/>, sharing <paramref name="block"/>: its
+    /// steps per stage are its own plus the block's.</summary>
+    private uint AddEvalRow(List<LPolicy> policies, uint flags, Block? block)
+    {
+        var (rules, clauses, matches) = Reach(policies);
+        if (block is not null)
+        {
+            rules = rules.Where(x => !block.Rules.Contains(x)).ToArray();
+            clauses = clauses.Where(x => !block.Clauses.Contains(x)).ToArray();
+            matches = matches.Where(x => !block.Matches.Contains(x)).ToArray();
+        }
         var policyIds = policies.Select(p => p.Id).ToArray();
         KmeshRange m = ListOf(matches), c = ListOf(clauses), r = ListOf(rules), p = ListOf(policyIds);
-        id = (uint)_evals.Count;
+        uint id = (uint)_evals.Count;
         _evals.Add(new KmeshEval
         {
             Flags = flags,
@@ -522,15 +679,17 @@ public sealed partial class Lowerer
             ClauseFirst = c.First, ClauseCount = c.Count,
             RuleFirst = r.First, RuleCount = r.Count,
             PolicyFirst = p.First, PolicyCount = p.Count,
+            Shared = block is null ? 0 : block.EvalId + 1,
         });
-        _evalSteps.Add(
+        uint[] steps =
         [
             (uint)matches.Length,
             (uint)(clauses.Length + clauses.Sum(x => (long)_clauseMembers[(int)x].Length)),
             (uint)(rules.Length + rules.Sum(x => (long)_ruleMembers[(int)x].Length)),
             (uint)(policies.Count + policies.Sum(x => (long)x.RuleIds.Length)),
-        ]);
-        _evalIndex[key] = id;
+        ];
+        if (block is not null) for (int i = 0; i < steps.Length; i++) steps[i] += block.Steps[i];
+        _evalSteps.Add(steps);
         return id;
     }
 }

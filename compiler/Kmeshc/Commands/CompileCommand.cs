@@ -51,6 +51,17 @@ public static class CompileCommand
             if (stats is not null)
                 summaryTo.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{outputPath}: node {image.Node}, {stats.LocalWorkloads} workloads, {stats.Policies} policies, {bytes.Length} bytes, content {ImageFile.ContentHashOf(bytes)[..16]}"));
+            if (stats is not null && verbose)
+            {
+                foreach (var spec in Layout.ImageMaps)
+                {
+                    int n = stats.Entries.GetValueOrDefault(spec.Name);
+                    summaryTo.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {spec.Name,-16} {n,9} of {spec.MaxEntries,9} ({100.0 * n / spec.MaxEntries:0.0}%)"));
+                }
+                if (stats.Decisions is { } d)
+                    summaryTo.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"  decision table: {d.Entries} entries; covers {d.EvalsWithTable} of {d.Evals} evals ({d.CoveragePercent:0.0}%)"));
+            }
             return Cli.Ok;
         });
         return cmd;

@@ -101,6 +101,10 @@ public sealed class DataPlane : IDisposable
         var ids = new List<uint>((int)ev.PolicyCount);
         for (uint i = 0; i < ev.PolicyCount; i++)
             if (lists.TryLookup(ev.PolicyFirst + i, out uint id)) ids.Add(id);
+        // Then the shared block's (kmesh_tables.h, "Shared blocks").
+        if (ev.Shared != 0 && Map(Layout.MapEvals, slot).TryLookup(ev.Shared - 1, out KmeshEval block))
+            for (uint i = 0; i < block.PolicyCount; i++)
+                if (lists.TryLookup(block.PolicyFirst + i, out uint id)) ids.Add(id);
         return ids;
     }
 

@@ -43,7 +43,8 @@ public class DecisionTableTests
 
     private static string? Name(ImageFile img, KernelVerdict v) => v.Policy is { } p ? img.Name(NameKind.Policy, p) : null;
 
-    private static List<DecisionEntry> Entries(ImageFile img) => [.. new ImageTables(img).Decisions.Entries];
+    /// <summary>The entries for sources without identity (keyed by address prefix).</summary>
+    private static List<DecisionEntry> Entries(ImageFile img) => [.. new ImageTables(img).Decisions.Entries.Where(e => e.Class is null)];
 
     [Fact]
     public void AdjacentPrefixesSplitExactlyAtTheirBoundary()
@@ -152,8 +153,8 @@ public class DecisionTableTests
         Assert.Equal("app/deny-mixed", Name(img, Both(img, "10.0.9.9", port: 81)));
         Assert.Equal("app/deny-mixed", Name(img, Both(img, "10.0.9.9", port: 80)));
         Assert.Equal(Layout.VerdictAllowNoAllow, Both(img, "10.0.0.3", port: 80).Verdict);
-        Assert.Contains("port 80: from 10.0.0.2/32 -> DENY by app/deny-mixed", ImageText.Render(img));
-        Assert.Contains("other ports: from 10.0.9.9/32 -> DENY by app/deny-mixed", ImageText.Render(img));
+        Assert.Contains("port 80: from 10.0.0.2/32 without identity -> DENY by app/deny-mixed", ImageText.Render(img));
+        Assert.Contains("other ports: from 10.0.9.9/32 without identity -> DENY by app/deny-mixed", ImageText.Render(img));
     }
 
     [Fact]
@@ -168,7 +169,7 @@ public class DecisionTableTests
         var entry = Entries(img).Single(e => e.Src.ToString() == "10.0.0.2/32");
         var bytes = Rows.Bytes(entry.Value);
         Assert.Equal(1, Enumerable.Range(0, (int)entry.Value.Count).Count(i => (BitConverter.ToUInt32(bytes, 16 + 4 * i) & Layout.DecisionDryRun) != 0));
-        Assert.Contains("from 10.0.0.2/32 -> ALLOW by app/allow-client; matched app/dry-deny (dry-run), app/allow-client", ImageText.Render(img));
+        Assert.Contains("from 10.0.0.2/32 without identity -> ALLOW by app/allow-client; matched app/dry-deny (dry-run), app/allow-client", ImageText.Render(img));
     }
 
     [Fact]
@@ -241,13 +242,13 @@ public class DecisionTableTests
     [Fact]
     public void APerPortTableThatCouldNotBeBuiltIsNotAnsweredByTheOtherPortsTable()
     {
-        // app/server: port 80 has ten allow policies (over a cap of 5 regions), every other port has
+        // app/server: port 80 has ten allow policies (over a cap of 10 entries), every other port has
         // none listed (a one-region table: denied, no allow matches). web/front keys port 80 too.
         var policies = Enumerable.Range(0, 10)
             .Select(k => Policy("app", $"allow-{k}", PolicyAction.Allow, Rule(Clause(From($"10.{k}.0.0/16")), Clause(Ports(80)))))
             .Append(Policy("web", "allow-80", PolicyAction.Allow, Rule(Clause(From("10.0.0.2")), Clause(Ports(80)))))
             .ToArray();
-        var img = CompileWith(new LoweringLimits { MaxEvalDecisions = 5 }, [Server, Client, Web], policies);
+        var img = CompileWith(new LoweringLimits { MaxEvalDecisions = 10 }, [Server, Client, Web], policies);
         var sentinel = Entries(img).Single(e => e.Dst == IpAddr.Parse("10.0.0.1") && e.Port == 80);
         Assert.Equal(0, sentinel.Src.Length);
         Assert.NotEqual(0u, sentinel.Value.Flags & Layout.DecisionStages);
@@ -283,7 +284,7 @@ public class DecisionTableTests
         var v = Both(img, "10.0.0.2", byTable: false);
         Assert.Equal(Layout.DecisionMaxMatched + 1, v.PolicyMatched.Length);
         Assert.Equal(Layout.VerdictDenyNoneAllow, Both(img, "10.0.1.2").Verdict);
-        Assert.Contains("from 10.0.0.0/24 -> evaluate by the stages", ImageText.Render(img));
+        Assert.Contains("from 10.0.0.0/24 without identity -> evaluate by the stages", ImageText.Render(img));
     }
 
     [Fact]

@@ -1,0 +1,127 @@
+using System.Text;
+using KmeshCompiler.Image;
+using KmeshCompiler.Ir;
+
+namespace KmeshCompiler.Lowering;
+
+/// <summary>The decision classes of an image's sources with identity (km_identities cls), each with a
+/// representative address per family and the tests of the image it passes, and the class part of a
+/// decision table: one decision per class, by the stage walk of the representative (every address of
+/// a class passes the same identity and source-address tests, so it decides alike).</summary>
+internal sealed class SourceClasses
+{
+    /// <summary>A test a class may pass: an address set tested on the source (kind 0) or an identity
+    /// set tested on the identity id (1) or the namespace id (2).</summary>
+    private static long Test(uint set, int kind) => ((long)set << 2) | (uint)kind;
+
+    private sealed record Class(uint Cls, IpAddr Rep, KmeshIdentity Identity, long[] Passes);
+
+    private readonly List<Class>[] _byFamily = [[], []];
+
+    public SourceClasses(ImageTables t)
+    {
+        var reps = new SortedDictionary<(bool V6, uint Cls), (IpAddr Address, KmeshIdentity Identity)>();
+        foreach (var (a, id) in t.Identities)
+            if (!reps.TryGetValue((a.IsV6, id.Cls), out var r) || a.CompareTo(r.Address) < 0) reps[(a.IsV6, id.Cls)] = (a, id);
+        if (reps.Count == 0) return;
+        // Which identity-set tests each identity and namespace id passes (both kinds for every set:
+        // a match says which kind it uses).
+        var byId = new Dictionary<uint, List<long>>();
+        var byNs = new Dictionary<uint, List<long>>();
+        foreach (var (set, members) in t.IdSets)
+            foreach (var member in members)
+            {
+                if (member == 0) continue;
+                (byId.TryGetValue(member, out var a) ? a : byId[member] = []).Add(Test(set, 1));
+                (byNs.TryGetValue(member, out var b) ? b : byNs[member] = []).Add(Test(set, 2));
+            }
+        var srcSets = new SortedSet<uint>();
+        foreach (var m in t.Matches)
+            if ((m.Flags & Layout.MatchNever) == 0)
+            {
+                if (m.SrcSet != 0) srcSets.Add(m.SrcSet);
+                if (m.NotSrcSet != 0) srcSets.Add(m.NotSrcSet);
+            }
+        foreach (var ((v6, cls), (rep, identity)) in reps)
+        {
+            var passes = new List<long>();
+            passes.AddRange(byId.GetValueOrDefault(identity.Id) ?? []);
+            passes.AddRange(byNs.GetValueOrDefault(identity.Ns) ?? []);
+            foreach (var s in srcSets) if (t.InSet(s, rep)) passes.Add(Test(s, 0));
+            passes.Sort();
+            _byFamily[v6 ? 1 : 0].Add(new Class(cls, rep, identity, [.. passes]));
+        }
+    }
+
+    /// <summary>The class entries of one destination and port of an eval: class 0 holds the decision
+    /// of every class not listed (class 0's own when the family has it, else the most common one),
+    /// then every class that decides otherwise. <paramref name="decided"/> counts stage walks.</summary>
+    public List<DecisionRegion> Decide(ImageTables t, ImageInterpreter interp, in KmeshEval eval,
+        IReadOnlyList<(uint Id, KmeshMatch Row)> matches, bool v6, IpAddr dst, uint port, out long decided)
+    {
+        decided = 0;
+        var result = new List<DecisionRegion>();
+        var classes = _byFamily[v6 ? 1 : 0];
+        if (classes.Count == 0) return result;
+        // Tests that do not depend on the source, decided once; the source tests of the live matches.
+        var pre = new Dictionary<uint, bool>();
+        var tests = new HashSet<long>();
+        foreach (var (id, m) in matches)
+        {
+            bool ok = (m.Flags & Layout.MatchNever) == 0
+                && (m.DstSet == 0 || t.InSet(m.DstSet, dst)) && (m.NotDstSet == 0 || !t.InSet(m.NotDstSet, dst))
+                && (m.PortSet == 0 || t.InPortSet(m.PortSet, port)) && (m.NotPortSet == 0 || !t.InPortSet(m.NotPortSet, port));
+            pre[id] = ok;
+            if (!ok) continue;
+            if (m.SrcSet != 0) tests.Add(Test(m.SrcSet, 0));
+            if (m.NotSrcSet != 0) tests.Add(Test(m.NotSrcSet, 0));
+            if (m.IdSet != 0) tests.Add(Test(m.IdSet, (m.Flags & Layout.MatchIdByNs) != 0 ? 2 : 1));
+        }
+        // Classes that pass the same tests of this eval decide alike: one stage walk per projection.
+        var byProjection = new Dictionary<string, int>(StringComparer.Ordinal);
+        var groupValue = new List<KmeshDecision>();
+        var groupBytes = new List<string>();
+        var classGroup = new int[classes.Count];
+        var sb = new StringBuilder();
+        for (int i = 0; i < classes.Count; i++)
+        {
+            var c = classes[i];
+            sb.Clear();
+            foreach (var x in c.Passes)
+                if (tests.Contains(x)) sb.Append(x).Append(',');
+            string key = sb.ToString();
+            if (!byProjection.TryGetValue(key, out int g))
+            {
+                var passing = c.Passes.Where(tests.Contains).ToHashSet();
+                var verdict = interp.Stages(eval, (id, m) => pre.GetValueOrDefault(id)
+                    && (m.SrcSet == 0 || passing.Contains(Test(m.SrcSet, 0)))
+                    && (m.NotSrcSet == 0 || !passing.Contains(Test(m.NotSrcSet, 0)))
+                    && (m.IdSet == 0 || passing.Contains(Test(m.IdSet, (m.Flags & Layout.MatchIdByNs) != 0 ? 2 : 1)) != ((m.Flags & Layout.MatchIdNegate) != 0)));
+                decided++;
+                var v = DecisionTable.Encode(verdict, pid => ImageTables.At(t.Policies, pid) is { } p && (p.Flags & Layout.PolicyDryRun) != 0);
+                g = groupValue.Count;
+                groupValue.Add(v);
+                groupBytes.Add(Convert.ToHexString(Rows.Bytes(v)));
+                byProjection[key] = g;
+            }
+            classGroup[i] = g;
+        }
+        int def = classes.FindIndex(c => c.Cls == 0);
+        if (def < 0)
+        {
+            // The most common decision, the first class holding it on a tie.
+            var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (int g in classGroup) counts[groupBytes[g]] = counts.GetValueOrDefault(groupBytes[g]) + 1;
+            def = 0;
+            for (int i = 1; i < classes.Count; i++)
+                if (counts[groupBytes[classGroup[i]]] > counts[groupBytes[classGroup[def]]]) def = i;
+        }
+        string defBytes = groupBytes[classGroup[def]];
+        var zero = new IpPrefix(new IpAddr(0, v6), 0);
+        result.Add(new DecisionRegion(zero, 0, groupValue[classGroup[def]]));
+        for (int i = 0; i < classes.Count; i++)
+            if (classes[i].Cls != 0 && groupBytes[classGroup[i]] != defBytes)
+                result.Add(new DecisionRegion(zero, classes[i].Cls, groupValue[classGroup[i]]));
+        return result;
+    }
+}
