@@ -13,7 +13,8 @@ namespace KmeshCompiler.Benchmarks;
 
 /// <summary>The node images of realistic multi-tenant clusters (<see cref="RealisticCluster"/>), three areas:
 ///  * <c>realistic [GENERATOR SWITCHES] [--runs R] [--node N] [--write-snapshot FILE] [--sizes A,B,C]</c>:
-///    generates the cluster, lowers its busiest node in process (median of R warm runs), prints every
+///    generates the cluster, lowers its busiest node in process (median of R warm runs; --runs 0 only
+///    generates, and writes the snapshot with --write-snapshot), prints every
 ///    image table's rows against its capacity, the decision table's coverage (evals with a table /
 ///    evals) and, when the image does not fit, the errors and the rows each table would need. With
 ///    --sizes, one line per table with its rows at each pod count: the growth law.
@@ -43,7 +44,7 @@ public static class RealisticBench
             bool Int(out int x) => int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out x) && x > 0;
             switch (a)
             {
-                case "--runs" when Int(out int r): s = s with { Runs = r }; break;
+                case "--runs" when Int(out int r) || v == "0": s = s with { Runs = r }; break;
                 case "--samples" when Int(out int n): s = s with { Samples = n }; break;
                 case "--repeat" when Int(out int n): s = s with { Repeat = n }; break;
                 case "--node": s = s with { Node = v }; break;
@@ -132,6 +133,7 @@ public static class RealisticBench
             RealisticCluster.WriteSnapshot(world, s.Snapshot);
             Console.WriteLine($"snapshot {s.Snapshot}: {new FileInfo(s.Snapshot).Length:N0} bytes in {sw.ElapsedMilliseconds} ms");
         }
+        if (s.Runs == 0) return 0; // --runs 0: generate (and write) only
         GC.Collect();
         long heapWorld = GC.GetTotalMemory(true);
 

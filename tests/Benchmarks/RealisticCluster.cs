@@ -368,7 +368,7 @@ public static class RealisticCluster
                 ? P(RootNamespace, $"mesh-{n}-deny-unauthenticated", g, PolicyAction.Deny, [C(M with { NotPrincipals = [Glob("*")] })])
                 : P(RootNamespace, $"mesh-{n}-deny-unauthenticated-{20000 + u}", g, PolicyAction.Deny, [C(M with { NotPrincipals = [Glob("*")] }), Ports(20000 + u)]),
             1 => P(RootNamespace, $"mesh-{n}-allow-health-checks", g, PolicyAction.Allow,
-                [C(M with { SourceIps = o.DualStack ? [IpPrefix.Parse("169.254.7.127/32"), IpPrefix.Parse("fd16:9254:7127:1337:ffff:ffff:ffff:ffff/128")] : [IpPrefix.Parse("169.254.7.127/32")] }), Ports(15021, 15021 + u + (round > 0 ? 100u : 0))]),
+                [C(M with { SourceIps = o.DualStack ? [IpPrefix.Parse("169.254.7.127/32"), IpPrefix.Parse("fd16:9254:7127:1337:ffff:ffff:ffff:ffff/128")] : [IpPrefix.Parse("169.254.7.127/32")] }), round == 0 ? Ports(15021) : Ports(15021, 15120 + u)]),
             2 => P(RootNamespace, $"mesh-{n}-allow-prometheus", g, PolicyAction.Allow,
                 [C(M with { Namespaces = [Exact(MonitoringNamespace)] }), Ports(15020, 15090 + u)]),
             3 => P(RootNamespace, $"mesh-{n}-deny-cidrs", g, PolicyAction.Deny,
