@@ -22,6 +22,9 @@ public sealed record RealisticClusterOptions
     public bool NamespaceGlobs { get; init; }
     /// <summary>Mesh-wide (istio-system, GLOBAL) policies.</summary>
     public int MeshWide { get; init; } = 12;
+    /// <summary>Ports of every tenant Service (1–8): 80→8080, 9090→9090, then others (443→8443,
+    /// 50051, 8081, 5432, 6379, 9000) picked at random.</summary>
+    public int ServicePorts { get; init; } = 3;
     /// <summary>Pod addresses at random offsets of the node's range (as after churn) instead of packed
     /// from its start.</summary>
     public bool Scattered { get; init; }
@@ -30,10 +33,10 @@ public sealed record RealisticClusterOptions
     public int NodeCount => Nodes ?? Math.Max(Zones, Pods / 200);
 
     public string Name => string.Create(CultureInfo.InvariantCulture,
-        $"p{Pods}-ns{Namespaces}-n{NodeCount}-z{Zones}-m{MeshWide}{(DualStack ? "-ds" : "")}{(NamespaceGlobs ? "-globs" : "")}{(Scattered ? "-scattered" : "")}-s{Seed}");
+        $"p{Pods}-ns{Namespaces}-n{NodeCount}-z{Zones}-m{MeshWide}{(ServicePorts != 3 ? $"-sp{ServicePorts}" : "")}{(DualStack ? "-ds" : "")}{(NamespaceGlobs ? "-globs" : "")}{(Scattered ? "-scattered" : "")}-s{Seed}");
 
     /// <summary>The generator's switches, for usage lines.</summary>
-    public const string Usage = "[--pods N] [--namespaces N] [--nodes N] [--zones N] [--dual-stack] [--ns-globs] [--mesh-wide K] [--scattered|--dense] [--seed N]";
+    public const string Usage = "[--pods N] [--namespaces N] [--nodes N] [--zones N] [--dual-stack] [--ns-globs] [--mesh-wide K] [--service-ports N] [--scattered|--dense] [--seed N]";
 
     /// <summary>Reads the generator's switches from <paramref name="args"/>; everything else is left in
     /// <paramref name="rest"/> for the caller. Returns null with <paramref name="error"/> set on a bad
@@ -62,6 +65,7 @@ public sealed record RealisticClusterOptions
                     case "--nodes": o = o with { Nodes = Value() }; break;
                     case "--zones": o = o with { Zones = Value() }; break;
                     case "--mesh-wide": o = o with { MeshWide = Value() }; break;
+                    case "--service-ports": o = o with { ServicePorts = Value() }; break;
                     case "--seed": o = o with { Seed = Value() }; break;
                     case "--dual-stack": o = o with { DualStack = true }; break;
                     case "--ns-globs": o = o with { NamespaceGlobs = true }; break;
@@ -85,6 +89,7 @@ public sealed record RealisticClusterOptions
     {
         if (Namespaces < 1) return "--namespaces must be at least 1";
         if (Zones < 1) return "--zones must be at least 1";
+        if (ServicePorts is < 1 or > 8) return "--service-ports must be 1 to 8";
         if (NodeCount < 1) return "--nodes must be at least 1";
         int tenantPods = Pods - RealisticCluster.InfraPods(Pods);
         if (tenantPods < 2 * Namespaces)
@@ -105,7 +110,7 @@ public readonly record struct Triple(IpAddr Source, IpAddr Destination, uint Por
 /// id), built directly as IR: no YAML, so 300,000 pods take seconds.
 ///
 /// Shape: tenant namespaces tenant-000 ... each holding Deployments of 2–20 replicas (one service
-/// account and one Service per app, 3–5 ports, service port → target port), pods spread over the
+/// account and one Service per app with 3 ports by default, service port → target port), pods spread over the
 /// nodes of 3 zones (each node owns a /23 of 10.128.0.0/9 and, dual-stack, a /64 of fd00:10::/48);
 /// an ingress gateway (istio-ingress, service account ingress-gateway) and Prometheus (monitoring).
 /// Per tenant namespace: ALLOW from the same namespace; ALLOW from the gateway's principal on 8080;
@@ -195,10 +200,10 @@ public static class RealisticCluster
                 int r = rng.Next(2, 21);
                 if (remaining - r < 2) r = remaining;
                 remaining -= r;
-                var ports = ImmutableArray.CreateBuilder<ServicePort>();
-                ports.AddRange(CommonPorts);
-                int extra = 1 + rng.Next(3), first = rng.Next(PortPool.Length);
-                for (int e = 0; e < extra; e++) ports.Add(PortPool[(first + e) % PortPool.Length]);
+                var ports = ImmutableArray.CreateBuilder<ServicePort>(o.ServicePorts);
+                ports.AddRange(CommonPorts.Take(o.ServicePorts));
+                int first = rng.Next(PortPool.Length);
+                for (int e = 0; e < o.ServicePorts - CommonPorts.Length; e++) ports.Add(PortPool[(first + e) % PortPool.Length]);
                 var app = new App(nsName, $"{AppNames[k % AppNames.Length]}-{k / AppNames.Length}", r, ports.ToImmutable());
                 apps.Add(app);
                 appsOf[ns].Add(app);

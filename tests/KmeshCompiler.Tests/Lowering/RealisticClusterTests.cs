@@ -34,7 +34,9 @@ public class RealisticClusterTests
         Assert.Equal(3, w.Nodes.Select(n => n.Locality.Zone).Distinct().Count());
         var nodes = w.Nodes.ToDictionary(n => n.Name);
         Assert.All(w.Workloads, x => Assert.Equal(nodes[x.Node].Locality, x.Locality));
-        Assert.All(w.Services, s => Assert.True(s.Ports.Length >= 3, s.Key));
+        Assert.All(w.Services, s => Assert.Equal(3, s.Ports.Length));
+        Assert.All(RealisticCluster.Generate(Small with { ServicePorts = 5 }).Services.Where(s => s.Namespace.StartsWith("tenant-", StringComparison.Ordinal)),
+            s => Assert.Equal(5, s.Ports.Select(p => p.TargetPort).Distinct().Count()));
         // Deployments of 2-20 replicas, one service account (and Service) per app.
         var apps = w.Workloads.Where(x => x.Namespace.StartsWith("tenant-", StringComparison.Ordinal)).GroupBy(x => (x.Namespace, x.ServiceAccount)).ToList();
         Assert.All(apps, a => Assert.InRange(a.Count(), 2, 21));
@@ -174,9 +176,9 @@ public class RealisticClusterTests
     [Fact]
     public void SwitchesParseAndBadValuesAreRefused()
     {
-        var o = RealisticClusterOptions.Parse(["--pods", "300000", "--namespaces", "1000", "--nodes", "1500", "--dual-stack", "--ns-globs", "--mesh-wide", "300", "--scattered", "--seed", "9", "--runs", "3"], out var rest, out var error);
+        var o = RealisticClusterOptions.Parse(["--pods", "300000", "--namespaces", "1000", "--nodes", "1500", "--dual-stack", "--ns-globs", "--mesh-wide", "300", "--service-ports", "4", "--scattered", "--seed", "9", "--runs", "3"], out var rest, out var error);
         Assert.Null(error);
-        Assert.Equal(new RealisticClusterOptions { Pods = 300_000, Namespaces = 1000, Nodes = 1500, DualStack = true, NamespaceGlobs = true, MeshWide = 300, Scattered = true, Seed = 9 }, o);
+        Assert.Equal(new RealisticClusterOptions { Pods = 300_000, Namespaces = 1000, Nodes = 1500, DualStack = true, NamespaceGlobs = true, MeshWide = 300, ServicePorts = 4, Scattered = true, Seed = 9 }, o);
         Assert.Equal(["--runs", "3"], rest);
         Assert.Equal(100_000 / 200, RealisticClusterOptions.Parse(["--pods", "100000"], out _, out _)!.NodeCount);
         Assert.Null(RealisticClusterOptions.Parse(["--pods", "lots"], out _, out error));
