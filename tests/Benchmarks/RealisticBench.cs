@@ -30,10 +30,34 @@ public static class RealisticBench
     private const string Usage = "usage: Benchmarks realistic|realistic-e2e|realistic-kernel " + RealisticClusterOptions.Usage +
         " [--runs R] [--node NODE] [--write-snapshot FILE] [--sizes N,N,...] [--samples N] [--repeat N]";
 
+    private const string Help = Usage + """
+
+        The cluster (docs/realistic-clusters.md):
+          --pods N            every pod, ingress gateway and Prometheus included (default 25000)
+          --namespaces N      tenant namespaces tenant-000... (default 1000)
+          --nodes N           nodes (default pods/200), spread over --zones N zones (default 3)
+          --dual-stack        an IPv6 address on every pod and Service too
+          --ns-globs          one ALLOW from a namespace glob ("tenant-03*") per tenant namespace
+          --mesh-wide K       K mesh-wide policies in istio-system (default 12)
+          --service-ports N   ports of every tenant Service, 1-8 (default 3)
+          --scattered         pod addresses at random offsets of the node's /23 (v6: random in its /64)
+          --dense             packed from the start of the node's range (the default)
+          --seed N            the generator's seed (default 1)
+        The measurement:
+          --runs R            timed runs, median reported (realistic: 3, lowering in process, 0 = generate only;
+                              realistic-e2e: 5 kmeshc compile processes; realistic-kernel: 1)
+          --node NODE         the node to compile (default: the busiest, most local workloads)
+          --write-snapshot F  also write the cluster as a binary xDS snapshot (kmeshc compile F --node NODE)
+          --sizes A,B,C       realistic: the rows of every table at each pod count (the growth law)
+          --samples N         realistic-kernel: SYNs in the sample (default 1000)
+          --repeat N          realistic-kernel: BPF_PROG_TEST_RUN repeats per SYN (default 2000)
+        """;
+
     private sealed record Settings(RealisticClusterOptions Cluster, int Runs, string? Node, string? Snapshot, int[] Sizes, int Samples, int Repeat);
 
     private static Settings? Parse(string[] args, int runs)
     {
+        if (args.Contains("--help") || args.Contains("-h")) { Console.WriteLine(Help); return null; }
         var o = RealisticClusterOptions.Parse(args, out var rest, out string? error);
         var s = new Settings(o ?? new RealisticClusterOptions(), runs, null, null, [], 1000, 2000);
         for (int i = 0; error is null && i < rest.Count; i++)
@@ -63,11 +87,16 @@ public static class RealisticBench
         return null;
     }
 
-    private static (World World, string Node, double GenMs) Build(Settings s)
+    /// <summary>The cluster and the node to compile; null (with the reason on standard error) when the
+    /// options make no cluster, for example too many pods per node, or --node names no node of it.</summary>
+    private static (World World, string Node, double GenMs)? Build(Settings s)
     {
         var sw = Stopwatch.StartNew();
-        var world = RealisticCluster.Generate(s.Cluster);
+        World world;
+        try { world = RealisticCluster.Generate(s.Cluster); }
+        catch (ArgumentException e) { Console.Error.WriteLine($"realistic: {e.Message}"); return null; }
         double ms = sw.Elapsed.TotalMilliseconds;
+        if (s.Node is { } n && !world.Nodes.Any(x => x.Name == n)) { Console.Error.WriteLine($"realistic: --node {n} is no node of the cluster (node-0000 ... node-{world.Nodes.Length - 1:D4})"); return null; }
         return (world, s.Node ?? RealisticCluster.BusiestNode(world), ms);
     }
 
@@ -121,11 +150,13 @@ public static class RealisticBench
     private static Lowered WithNeeded(World world, string node, Lowered l) =>
         l.Image is not null ? l : l with { Needed = Lowerer.Lower(world, node, new DiagnosticBag(), Unlimited) };
 
+    private static int Refused(string[] args) => args.Contains("--help") || args.Contains("-h") ? 0 : 2;
+
     public static int Run(string[] args)
     {
-        if (Parse(args, 3) is not { } s) return 2;
+        if (Parse(args, 3) is not { } s) return Refused(args);
         if (s.Sizes.Length > 0) return Growth(s);
-        var (world, node, genMs) = Build(s);
+        if (Build(s) is not var (world, node, genMs)) return 2;
         Describe(s, world, node, genMs);
         if (s.Snapshot is not null)
         {
@@ -189,7 +220,7 @@ public static class RealisticBench
         {
             var cs = s with { Cluster = s.Cluster with { Pods = pods } };
             if (cs.Cluster.Check() is { } error) { Console.Error.WriteLine($"realistic: --sizes {pods}: {error}"); return 2; }
-            var (world, node, genMs) = Build(cs);
+            if (Build(cs) is not var (world, node, genMs)) return 2;
             Describe(cs, world, node, genMs);
             Lower(world, node); // warm-up
             var l = WithNeeded(world, node, Lower(world, node));
@@ -218,7 +249,7 @@ public static class RealisticBench
 
     public static int EndToEnd(string[] args)
     {
-        if (Parse(args, 5) is not { } s) return 2;
+        if (Parse(args, 5) is not { } s) return Refused(args);
         string root = CheckBench.FindRoot();
         // The launcher builds (or rebuilds) the CLI when a source is newer; the runs use the built binary.
         using (var build = Process.Start(new ProcessStartInfo(Path.Combine(root, "kmeshc"), "--version") { RedirectStandardOutput = true, UseShellExecute = false })!)
@@ -228,10 +259,15 @@ public static class RealisticBench
             if (build.ExitCode != 0) { Console.Error.WriteLine("realistic-e2e: ./kmeshc --version failed (the CLI does not build)"); return 2; }
         }
         string kmeshc = Path.Combine(root, ".build", "kmeshc", "kmeshc");
-        var (world, node, genMs) = Build(s);
+        if (Build(s) is not var (world, node, genMs)) return 2;
         Describe(s, world, node, genMs);
-        string dir = Path.Combine(Path.GetTempPath(), "kmesh-realistic-" + s.Cluster.Name);
-        Directory.CreateDirectory(dir);
+        string dir = Directory.CreateTempSubdirectory("kmesh-realistic-").FullName;
+        try { return EndToEnd(s, kmeshc, world, node, dir); }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    private static int EndToEnd(Settings s, string kmeshc, World world, string node, string dir)
+    {
         string snap = s.Snapshot ?? Path.Combine(dir, "world.pb"), img = Path.Combine(dir, "node.img");
         var sw = Stopwatch.StartNew();
         RealisticCluster.WriteSnapshot(world, snap);
@@ -310,9 +346,9 @@ public static class RealisticBench
 
     public static int Kernel(string[] args)
     {
-        if (Parse(args, 1) is not { } s) return 2;
+        if (Parse(args, 1) is not { } s) return Refused(args);
         if (BpfEnvironment.Unavailable() is { } why) { Console.Error.WriteLine($"realistic-kernel: {why}"); return 2; }
-        var (world, node, genMs) = Build(s);
+        if (Build(s) is not var (world, node, genMs)) return 2;
         Describe(s, world, node, genMs);
         var images = new Dictionary<string, ImageFile>();
         foreach (var (path, table) in new[] { ("table", true), ("stages", false) })

@@ -170,7 +170,7 @@ public static class RealisticCluster
 
     public static World Generate(RealisticClusterOptions o)
     {
-        if (o.Check() is { } error) throw new ArgumentException(error, nameof(o));
+        if (o.Check() is { } error) throw new ArgumentException(error);
         var rng = new Random(o.Seed);
         var none = SourceLocation.None;
         int nodeCount = o.NodeCount, range = NodeRange(o);
@@ -279,10 +279,10 @@ public static class RealisticCluster
     {
         if (used is null)
         {
-            if (next[node] >= range - 2) throw new InvalidOperationException($"{NodeName(node)} has more than {range - 2} pods: raise --nodes");
+            if (next[node] >= range - 2) throw new ArgumentException($"{NodeName(node)} would hold more than {range - 2} pods: raise --nodes");
             return ++next[node];
         }
-        if (++next[node] > (range - 2) * 3 / 4) throw new InvalidOperationException($"{NodeName(node)} has more than {(range - 2) * 3 / 4} pods: raise --nodes");
+        if (++next[node] > (range - 2) * 3 / 4) throw new ArgumentException($"{NodeName(node)} would hold more than {(range - 2) * 3 / 4} pods (scattered over {range - 2} addresses): raise --nodes");
         long b = (long)node * range;
         while (true)
         {
