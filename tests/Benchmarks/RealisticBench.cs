@@ -133,18 +133,18 @@ public static class RealisticBench
 
     /// <summary>One lowering of the node, in process: the image, or null with the errors and the
     /// image of the same node with unlimited tables (what the tables would need).</summary>
-    private sealed record Lowered(ImageFile? Image, List<Diagnostic> Errors, ImageFile? Needed, double Ms, long Allocated);
+    private sealed record Lowered(ImageFile? Image, List<Diagnostic> Errors, ImageFile? Needed, double Ms, long Allocated, LoweringStats? Stats);
 
     private static Lowered Lower(World world, string node, LoweringLimits? limits = null)
     {
         long alloc0 = GC.GetTotalAllocatedBytes(true);
         var sw = Stopwatch.StartNew();
         var bag = new DiagnosticBag();
-        var image = Lowerer.Lower(world, node, bag, limits);
+        var image = Lowerer.Lower(world, node, bag, limits, out var stats);
         double ms = sw.Elapsed.TotalMilliseconds;
         long allocated = GC.GetTotalAllocatedBytes(true) - alloc0;
         var errors = bag.Sorted().Where(d => d.Severity == Severity.Error).ToList();
-        return new Lowered(image, errors, null, ms, allocated);
+        return new Lowered(image, errors, null, ms, allocated, stats);
     }
 
     private static Lowered WithNeeded(World world, string node, Lowered l) =>
@@ -172,11 +172,12 @@ public static class RealisticBench
         var first = Lower(world, node);
         var times = new List<double>();
         var allocs = new List<long>();
+        Lowered? last = null;
         for (int i = 0; i < s.Runs; i++)
         {
             GC.Collect();
             GC.WaitForPendingFinalizers();
-            var l = Lower(world, node);
+            var l = last = Lower(world, node);
             times.Add(l.Ms);
             allocs.Add(l.Allocated);
         }
@@ -186,6 +187,8 @@ public static class RealisticBench
             $"lowering (in process, warm): median {Median(times):F0} ms of {s.Runs} (runs {string.Join(", ", times.Select(t => t.ToString("F0", CultureInfo.InvariantCulture)))}); " +
             $"allocated {Median(allocs.Select(a => (double)a)) / (1 << 20):F0} MiB per lowering; managed heap holding the world {heapWorld / (1 << 20)} MiB; " +
             $"process peak working set {self.PeakWorkingSet64 / (1 << 20)} MiB (generation and lowering)"));
+        if (last?.Stats is { } st)
+            Console.WriteLine("phases of the last run (wall/CPU ms): " + string.Join(", ", st.Phases.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Phase} {p.Ms:F0}/{p.CpuMs:F0}"))));
 
         var lowered = WithNeeded(world, node, first);
         if (lowered.Image is null)
@@ -344,6 +347,9 @@ public static class RealisticBench
 
     // ---- kernel --------------------------------------------------------------------------------------
 
+    /// <summary>Repeats of each baseline run (its SYN costs tens of ns: more repeats for a steady mean).</summary>
+    private const int BaselineRepeat = 20_000;
+
     public static int Kernel(string[] args)
     {
         if (Parse(args, 1) is not { } s) return Refused(args);
@@ -367,7 +373,7 @@ public static class RealisticBench
         var (covered, evals) = Coverage(images["table"]);
         var decisions = new ImageTables(images["table"]).Decisions;
         int byTable = triples.Count(t => decisions.Lookup(t.Destination, t.Port, t.Source) is { } d && DecisionTable.Verdict(d) is not null);
-        Console.WriteLine($"sample: {triples.Length} SYNs (seed {s.Cluster.Seed}), each BPF_PROG_TEST_RUN with repeat {s.Repeat}, paired with a baseline run; " +
+        Console.WriteLine($"sample: {triples.Length} SYNs (seed {s.Cluster.Seed}), each BPF_PROG_TEST_RUN with repeat {s.Repeat}, paired with a baseline run of {BaselineRepeat} repeats; " +
                           $"decision-table coverage {covered}/{evals} evals ({Pct(covered, evals)}); the table decides {byTable} of the {triples.Length} SYNs ({Pct(byTable, triples.Length)})");
 
         using var baselineObj = BpfObject.Load(BpfObjectFiles.Require(BpfObjectFiles.Baseline));
@@ -387,11 +393,11 @@ public static class RealisticBench
             var bases = new List<double>();
             var ratios = new List<double>();
             var acts = new XdpAction[frames.Count];
-            baselineProg.TestRun(baseSyn, s.Repeat);
+            baselineProg.TestRun(baseSyn, BaselineRepeat);
             for (int i = 0; i < frames.Count; i++)
             {
                 acts[i] = auth.Run(frames[i]).XdpAction; // also warms the lookups of this SYN
-                double a = auth.Run(frames[i], s.Repeat).DurationNs, b = baselineProg.TestRun(baseSyn, s.Repeat).DurationNs;
+                double a = auth.Run(frames[i], s.Repeat).DurationNs, b = baselineProg.TestRun(baseSyn, BaselineRepeat).DurationNs;
                 ns.Add(a);
                 bases.Add(b);
                 ratios.Add(a / b);
