@@ -19,6 +19,8 @@ public static class Program
             ["lowering"] = LoweringBench.Run,
             ["lowering-once"] = LoweringBench.Once,
             ["loader"] = LoaderBench.Run,
+            ["realistic"] = RealisticBench.Run, ["realistic-e2e"] = RealisticBench.EndToEnd, ["realistic-e2e-child"] = RealisticBench.Child,
+            ["realistic-kernel"] = RealisticBench.Kernel,
         };
         if (args.Length == 0 || !areas.TryGetValue(args[0], out var run))
         {
