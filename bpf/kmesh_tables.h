@@ -81,7 +81,7 @@ typedef uint64_t __u64;
 #define KMESH_MAX_CLAUSES          65536   /* power of two: ids are masked with (MAX-1)  */
 #define KMESH_MAX_MATCHES          65536   /* power of two: ids are masked with (MAX-1)  */
 #define KMESH_MAX_ADDR_SET_ENTRIES 262144
-#define KMESH_MAX_PORT_SET_ENTRIES 65536
+#define KMESH_MAX_PORT_SET_ENTRIES 262144
 #define KMESH_MAX_IDENTITY_ADDRS 1048576   /* every workload address of the cluster, both families */
 #define KMESH_MAX_ID_SET_ENTRIES  262144   /* members of identity and namespace sets     */
 #define KMESH_MAX_DECISIONS       262144   /* decision-table entries, all evals together */
@@ -332,7 +332,11 @@ struct kmesh_decision_index {
  * the deciding policy (or ~0), and every policy whose counter the packet increments, as the POLICY
  * stage would: matched[0 .. count-1] are policy ids, KMESH_DECISION_DRY_RUN marking the dry-run
  * ones (dry_run_matched, else matched; the deciding DENY also counts denied). A region in which
- * more than KMESH_DECISION_MAX_MATCHED policies match is stored with KMESH_DECISION_STAGES. */
+ * more than KMESH_DECISION_MAX_MATCHED policies match is stored with KMESH_DECISION_STAGES.
+ * stage_ports (an entry keyed by KMESH_DECISION_OTHER_PORT only; 0 = none): a km_port_sets set of
+ * ports this entry must not answer for, because the eval names them and the compiler built no
+ * per-port table for them at this address (more named ports than it keys): a SYN to one of them
+ * takes the stages. */
 #define KMESH_DECISION_MAX_MATCHED 6
 #define KMESH_DECISION_DRY_RUN 0x80000000u
 #define KMESH_DECISION_STAGES  0x1u
@@ -342,7 +346,9 @@ struct kmesh_decision {
 	__u32 flags;
 	__u32 count;
 	__u32 matched[KMESH_DECISION_MAX_MATCHED];
-};                           /* 40 bytes */
+	__u32 stage_ports;
+	__u32 reserved;
+};                           /* 48 bytes */
 
 /* ---------------------------------------------------------------------------------------------
  * Runtime state (not in images).

@@ -37,7 +37,7 @@ KM_GEN_MAP(km_rules, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_range, KMESH_MAX_RU
 KM_GEN_MAP(km_clauses, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_range, KMESH_MAX_CLAUSES);
 KM_GEN_MAP(km_matches, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_match, KMESH_MAX_MATCHES);
 KM_GEN_MAP_FLAGS(km_addr_sets, BPF_MAP_TYPE_LPM_TRIE, struct kmesh_addr_set_key, __u32, KMESH_MAX_ADDR_SET_ENTRIES, BPF_F_NO_PREALLOC);
-KM_GEN_MAP(km_port_sets, BPF_MAP_TYPE_HASH, struct kmesh_port_key, __u32, KMESH_MAX_PORT_SET_ENTRIES);
+KM_GEN_MAP_FLAGS(km_port_sets, BPF_MAP_TYPE_HASH, struct kmesh_port_key, __u32, KMESH_MAX_PORT_SET_ENTRIES, BPF_F_NO_PREALLOC);
 KM_GEN_MAP_FLAGS(km_identities, BPF_MAP_TYPE_HASH, struct kmesh_ip_key, struct kmesh_identity, KMESH_MAX_IDENTITY_ADDRS, BPF_F_NO_PREALLOC);
 KM_GEN_MAP(km_id_sets, BPF_MAP_TYPE_HASH, struct kmesh_id_set_key, __u32, KMESH_MAX_ID_SET_ENTRIES);
 KM_GEN_MAP_FLAGS(km_decisions, BPF_MAP_TYPE_HASH, struct kmesh_decision_key, struct kmesh_decision, KMESH_MAX_DECISIONS, BPF_F_NO_PREALLOC);
@@ -356,6 +356,11 @@ static __always_inline int decide_by_table(struct parsed *p, __u32 gen, struct k
 	}
 	if (!d || (d->flags & KMESH_DECISION_STAGES) || d->verdict > KMESH_VERDICT_DENY_NONE_ALLOW)
 		return -1;
+	if (k.port == KMESH_DECISION_OTHER_PORT && d->stage_ports) {
+		struct kmesh_port_key pk = { .id = d->stage_ports, .port = port };
+		if (KM_LOOKUP(km_port_sets, gen, &pk))
+			return -1; /* a port the eval names without a table here: the stages decide */
+	}
 	__u32 n = d->count;
 	if (n > KMESH_DECISION_MAX_MATCHED)
 		return -1;

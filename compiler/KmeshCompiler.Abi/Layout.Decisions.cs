@@ -33,7 +33,7 @@ public unsafe struct KmeshDecisionKey
     public uint Cls;
 }
 
-[StructLayout(LayoutKind.Sequential, Size = 40)]
+[StructLayout(LayoutKind.Sequential, Size = 48)]
 public unsafe struct KmeshDecision
 {
     public uint Verdict;
@@ -41,6 +41,9 @@ public unsafe struct KmeshDecision
     public uint Flags;
     public uint Count;
     public fixed uint Matched[6];
+    /// <summary>Other-ports entries: a km_port_sets set of ports this entry must leave to the stages (0: none).</summary>
+    public uint StagePorts;
+    public uint Reserved;
 }
 
 [StructLayout(LayoutKind.Sequential, Size = 16408)]

@@ -20,7 +20,7 @@ public static partial class Layout
     public const uint MaxClauses = 65536;
     public const uint MaxMatches = 65536;
     public const uint MaxAddrSetEntries = 262144;
-    public const uint MaxPortSetEntries = 65536;
+    public const uint MaxPortSetEntries = 262144;
     public const uint MaxIdentityAddrs = 1048576;
     public const uint MaxIdSetEntries = 262144;
     public const uint MaxServices = 262144;

@@ -16,7 +16,7 @@ public sealed record MapSpec(string Name, BpfMapType Type, int KeySize, int Valu
 public static partial class Layout
 {
     /// <summary>SHA-256 of bpf/kmesh_tables.h with CR removed. LayoutTests fails when it is stale.</summary>
-    public const string AbiHash = "d771c41637dce040d54acbe1392cf3f376599b7dc06fe71b3fd2615322a1e3f4";
+    public const string AbiHash = "5cec14de35877898792f7b68b62158a6126ecea501d754f9a10153c8f9fd7254";
 
     // Image tables (KMESH_MAP_*).
     public const string MapWorkloads = "km_workloads";
@@ -67,7 +67,7 @@ public static partial class Layout
         new(MapClauses, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshRange>(), MaxClauses, 0, true),
         new(MapMatches, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshMatch>(), MaxMatches, 0, true),
         new(MapAddrSets, BpfMapType.LpmTrie, Unsafe.SizeOf<KmeshAddrSetKey>(), sizeof(uint), MaxAddrSetEntries, MapSpec.NoPrealloc, true),
-        new(MapPortSets, BpfMapType.Hash, Unsafe.SizeOf<KmeshPortKey>(), sizeof(uint), MaxPortSetEntries, 0, true),
+        new(MapPortSets, BpfMapType.Hash, Unsafe.SizeOf<KmeshPortKey>(), sizeof(uint), MaxPortSetEntries, MapSpec.NoPrealloc, true),
         new(MapIdentities, BpfMapType.Hash, Unsafe.SizeOf<KmeshIpKey>(), Unsafe.SizeOf<KmeshIdentity>(), MaxIdentityAddrs, MapSpec.NoPrealloc, true),
         new(MapIdSets, BpfMapType.Hash, Unsafe.SizeOf<KmeshIdSetKey>(), sizeof(uint), MaxIdSetEntries, 0, true),
         new(MapDecisions, BpfMapType.Hash, Unsafe.SizeOf<KmeshDecisionKey>(), Unsafe.SizeOf<KmeshDecision>(), MaxDecisions, MapSpec.NoPrealloc, true),

@@ -68,7 +68,7 @@ public static class DecisionBench
             }
             int local = world.Workloads.Count(w => w.Node == node);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {node} | {local} | {st!.Evals} | {st.EvalsWithTable} | {st.Entries} | {st.RegionsDecided} | {st.OverRegionCap + st.TooManyPorts + st.TooManyLengths + st.OverImageCap} | {lowerMs.Order().ElementAt(runs / 2):F0} | {tableMs.Order().ElementAt(runs / 2):F0} |"));
+                $"| {node} | {local} | {st!.Evals} | {st.EvalsWithTable} | {st.Entries} | {st.RowsWalked} | {st.OverRegionCap + st.TooManyPorts + st.TooManyLengths + st.OverImageCap} | {lowerMs.Order().ElementAt(runs / 2):F0} | {tableMs.Order().ElementAt(runs / 2):F0} |"));
         }
         return 0;
     }

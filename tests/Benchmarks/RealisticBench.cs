@@ -126,6 +126,7 @@ public static class RealisticBench
     public static (int Covered, int Evals) Coverage(ImageFile image)
     {
         DecisionTables.Add(image, LoweringLimits.Kernel, true, out var st);
+        if (Environment.GetEnvironmentVariable("KMESH_BENCH_VERBOSE") == "1") Console.Error.WriteLine(st);
         return (st.EvalsWithTable, st.Evals);
     }
 
@@ -371,8 +372,9 @@ public static class RealisticBench
         }
         var triples = RealisticCluster.SampleTriples(world, node, s.Samples, s.Cluster.Seed);
         var (covered, evals) = Coverage(images["table"]);
-        var decisions = new ImageTables(images["table"]).Decisions;
-        int byTable = triples.Count(t => decisions.Lookup(t.Destination, t.Port, t.Source) is { } d && DecisionTable.Verdict(d) is not null);
+        var tableTables = new ImageTables(images["table"]);
+        var decisions = tableTables.Decisions;
+        int byTable = triples.Count(t => decisions.Lookup(t.Destination, t.Port, t.Source, tableTables.IdentityOf(t.Source)) is { } d && DecisionTable.Verdict(d) is not null);
         Console.WriteLine($"sample: {triples.Length} SYNs (seed {s.Cluster.Seed}), each BPF_PROG_TEST_RUN with repeat {s.Repeat}, paired with a baseline run of {BaselineRepeat} repeats; " +
                           $"decision-table coverage {covered}/{evals} evals ({Pct(covered, evals)}); the table decides {byTable} of the {triples.Length} SYNs ({Pct(byTable, triples.Length)})");
 

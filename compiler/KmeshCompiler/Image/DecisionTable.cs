@@ -30,8 +30,12 @@ public sealed unsafe class DecisionTable
     /// filter (16 KB: returned by reference).</summary>
     public ref readonly KmeshDecisionIndex Index => ref _index;
 
-    public DecisionTable(IEnumerable<ImageEntry> entries, KmeshDecisionIndex? index)
+    private readonly Func<uint, uint, bool> _inPortSet;
+
+    /// <param name="inPortSet">km_port_sets membership (set, port): for the stage ports of other-ports entries.</param>
+    public DecisionTable(IEnumerable<ImageEntry> entries, KmeshDecisionIndex? index, Func<uint, uint, bool> inPortSet)
     {
+        _inPortSet = inPortSet;
         var list = new List<DecisionEntry>();
         foreach (var e in entries)
         {
@@ -50,16 +54,18 @@ public sealed unsafe class DecisionTable
     /// <summary>The entry program's lookup: port keyed when its bit is set; for a source with an
     /// identity its class, then class 0; for one without, one hash lookup per length of the family
     /// (longest first) with the source masked to it; when the port's bit is set and nothing hits, the
-    /// same with KMESH_DECISION_OTHER_PORT. The first hit.</summary>
+    /// same with KMESH_DECISION_OTHER_PORT. The first hit.
+    /// An other-ports entry whose stage ports hold the SYN's port does not answer (null: the stages).</summary>
     public KmeshDecision? Lookup(IpAddr dst, uint port, IpAddr src, KmeshIdentity identity)
     {
         bool byPort = _index.HasPort(port);
         uint first = byPort ? port & 0xffff : Layout.DecisionOtherPort;
-        if (identity.Id != 0)
-            return ProbeClass(dst, first, identity.Cls) ?? (byPort ? ProbeClass(dst, Layout.DecisionOtherPort, identity.Cls) : null);
         var lengths = _lengths[dst.IsV6 ? 1 : 0];
-        return Probe(dst, first, src, lengths)
-            ?? (byPort ? Probe(dst, Layout.DecisionOtherPort, src, lengths) : null);
+        KmeshDecision? At(uint key) => identity.Id != 0 ? ProbeClass(dst, key, identity.Cls) : Probe(dst, key, src, lengths);
+        if (byPort && At(first) is { } keyed) return keyed;
+        if (At(Layout.DecisionOtherPort) is not { } d) return null;
+        if ((d.Flags & Layout.DecisionStages) == 0 && d.StagePorts != 0 && _inPortSet(d.StagePorts, port & 0xffff)) return null;
+        return d;
     }
 
     private KmeshDecision? ProbeClass(IpAddr dst, uint port, uint cls) =>

@@ -30,6 +30,9 @@ public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = La
 
     public bool FastPath { get; } = fastPath;
 
+    /// <summary>KMESH_MAX_STAGE_STEPS as this interpreter enforces it.</summary>
+    public uint MaxStageSteps => maxStageSteps;
+
     public KernelVerdict Syn(IpAddr src, IpAddr dst, uint port)
     {
         var t = Tables;

@@ -173,7 +173,7 @@ public sealed class ImageTables
     private DecisionTable DecodeDecisions()
     {
         var index = ArrayOf<KmeshDecisionIndex>(Layout.MapDecisionIndex);
-        return new DecisionTable(Entries(Layout.MapDecisions), index.Length > 0 ? index[0] : null);
+        return new DecisionTable(Entries(Layout.MapDecisions), index.Length > 0 ? index[0] : null, InPortSet);
     }
 
     private IEnumerable<ImageEntry> Entries(string map) => Image.Section(map)?.Entries ?? [];

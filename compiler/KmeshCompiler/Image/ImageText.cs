@@ -201,7 +201,8 @@ public static class ImageText
         var counted = new List<string>();
         for (int i = 0; i < Math.Min((int)d.Count, Layout.DecisionMaxMatched); i++)
             counted.Add(policy(d.Matched[i] & ~Layout.DecisionDryRun) + ((d.Matched[i] & Layout.DecisionDryRun) != 0 ? " (dry-run)" : ""));
-        return counted.Count == 0 ? verdict : verdict + "; matched " + string.Join(", ", counted);
+        string result = counted.Count == 0 ? verdict : verdict + "; matched " + string.Join(", ", counted);
+        return d.StagePorts == 0 ? result : result + "; ports of port set " + d.StagePorts.ToString(CultureInfo.InvariantCulture) + " take the stages";
     }
 
     private static string Endpoint(IpAddr a, uint port) =>

@@ -6,7 +6,8 @@ using KmeshCompiler.Ir;
 namespace KmeshCompiler.Lowering;
 
 /// <summary>Figures about the decision table of one image.</summary>
-public sealed record DecisionStats(int Evals, int EvalsWithTable, int Entries, long RegionsDecided,
+/// <remarks>RowsWalked is the compile-time work: stage rows visited to build and decide partitions.</remarks>
+public sealed record DecisionStats(int Evals, int EvalsWithTable, int Entries, long RowsWalked,
     int OverRegionCap, int TooManyPorts, int TooManyLengths, int OverImageCap, TimeSpan Elapsed)
 {
     /// <summary>Evals with a table, in percent of the evals (blocks are not evals).</summary>
@@ -26,7 +27,7 @@ public static class DecisionTables
 {
     /// <summary>A decision point: a local address, the port its entries are keyed by (a port, or
     /// KMESH_DECISION_OTHER_PORT), and the eval and port the stages would evaluate for it.</summary>
-    private sealed record Point(IpAddr Dst, uint KeyPort, uint Eval, uint? EvalPort);
+    private sealed record Point(IpAddr Dst, uint KeyPort, uint Eval, uint? EvalPort, uint StagePorts = 0);
 
     /// <summary>The image with km_decisions and km_decision_idx filled; with <paramref name="enabled"/>
     /// false, with both empty (every SYN takes the stages).</summary>
@@ -34,6 +35,7 @@ public static class DecisionTables
     {
         var sw = Stopwatch.StartNew();
         var entries = new List<ImageEntry>();
+        var addedPortSets = new List<ImageEntry>();
         var lengths = new[] { new SortedSet<int>(), new SortedSet<int>() };
         var keyedPorts = new SortedSet<uint>();
         int evalCount = 0, withTable = 0, overRegion = 0, overLengths = 0, overImage = 0;
@@ -59,20 +61,49 @@ public static class DecisionTables
                 if (!points.TryGetValue(p.Eval, out var l)) points[p.Eval] = l = [];
                 l.Add(p);
             }
+            // The ports each local address serves (its backends' target ports): where its traffic goes.
+            var serves = new Dictionary<IpAddr, SortedSet<uint>>();
+            foreach (var b in t.Backends)
+            {
+                var (ba, bp) = Rows.Backend(b);
+                if (!t.Workloads.ContainsKey(ba)) continue;
+                if (!serves.TryGetValue(ba, out var l)) serves[ba] = l = [];
+                l.Add(bp);
+            }
+            // Port sets the table adds to km_port_sets (ports an other-ports entry leaves to the stages).
+            var stageSets = new Dictionary<uint, uint>(); // eval -> set id
+            uint nextSet = t.PortSets.Count == 0 ? 1 : t.PortSets.Keys.Max() + 1;
+            long portSetEntries = t.PortSets.Values.Sum(l => (long)l.Count);
             foreach (var (a, w) in t.Workloads)
             {
                 var ports = indexed.GetValueOrDefault(w.WorkloadId) ?? [];
                 foreach (var (port, e) in ports.OrderBy(kv => kv.Key)) Add(new Point(a, port, e, port));
                 var n = Named(w.EvalId);
+                uint stagePorts = 0;
+                IEnumerable<uint> keyed = n;
                 if (n.Count > limits.MaxDecisionPorts)
                 {
-                    // Too many ports tell the default class apart: no table for it.
+                    // More named ports than the table keys: per-port tables for the ports this
+                    // address serves (up to the limit); the other-ports entries send the rest of the
+                    // named ports to the stages.
                     portDependent.Add(w.EvalId);
-                    foreach (var q in n) if (!ports.ContainsKey(q)) uncovered.Add(new Point(a, q, w.EvalId, q));
-                    continue;
+                    var mine = serves.GetValueOrDefault(a) ?? [];
+                    keyed = n.Where(mine.Contains).Take(limits.MaxDecisionPorts).ToList();
+                    if (!stageSets.TryGetValue(w.EvalId, out stagePorts))
+                    {
+                        if (portSetEntries + addedPortSets.Count + n.Count > limits.Capacity(Layout.Map(Layout.MapPortSets)))
+                        {
+                            // No room for the set: no table for this eval's default class.
+                            foreach (var q in n) if (!ports.ContainsKey(q)) uncovered.Add(new Point(a, q, w.EvalId, q));
+                            continue;
+                        }
+                        stageSets[w.EvalId] = stagePorts = nextSet++;
+                        foreach (var q in n)
+                            addedPortSets.Add(new ImageEntry(Rows.Bytes(new KmeshPortKey { Id = stagePorts, Port = q }), Rows.U32(stagePorts)));
+                    }
                 }
-                foreach (var q in n) if (!ports.ContainsKey(q)) Add(new Point(a, q, w.EvalId, q));
-                Add(new Point(a, Layout.DecisionOtherPort, w.EvalId, null));
+                foreach (var q in keyed) if (!ports.ContainsKey(q)) Add(new Point(a, q, w.EvalId, q));
+                Add(new Point(a, Layout.DecisionOtherPort, w.EvalId, null, stagePorts));
             }
 
             long work = 0;
@@ -82,7 +113,7 @@ public static class DecisionTables
                 if (work >= limits.MaxDecisionWork) { overImage++; uncovered.AddRange(ps); continue; }
                 var r = ForEval(t, interp, classes, evalId, eval, ps, Named(evalId), limits);
                 decided += r.Decided;
-                work += r.Decided * EvalSize(t, eval);
+                work += r.Decided;
                 if (r.Entries is null) { overRegion++; uncovered.AddRange(ps); continue; }
                 var union = new[] { new SortedSet<int>(lengths[0]) { 0 }, new SortedSet<int>(lengths[1]) { 0 } };
                 foreach (var (fam, len) in r.Lengths) union[fam].Add(len);
@@ -119,6 +150,13 @@ public static class DecisionTables
         // and its bit would land outside the 65536-bit map.
         var index = KmeshDecisionIndex.For([.. lengths[0].Reverse()], [.. lengths[1].Reverse()], keyedPorts.Where(p => p <= 0xffff), local);
         var sections = image.Sections.Where(s => s.Name is not (Layout.MapDecisions or Layout.MapDecisionIndex)).ToList();
+        if (addedPortSets.Count > 0)
+        {
+            int i = sections.FindIndex(s => s.Name == Layout.MapPortSets);
+            var merged = (i >= 0 ? sections[i].Entries : []).Concat(addedPortSets);
+            var section = ImageSection.For(Layout.Map(Layout.MapPortSets), merged);
+            if (i >= 0) sections[i] = section; else sections.Add(section);
+        }
         sections.Add(ImageSection.For(Layout.Map(Layout.MapDecisions), entries));
         sections.Add(ImageSection.For(Layout.Map(Layout.MapDecisionIndex), [new ImageEntry(Rows.U32(0), Rows.Bytes(index))]));
         var ordered = Layout.ImageMaps.Select(m => sections.FirstOrDefault(s => s.Name == m.Name)).OfType<ImageSection>().ToImmutableArray();
@@ -154,9 +192,6 @@ public static class DecisionTables
     /// per-eval cap of regions (or the work budget runs out).</summary>
     private sealed record EvalTable(List<ImageEntry>? Entries, List<(int Family, int Length)> Lengths, long Decided);
 
-    /// <summary>The rows one stage walk of an eval visits (the unit of the compile-time work budget).</summary>
-    private static long EvalSize(ImageTables t, in KmeshEval e) =>
-        t.ListsOf(e) is { } l ? 1L + l.Match.Count + l.Clause.Count + l.Rule.Count + l.Policy.Count : 1L;
 
     private static EvalTable ForEval(ImageTables t, ImageInterpreter interp, SourceClasses classes, uint evalId, KmeshEval eval, List<Point> points,
         SortedSet<uint> named, LoweringLimits limits)
@@ -168,6 +203,8 @@ public static class DecisionTables
         while (named.Contains(other)) other++;
         long decided = 0, regionsKept = 0;
         var tables = new Dictionary<(bool V6, IpAddr? Dst, uint Port), List<DecisionRegion>>();
+        // Evaluators by (destination when it matters, port, sources with identity): both families share them.
+        var evaluators = new Dictionary<(IpAddr? Dst, uint Port, bool Known), PartitionEvaluator>();
         var entries = new List<ImageEntry>();
         var lengths = new HashSet<(int, int)>();
         foreach (var p in points)
@@ -178,7 +215,7 @@ public static class DecisionTables
             var key = (p.Dst.IsV6, dstMatters ? p.Dst : (IpAddr?)null, port);
             if (!tables.TryGetValue(key, out var regions))
             {
-                if (decided * EvalSize(t, eval) > limits.MaxDecisionWork) return new EvalTable(null, [], decided);
+                if (decided > limits.MaxDecisionWork) return new EvalTable(null, [], decided);
                 if ((t.ListsOf(eval)?.Policy.Count ?? 0) == 0)
                 {
                     // No candidate policy: the entry decides without the stages, and so does the table.
@@ -191,10 +228,10 @@ public static class DecisionTables
                 }
                 else
                 {
-                    regions = Partition(t, interp, eval, matches, p.Dst.IsV6, p.Dst, port, cap, out long n);
+                    regions = Partition(t, interp, eval, matches, p.Dst.IsV6, p.Dst, port, cap, out long n, evaluators, key.Item2);
                     decided += n;
                     if (regions is null) return new EvalTable(null, [], decided);
-                    var known = classes.Decide(t, interp, eval, matches, p.Dst.IsV6, p.Dst, port, out n);
+                    var known = classes.Decide(t, interp, eval, matches, p.Dst.IsV6, p.Dst, port, out n, evaluators, key.Item2);
                     decided += n;
                     regions.AddRange(known);
                 }
@@ -204,12 +241,14 @@ public static class DecisionTables
             }
             foreach (var r in regions)
             {
+                var value = r.Decision;
+                if (p.StagePorts != 0 && (value.Flags & Layout.DecisionStages) == 0) value.StagePorts = p.StagePorts;
                 if (r.Class is { } cls)
                 {
-                    entries.Add(new ImageEntry(Rows.Bytes(DecisionTable.ClassKey(p.Dst, p.KeyPort, cls)), Rows.Bytes(r.Decision)));
+                    entries.Add(new ImageEntry(Rows.Bytes(DecisionTable.ClassKey(p.Dst, p.KeyPort, cls)), Rows.Bytes(value)));
                     continue;
                 }
-                entries.Add(new ImageEntry(Rows.Bytes(DecisionTable.Key(p.Dst, p.KeyPort, r.Prefix)), Rows.Bytes(r.Decision)));
+                entries.Add(new ImageEntry(Rows.Bytes(DecisionTable.Key(p.Dst, p.KeyPort, r.Prefix)), Rows.Bytes(value)));
                 lengths.Add((r.Prefix.Address.IsV6 ? 1 : 0, r.Prefix.Length));
             }
         }
@@ -221,24 +260,33 @@ public static class DecisionTables
     /// source against, plus /0; each region decided by the stage walk with set membership read off
     /// the chain of prefixes enclosing it; regions that no address reaches, or that decide like their
     /// enclosing region, dropped. Null when the partition has more than <paramref name="cap"/> regions.</summary>
-    public static List<DecisionRegion>? Partition(ImageTables t, ImageInterpreter interp, in KmeshEval eval,
-        IReadOnlyList<(uint Id, KmeshMatch Row)> matches, bool v6, IpAddr dst, uint port, uint cap, out long decided)
+    internal static List<DecisionRegion>? Partition(ImageTables t, ImageInterpreter interp, in KmeshEval eval,
+        IReadOnlyList<(uint Id, KmeshMatch Row)> matches, bool v6, IpAddr dst, uint port, uint cap, out long decided,
+        Dictionary<(IpAddr? Dst, uint Port, bool Known), PartitionEvaluator>? evaluators = null, IpAddr? dstKey = null)
     {
         decided = 0;
-        // Tests that do not depend on the source, decided once.
-        var pre = new Dictionary<uint, bool>();
         var srcSets = new SortedSet<uint>();
-        foreach (var (id, m) in matches)
+        if (evaluators?.GetValueOrDefault((dstKey, port, false)) is not { } fast)
         {
-            bool ok = (m.Flags & Layout.MatchNever) == 0
-                && (m.DstSet == 0 || t.InSet(m.DstSet, dst)) && (m.NotDstSet == 0 || !t.InSet(m.NotDstSet, dst))
-                && (m.PortSet == 0 || t.InPortSet(m.PortSet, port)) && (m.NotPortSet == 0 || !t.InPortSet(m.NotPortSet, port));
-            // A source without identity: identity id and namespace id 0.
-            ok = ok && (m.IdSet == 0 || t.InIdSet(m.IdSet, 0) != ((m.Flags & Layout.MatchIdNegate) != 0));
-            pre[id] = ok;
-            if (!ok) continue;
-            foreach (var s in new[] { m.SrcSet, m.NotSrcSet }) if (s != 0) srcSets.Add(s);
+            // Tests that do not depend on the source, decided once.
+            var pre = new Dictionary<uint, bool>();
+            foreach (var (id, m) in matches)
+            {
+                bool ok = (m.Flags & Layout.MatchNever) == 0
+                    && (m.DstSet == 0 || t.InSet(m.DstSet, dst)) && (m.NotDstSet == 0 || !t.InSet(m.NotDstSet, dst))
+                    && (m.PortSet == 0 || t.InPortSet(m.PortSet, port)) && (m.NotPortSet == 0 || !t.InPortSet(m.NotPortSet, port));
+                // A source without identity: identity id and namespace id 0.
+                ok = ok && (m.IdSet == 0 || t.InIdSet(m.IdSet, 0) != ((m.Flags & Layout.MatchIdNegate) != 0));
+                pre[id] = ok;
+            }
+            fast = new PartitionEvaluator(t, interp.MaxStageSteps, eval, (id, m) =>
+                !pre.GetValueOrDefault(id) ? false : m.SrcSet == 0 && m.NotSrcSet == 0 ? true : null);
+            decided += fast.BuildRows;
+            if (evaluators is not null) evaluators[(dstKey, port, false)] = fast;
         }
+        // Region boundaries: the sets of the source tests that can still change the verdict.
+        foreach (var (_, m) in fast.Dependent)
+            foreach (var s in new[] { m.SrcSet, m.NotSrcSet }) if (s != 0) srcSets.Add(s);
         // One set alone with more prefixes than the cap: over it, decided without collecting.
         foreach (var s in srcSets) if (t.FamilyCount(s, v6) > cap) return null;
         var own = new Dictionary<(UInt128 Net, int Len), List<uint>>();
@@ -268,8 +316,8 @@ public static class DecisionTables
         var decision = new KmeshDecision[nodes.Count];
         var active = new Dictionary<uint, int>();
         var stack = new List<int>();
-        var passes = new Func<uint, KmeshMatch, bool>((id, m) => pre.GetValueOrDefault(id)
-            && (m.SrcSet == 0 || active.GetValueOrDefault(m.SrcSet) > 0)
+        var passes = new Func<uint, KmeshMatch, bool>((id, m) =>
+            (m.SrcSet == 0 || active.GetValueOrDefault(m.SrcSet) > 0)
             && (m.NotSrcSet == 0 || active.GetValueOrDefault(m.NotSrcSet) == 0));
         for (int i = 0; i < nodes.Count; i++)
         {
@@ -284,8 +332,8 @@ public static class DecisionTables
             if (parent[i] >= 0) children[parent[i]].Add(i);
             stack.Add(i);
             foreach (var s in own[n]) active[s] = active.GetValueOrDefault(s) + 1;
-            var v = interp.Stages(eval, passes);
-            decided++;
+            var v = fast.Decide(passes);
+            decided += fast.RowsPerDecision;
             decision[i] = DecisionTable.Encode(v, pid => ImageTables.At(t.Policies, pid) is { } p && (p.Flags & Layout.PolicyDryRun) != 0);
         }
 

@@ -55,29 +55,37 @@ internal sealed class SourceClasses
 
     /// <summary>The class entries of one destination and port of an eval: class 0 holds the decision
     /// of every class not listed (class 0's own when the family has it, else the most common one),
-    /// then every class that decides otherwise. <paramref name="decided"/> counts stage walks.</summary>
+    /// then every class that decides otherwise. <paramref name="decided"/> counts the rows walked.</summary>
     public List<DecisionRegion> Decide(ImageTables t, ImageInterpreter interp, in KmeshEval eval,
-        IReadOnlyList<(uint Id, KmeshMatch Row)> matches, bool v6, IpAddr dst, uint port, out long decided)
+        IReadOnlyList<(uint Id, KmeshMatch Row)> matches, bool v6, IpAddr dst, uint port, out long decided,
+        Dictionary<(IpAddr? Dst, uint Port, bool Known), PartitionEvaluator>? evaluators = null, IpAddr? dstKey = null)
     {
         decided = 0;
         var result = new List<DecisionRegion>();
         var classes = _byFamily[v6 ? 1 : 0];
         if (classes.Count == 0) return result;
         // Tests that do not depend on the source, decided once; the source tests of the live matches.
-        var pre = new Dictionary<uint, bool>();
-        var tests = new HashSet<long>();
-        foreach (var (id, m) in matches)
+        if (evaluators?.GetValueOrDefault((dstKey, port, true)) is not { } fast)
         {
-            bool ok = (m.Flags & Layout.MatchNever) == 0
-                && (m.DstSet == 0 || t.InSet(m.DstSet, dst)) && (m.NotDstSet == 0 || !t.InSet(m.NotDstSet, dst))
-                && (m.PortSet == 0 || t.InPortSet(m.PortSet, port)) && (m.NotPortSet == 0 || !t.InPortSet(m.NotPortSet, port));
-            pre[id] = ok;
-            if (!ok) continue;
+            var pre = new Dictionary<uint, bool>();
+            foreach (var (id, m) in matches)
+                pre[id] = (m.Flags & Layout.MatchNever) == 0
+                    && (m.DstSet == 0 || t.InSet(m.DstSet, dst)) && (m.NotDstSet == 0 || !t.InSet(m.NotDstSet, dst))
+                    && (m.PortSet == 0 || t.InPortSet(m.PortSet, port)) && (m.NotPortSet == 0 || !t.InPortSet(m.NotPortSet, port));
+            fast = new PartitionEvaluator(t, interp.MaxStageSteps, eval, (id, m) =>
+                !pre.GetValueOrDefault(id) ? false : m.SrcSet == 0 && m.NotSrcSet == 0 && m.IdSet == 0 ? true : null);
+            decided += fast.BuildRows;
+            if (evaluators is not null) evaluators[(dstKey, port, true)] = fast;
+        }
+        // The source tests that can still change the verdict here; classes that pass the same ones
+        // decide alike: one decision per projection.
+        var tests = new HashSet<long>();
+        foreach (var (_, m) in fast.Dependent)
+        {
             if (m.SrcSet != 0) tests.Add(Test(m.SrcSet, 0));
             if (m.NotSrcSet != 0) tests.Add(Test(m.NotSrcSet, 0));
             if (m.IdSet != 0) tests.Add(Test(m.IdSet, (m.Flags & Layout.MatchIdByNs) != 0 ? 2 : 1));
         }
-        // Classes that pass the same tests of this eval decide alike: one stage walk per projection.
         var byProjection = new Dictionary<string, int>(StringComparer.Ordinal);
         var groupValue = new List<KmeshDecision>();
         var groupBytes = new List<string>();
@@ -93,11 +101,11 @@ internal sealed class SourceClasses
             if (!byProjection.TryGetValue(key, out int g))
             {
                 var passing = c.Passes.Where(tests.Contains).ToHashSet();
-                var verdict = interp.Stages(eval, (id, m) => pre.GetValueOrDefault(id)
-                    && (m.SrcSet == 0 || passing.Contains(Test(m.SrcSet, 0)))
+                var verdict = fast.Decide((id, m) =>
+                    (m.SrcSet == 0 || passing.Contains(Test(m.SrcSet, 0)))
                     && (m.NotSrcSet == 0 || !passing.Contains(Test(m.NotSrcSet, 0)))
                     && (m.IdSet == 0 || passing.Contains(Test(m.IdSet, (m.Flags & Layout.MatchIdByNs) != 0 ? 2 : 1)) != ((m.Flags & Layout.MatchIdNegate) != 0)));
-                decided++;
+                decided += fast.RowsPerDecision;
                 var v = DecisionTable.Encode(verdict, pid => ImageTables.At(t.Policies, pid) is { } p && (p.Flags & Layout.PolicyDryRun) != 0);
                 g = groupValue.Count;
                 groupValue.Add(v);

@@ -132,6 +132,26 @@ public sealed class KernelDifferentialTests(ITestOutputHelper output) : IDisposa
         Check(st, failures, 2000);
     }
 
+    /// <summary>Policies on identity: principals and notPrincipals "*", namespace globs, exact
+    /// principals, negations, many service accounts, a third mesh-wide (shared blocks).</summary>
+    private static readonly WorldGenOptions IdentityHeavy = new(Namespaces: 5, Workloads: 30, Policies: 25, IdentityHeavy: true);
+
+    [KernelFact]
+    public void Identity_heavy_worlds_agree_with_the_reference()
+    {
+        var failures = new List<string>();
+        var st = RunWorlds(7000, 120, IdentityHeavy, 8, failures);
+        Check(st, failures, 800);
+    }
+
+    [KernelFact]
+    public void Identity_heavy_worlds_agree_with_the_reference_through_the_stages_alone()
+    {
+        var failures = new List<string>();
+        var st = RunWorlds(7000, 120, IdentityHeavy, 8, failures, limits: StagesOnly);
+        Check(st, failures, 800);
+    }
+
     private static readonly WorldGenOptions Large = new(Namespaces: 2, Nodes: 2, Workloads: 16, Policies: 300, MaxRulesPerPolicy: 3,
         MaxClausesPerRule: 3, MaxMatchesPerClause: 3, MaxListLength: 40);
 

@@ -33,14 +33,31 @@ public class LoweringPropertyTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void ImageDecidesEveryConnectionLikeTheReferenceEvaluator()
+    public void ImageDecidesEveryConnectionLikeTheReferenceEvaluator() =>
+        Differential(0, seed => seed % 3 == 0 ? new WorldGenOptions(Policies: 30, Workloads: 20) : null);
+
+    /// <summary>Worlds whose policies test mostly identity: principals and notPrincipals "*",
+    /// namespace globs, exact principals, negations, a third of the policies mesh-wide (shared
+    /// blocks), a dozen service accounts per namespace; a fifth of the sources have no identity.</summary>
+    [Fact]
+    public void IdentityHeavyImagesDecideEveryConnectionLikeTheReferenceEvaluator()
+    {
+        var (unknown, shared) = Differential(100_000, seed => new WorldGenOptions(Namespaces: 5, Workloads: 30, Policies: 25, IdentityHeavy: true));
+        Assert.True(unknown > 100, $"only {unknown} connections from sources without identity");
+        Assert.True(shared > 0, "no eval shares a block of mesh-wide policies");
+    }
+
+    /// <summary>Returns the connections evaluated from sources without identity, and the images with
+    /// a shared block.</summary>
+    private (int Unknown, int Shared) Differential(int seedBase, Func<int, WorldGenOptions?> options)
     {
         int perWorld = 60;
         int worlds = Cases(4000) / perWorld + 1;
-        int evaluated = 0, notLocal = 0, denies = 0, byTable = 0, notEnforced = 0, hostSources = 0;
-        for (int seed = 1; seed <= worlds; seed++)
+        int evaluated = 0, notLocal = 0, denies = 0, byTable = 0, notEnforced = 0, hostSources = 0, unknown = 0, shared = 0;
+        for (int seed = seedBase + 1; seed <= seedBase + worlds; seed++)
         {
-            var (world, node, image) = Compile(seed, seed % 3 == 0 ? new WorldGenOptions(Policies: 30, Workloads: 20) : null);
+            var (world, node, image) = Compile(seed, options(seed));
+            if (new ImageTables(image).Evals.Any(e => e.Shared != 0)) shared++;
             var interp = new ImageInterpreter(image);
             var stagesOnly = new ImageInterpreter(image, fastPath: false);
             var ev = new Evaluator(world);
@@ -73,6 +90,7 @@ public class LoweringPropertyTests(ITestOutputHelper output)
                 }
                 evaluated++;
                 if (hostSource) hostSources++;
+                if (c.SourceIdentity is null) unknown++;
                 Assert.True(actual.Error is null, ctx);
                 // The decision table (no tail call) and the stages it falls back to agree exactly.
                 var staged = stagesOnly.Syn(c.Source, c.Destination, c.Port);
@@ -107,11 +125,12 @@ public class LoweringPropertyTests(ITestOutputHelper output)
                 }
             }
         }
-        output.WriteLine($"{worlds} worlds, {evaluated} evaluated connections ({denies} denied, {byTable} by the decision table, {hostSources} from host-network addresses), {notLocal} not local ({notEnforced} not enforced)");
+        output.WriteLine($"{worlds} worlds, {evaluated} evaluated connections ({denies} denied, {byTable} by the decision table, {hostSources} from host-network addresses, {unknown} without identity), {notLocal} not local ({notEnforced} not enforced), {shared} images with shared blocks");
         Assert.True(hostSources > 0 && notEnforced > 0, "the generator must produce host-network sources and destinations the mesh does not enforce");
         Assert.True(byTable > evaluated / 4 && byTable < evaluated, $"{byTable} of {evaluated} decided by the table: both paths must be exercised");
         Assert.True(evaluated > worlds * 10, $"only {evaluated} evaluated connections");
         Assert.True(denies > evaluated / 20 && denies < evaluated * 19 / 20, $"{denies} of {evaluated} denied: the generator no longer exercises both outcomes");
+        return (unknown, shared);
     }
 
     [Fact]

@@ -19,7 +19,8 @@ public sealed record WorldGenOptions(
     string RootNamespace = "istio-system",
     bool HostNetwork = true,
     bool Enrolment = true,
-    bool AttachAnyName = false);
+    bool AttachAnyName = false,
+    bool IdentityHeavy = false);
 
 /// <summary>Seeded random IR worlds for property tests: every match field kind, negatives, empty
 /// lists at every level, IPv4 and IPv6 (dual-stack workloads, unmasked CIDRs), string wildcards,
@@ -42,7 +43,9 @@ public static class WorldGen
             new Locality($"region{rng.Next(2)}", $"zone{rng.Next(3)}", rng.Next(3) == 0 ? "" : $"sub{rng.Next(2)}"),
             rng.Next(4) == 0 ? "net1" : "",
             SourceLocation.None)).ToImmutableArray();
-        var sas = new[] { "default", "sa0", "sa1", "reader" };
+        // Identity-heavy worlds: many service accounts, matches mostly on identity (wildcards and
+        // negations), most root-namespace policies mesh-wide.
+        var sas = o.IdentityHeavy ? Enumerable.Range(0, 12).Select(i => $"app{i}").Append("default").ToArray() : new[] { "default", "sa0", "sa1", "reader" };
 
         // Policies first, so workloads can attach selector policies.
         var policies = new List<Policy>();
@@ -115,8 +118,9 @@ public static class WorldGen
         for (int i = 0; i < o.Policies; i++)
         {
             string ns = nsNames[rng.Next(nsNames.Count)];
+            if (o.IdentityHeavy && rng.Next(3) == 0) ns = o.RootNamespace;
             var scope = ns == o.RootNamespace
-                ? (rng.Next(2) == 0 ? PolicyScope.Global : PolicyScope.WorkloadSelector)
+                ? (rng.Next(o.IdentityHeavy ? 4 : 2) != 1 ? PolicyScope.Global : PolicyScope.WorkloadSelector)
                 : (PolicyScope)rng.Next(1, 3);
             var action = rng.Next(3) == 0 ? PolicyAction.Deny : PolicyAction.Allow;
             int nr = rng.Next(8) == 0 ? 0 : rng.Next(1, o.MaxRulesPerPolicy + 1);
@@ -186,6 +190,7 @@ public static class WorldGen
             var m = Ir.Match.Empty(SourceLocation.None);
             // At least one field; each field independently with a small probability.
             int fields = 0;
+            if (o.IdentityHeavy && rng.Next(3) != 0) return IdentityMatch(m);
             while (fields == 0)
             {
                 if (P(5)) { m = m with { Namespaces = List(NsMatch) }; fields++; }
@@ -201,6 +206,28 @@ public static class WorldGen
                 if (P(6)) { m = m with { ServiceAccounts = List(Sa) }; fields++; }
                 if (P(10)) { m = m with { NotServiceAccounts = List(Sa) }; fields++; }
             }
+            return m;
+        }
+
+        /// <summary>A match on identity alone, in the shapes real policies use: whole-mesh wildcards
+        /// (principals or notPrincipals "*", namespaces "*"), namespace globs, exact principals,
+        /// negations, sometimes with a port.</summary>
+        private Match IdentityMatch(Match m)
+        {
+            var any = new StringMatch(StringMatchKind.Presence, "");
+            m = rng.Next(9) switch
+            {
+                0 => m with { NotPrincipals = [any] },
+                1 => m with { Principals = [any] },
+                2 => m with { Namespaces = [any] },
+                3 => m with { Namespaces = [new StringMatch(StringMatchKind.Prefix, nsNames[rng.Next(nsNames.Count)][..2])] },
+                4 => m with { NotNamespaces = List(NsMatch) },
+                5 => m with { Principals = List(() => new StringMatch(StringMatchKind.Exact, AnyWorkload().Identity.ToString())) },
+                6 => m with { NotPrincipals = List(PrincipalMatch) },
+                7 => m with { Namespaces = [new StringMatch(StringMatchKind.Exact, nsNames[rng.Next(nsNames.Count)])], NotPrincipals = List(PrincipalMatch) },
+                _ => m with { ServiceAccounts = List(Sa), NotNamespaces = List(NsMatch) },
+            };
+            if (P(3)) m = m with { DestinationPorts = List(Port) };
             return m;
         }
 
