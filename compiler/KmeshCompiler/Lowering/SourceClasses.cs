@@ -47,7 +47,8 @@ internal sealed class SourceClasses
             var passes = new List<long>();
             passes.AddRange(byId.GetValueOrDefault(identity.Id) ?? []);
             passes.AddRange(byNs.GetValueOrDefault(identity.Ns) ?? []);
-            foreach (var s in srcSets) if (t.InSet(s, rep)) passes.Add(Test(s, 0));
+            foreach (var s in srcSets)
+                if ((t.AddrSets.GetValueOrDefault(s) ?? []).Any(p => p.Contains(rep))) passes.Add(Test(s, 0));
             passes.Sort();
             _byFamily[v6 ? 1 : 0].Add(new Class(cls, rep, identity, [.. passes]));
         }

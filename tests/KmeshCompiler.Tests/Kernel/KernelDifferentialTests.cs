@@ -132,6 +132,16 @@ public sealed class KernelDifferentialTests(ITestOutputHelper output) : IDisposa
         Check(st, failures, 2000);
     }
 
+    [KernelFact]
+    public void Small_worlds_agree_with_the_reference_when_named_ports_go_to_the_stages()
+    {
+        // One keyed port at most: other-ports entries carry the rest of the named ports as stage
+        // ports, which the entry must send to the stages.
+        var failures = new List<string>();
+        var st = RunWorlds(3000, 100, new WorldGenOptions(), 6, failures, limits: new LoweringLimits { MaxDecisionPorts = 1 });
+        Check(st, failures, 800);
+    }
+
     /// <summary>Policies on identity: principals and notPrincipals "*", namespace globs, exact
     /// principals, negations, many service accounts, a third mesh-wide (shared blocks).</summary>
     private static readonly WorldGenOptions IdentityHeavy = new(Namespaces: 5, Workloads: 30, Policies: 25, IdentityHeavy: true);

@@ -258,6 +258,30 @@ public class DecisionTableTests
     }
 
     [Fact]
+    public void NamedPortsBeyondTheKeyedOnesAreLeftToTheStagesByTheOtherPortsEntries()
+    {
+        // One policy that can match on any port (its last match has no port test) names three ports
+        // inside the default class; two are keyed at most, and the server serves none of them (no
+        // backends), so none is: its other-ports entries carry the named ports as stage ports.
+        static Match On(string src, uint port) => Empty with { SourceIps = [IpPrefix.Parse(src)], DestinationPorts = [port] };
+        var img = Compile(new LoweringLimits { MaxDecisionPorts = 2 },
+            Policy("app", "allow-mixed", PolicyAction.Allow, Rule(Clause(On("10.0.0.2/32", 80), On("10.0.0.2/32", 81), On("10.0.9.9/32", 82), From("10.1.0.0/16")))));
+        Assert.Empty(new ImageTables(img).PortIndex);
+        var other = new ImageTables(img).Decisions.Entries.Where(e => e.Dst == IpAddr.Parse("10.0.0.1") && e.Port == Layout.DecisionOtherPort).ToList();
+        Assert.NotEmpty(other);
+        Assert.All(other, e => Assert.NotEqual(0u, e.Value.StagePorts));
+        Assert.Equal([80u, 81u, 82u], new ImageTables(img).PortSets[other[0].Value.StagePorts]);
+        // Named ports: the stages, with the verdict the stages give.
+        Assert.Equal("app/allow-mixed", Name(img, Both(img, "10.0.0.2", port: 80, byTable: false)));
+        Assert.Equal("app/allow-mixed", Name(img, Both(img, "10.0.9.9", port: 82, byTable: false)));
+        Assert.Equal(Layout.VerdictDenyNoneAllow, Both(img, "10.0.9.9", port: 81, byTable: false).Verdict);
+        // Any other port: the table.
+        Assert.Equal(Layout.VerdictDenyNoneAllow, Both(img, "10.0.0.2", port: 443).Verdict);
+        Assert.Equal("app/allow-mixed", Name(img, Both(img, "10.1.2.3", port: 443)));
+        Assert.Contains("take the stages", ImageText.Render(img));
+    }
+
+    [Fact]
     public void APartitionNeedingMoreSourceLengthsThanTheEntryProbesTakesTheStages()
     {
         // Disjoint prefixes of lengths /16 .. /25 and /0: eleven, over the eight the entry probes.
