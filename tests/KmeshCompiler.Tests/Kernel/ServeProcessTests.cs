@@ -9,10 +9,9 @@ using KmeshCompiler.Loader.Native;
 using KmeshCompiler.Loader.Node;
 using KmeshCompiler.Lowering;
 using KmeshCompiler.Serve;
-using KmeshCompiler.Tests.Kernel;
 using KmeshCompiler.Tests.Support;
 
-namespace KmeshCompiler.Tests.Serve;
+namespace KmeshCompiler.Tests.Kernel;
 
 /// <summary><c>kmeshc serve --from</c> as a real process: it goes live and ready, follows its
 /// inputs, stops on SIGTERM/SIGINT with exit 0 leaving the image in force, and a restart resumes from

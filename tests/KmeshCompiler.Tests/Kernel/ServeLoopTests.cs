@@ -5,11 +5,11 @@ using KmeshCompiler.Loader.DataPlane;
 using KmeshCompiler.Loader.Node;
 using KmeshCompiler.Lowering;
 using KmeshCompiler.Serve;
-using KmeshCompiler.Tests.Kernel;
+using KmeshCompiler.Tests.Serve;
 using Microsoft.Extensions.Logging.Abstractions;
 using Xunit.Abstractions;
 
-namespace KmeshCompiler.Tests.Serve;
+namespace KmeshCompiler.Tests.Kernel;
 
 /// <summary>The online compiler's loop on a private bpffs, driven by an in-memory source: the live
 /// image after every quiet point is the full compile of the source's world, byte for byte; a world
