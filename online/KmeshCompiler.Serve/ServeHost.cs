@@ -16,6 +16,7 @@ public static class ServeHost
     public static async Task<int> RunAsync(ServeLoop loop, ServeMetrics metrics, IPEndPoint? listen, ILoggerFactory logs, CancellationToken ct)
     {
         var log = logs.CreateLogger("kmeshc.serve");
+        using var stopping = ct.Register(() => log.LogInformation(ServeEvents.Stopping, "stopping: a compile in progress is abandoned, a publish in progress finishes"));
         ServeEndpoints? endpoints = null;
         try
         {

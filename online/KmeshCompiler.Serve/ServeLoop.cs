@@ -34,7 +34,11 @@ public enum StateOutcome { Published, Unchanged, CompileFailed, PublishFailed, P
 
 /// <summary>One handled state: its revision, what became of it, the generation in force after it,
 /// the compile and publish times, and how many updates it stood for (a coalesced burst).</summary>
-public sealed record HandledState(long Revision, StateOutcome Outcome, ulong Generation, TimeSpan Compile, TimeSpan Publish, int Coalesced);
+public sealed record HandledState(long Revision, StateOutcome Outcome, ulong Generation, TimeSpan Compile, TimeSpan Publish, int Coalesced)
+{
+    /// <summary>From the arrival of the update to the switch that put its state in force (published states only).</summary>
+    public TimeSpan? ToLive { get; init; }
+}
 
 /// <summary>A probe's answer: ok or not, and why, in words.</summary>
 public sealed record ProbeResult(bool Ok, string Reason);
@@ -241,7 +245,7 @@ public sealed class ServeLoop
         try
         {
             var clock = Stopwatch.StartNew();
-            (ImageFile? Image, DiagnosticBag Bag) compiled;
+            (ImageFile? Image, byte[]? Bytes, DiagnosticBag Bag) compiled;
             try
             {
                 // Abandoned, not awaited, on cancellation: nothing has been written yet.
@@ -254,13 +258,12 @@ public sealed class ServeLoop
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                var bag = new DiagnosticBag();
-                compiled = (null, bag);
+                compiled = (null, null, new DiagnosticBag());
                 _log.LogError(ServeEvents.CompileFailed, e, "revision {revision}: the compiler failed: {error}", u.Revision, e.Message);
             }
             var compile = clock.Elapsed;
             _metrics.Compiled(compile);
-            if (compiled.Image is not { } image || compiled.Bag.HasErrors)
+            if (compiled.Image is not { } image || compiled.Bytes is not { } bytes || compiled.Bag.HasErrors)
             {
                 var errors = compiled.Bag.Sorted().Where(d => d.Severity == Severity.Error).ToList();
                 _metrics.CompileFailed();
@@ -271,7 +274,6 @@ public sealed class ServeLoop
                 Done(new HandledState(u.Revision, StateOutcome.CompileFailed, _live?.Generation ?? 0, compile, TimeSpan.Zero, count));
                 return null;
             }
-            var bytes = image.ToBytes();
             return await Publish(new Pending(image, ImageFile.ContentHashOf(bytes), u, arrived.At, count, compile, 0));
         }
         finally
@@ -280,11 +282,12 @@ public sealed class ServeLoop
         }
     }
 
-    private (ImageFile?, DiagnosticBag) Compile(World world)
+    /// <summary>The image and its bytes (whose header carries the content hash the loader compares).</summary>
+    private (ImageFile?, byte[]?, DiagnosticBag) Compile(World world)
     {
         var bag = new DiagnosticBag();
         var image = Lowerer.Lower(world, _options.Node, bag, _options.Limits);
-        return (image, bag);
+        return (image, image is null || bag.HasErrors ? null : image.ToBytes(), bag);
     }
 
     /// <summary>Puts a compiled image in force. Never cancelled: once started, a publish finishes.
@@ -325,7 +328,7 @@ public sealed class ServeLoop
                 p.Update.Revision, report.Generation, Ms(p.Compile), Ms(publish), Ms(toLive!.Value), report.Tables.Count(t => t.Written), p.Coalesced);
         else
             _log.LogInformation(ServeEvents.Unchanged, "revision {revision}: the image equals generation {generation} in force; nothing written", p.Update.Revision, report.Generation);
-        Done(new HandledState(p.Update.Revision, report.Changed ? StateOutcome.Published : StateOutcome.Unchanged, report.Generation, p.Compile, publish, p.Coalesced));
+        Done(new HandledState(p.Update.Revision, report.Changed ? StateOutcome.Published : StateOutcome.Unchanged, report.Generation, p.Compile, publish, p.Coalesced) { ToLive = toLive });
         return null;
     }
 

@@ -19,6 +19,7 @@ public static class Program
             ["lowering"] = LoweringBench.Run,
             ["lowering-once"] = LoweringBench.Once,
             ["loader"] = LoaderBench.Run,
+            ["serve"] = ServeBench.Run,
         };
         if (args.Length == 0 || !areas.TryGetValue(args[0], out var run))
         {

@@ -21,14 +21,14 @@ public sealed class ServeLoopTests(ITestOutputHelper output)
     private sealed class Running : IAsyncDisposable
     {
         private readonly CancellationTokenSource _stop = new();
-        public TestWorldSource Source { get; } = new();
+        public ChannelWorldSource Source { get; }
         public ServeMetrics Metrics { get; } = new();
         public ServeLoop Loop { get; }
         public Task Run { get; }
 
         public Running(string pinDir, LoweringLimits? limits = null)
         {
-            Source.Observer = Metrics;
+            Source = new ChannelWorldSource(Metrics);
             Loop = new ServeLoop(Source, new ServeOptions(WorldChanges.Node, pinDir) { Limits = limits }, Metrics, NullLogger.Instance);
             Run = Task.Run(() => Loop.RunAsync(_stop.Token));
         }

@@ -1,36 +1,10 @@
 using System.Collections.Immutable;
-using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 using KmeshCompiler.Diagnostics;
 using KmeshCompiler.Image;
 using KmeshCompiler.Ir;
 using KmeshCompiler.Lowering;
-using KmeshCompiler.Serve;
 
 namespace KmeshCompiler.Tests.Serve;
-
-/// <summary>A world source the test pushes states into; it reports to its observer like a real one.</summary>
-public sealed class TestWorldSource : IWorldSource
-{
-    private readonly Channel<WorldUpdate> _updates = Channel.CreateUnbounded<WorldUpdate>();
-    private long _revision;
-
-    public IWorldSourceObserver? Observer { get; set; }
-
-    public long Push(World world, bool full = true)
-    {
-        long revision = Interlocked.Increment(ref _revision);
-        Observer?.UpdateReceived();
-        if (full) Observer?.Synced(DateTimeOffset.UtcNow);
-        _updates.Writer.TryWrite(new WorldUpdate(world, revision, full));
-        return revision;
-    }
-
-    public async IAsyncEnumerable<WorldUpdate> Updates([EnumeratorCancellation] CancellationToken ct)
-    {
-        await foreach (var u in _updates.Reader.ReadAllAsync(ct)) yield return u;
-    }
-}
 
 /// <summary>Seeded sequences of world changes on a small two-node world: pods added and deleted,
 /// policies (namespace-wide and mesh-wide, ALLOW and DENY, dry-run or not) added, edited and removed.</summary>
