@@ -62,7 +62,9 @@ public static class ServeCommand
             foreach (var input in inputs)
             {
                 if (input == "-") return Usage("--from -: standard input cannot be read again when it changes; give a file or a directory");
-                var kind = FileStat.Of(input).Kind;
+                FileKind kind;
+                try { kind = FileStat.Of(input).Kind; }
+                catch (IOException e) { return Usage($"--from {input}: {e.Message}"); }
                 if (kind is not (FileKind.Regular or FileKind.Directory))
                     return Usage($"--from {input}: " + (kind == FileKind.Missing ? "no such file or directory" : $"a {FileStat.Describe(kind)} is not an input"));
             }

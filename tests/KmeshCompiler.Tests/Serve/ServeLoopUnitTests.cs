@@ -96,4 +96,15 @@ public sealed class ServeLoopUnitTests
         Assert.False(loop.Health().Ok);
         Assert.Equal("the loop has stopped", loop.Health().Reason);
     }
+
+    [Fact]
+    public async Task An_address_in_use_stops_serve_with_exit_2_before_the_loop_starts()
+    {
+        var (loop, _, metrics, pinDir) = Make();
+        var other = new ServeMetrics();
+        await using var taken = await ServeEndpoints.StartAsync(new IPEndPoint(IPAddress.Loopback, 0), other, () => new(true, "ok"), () => new(true, "ok"), NullLoggerFactory.Instance, CancellationToken.None);
+        int rc = await ServeHost.RunAsync(loop, metrics, taken.Bound, NullLoggerFactory.Instance, CancellationToken.None).WaitAsync(Timeout);
+        Assert.Equal(ServeHost.Environment, rc);
+        Assert.False(Directory.Exists(pinDir));
+    }
 }
