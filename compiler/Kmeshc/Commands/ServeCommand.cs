@@ -17,25 +17,28 @@ public static class ServeCommand
 {
     public static Command Create()
     {
-        var xds = new Option<string?>("--xds") { Description = "istiod's xDS address (Delta ADS), such as https://istiod.istio-system.svc:15012." };
+        var xds = new Option<string?>("--xds") { Description = "istiod's xDS address (Delta ADS), such as https://istiod.istio-system.svc:15012 (the client is not available in this build yet).", HelpName = "URL" };
         var from = new Option<string[]>("--from")
         {
             Description = "Serve the world read from these files or directories instead (any INPUT the other commands read), read again whenever they change. Repeat for several.",
             AllowMultipleArgumentsPerToken = false,
+            HelpName = "DIR-or-FILE",
         };
-        var node = new Option<string>("--node") { Description = "The node this agent compiles for (in a DaemonSet: the NODE_NAME from the downward API).", Required = true };
+        var node = new Option<string>("--node") { Description = "The node this agent compiles for (in a DaemonSet: the NODE_NAME from the downward API).", Required = true, HelpName = "NODE" };
         var pin = new Option<string>("--pin-dir")
         {
             Description = "The bpffs directory of the node's pinned maps and programs (created on the first publish, resumed after a restart).",
             DefaultValueFactory = _ => NodeLoader.DefaultPinDir,
+            HelpName = "DIR",
         };
         var metrics = new Option<string>("--metrics")
         {
             Description = $"IP:PORT for Prometheus metrics ({ServeEndpoints.MetricsPath}), {ServeEndpoints.HealthPath} and {ServeEndpoints.ReadyPath}; 'none' serves no HTTP.",
             DefaultValueFactory = _ => ServeEndpoints.DefaultAddress,
+            HelpName = "IP:PORT",
         };
-        var ca = new Option<string?>("--ca") { Description = "PEM file of the CA that signs istiod's certificate (TLS to port 15012)." };
-        var token = new Option<string?>("--token") { Description = "File of the bearer token sent to istiod (a projected service-account token, audience istio-ca)." };
+        var ca = new Option<string?>("--ca") { Description = "PEM file of the CA that signs istiod's certificate (TLS to port 15012).", HelpName = "FILE" };
+        var token = new Option<string?>("--token") { Description = "File of the bearer token sent to istiod (a projected service-account token, audience istio-ca).", HelpName = "FILE" };
         var cmd = new Command("serve", "Run as the node's online compiler: follow a source of the world, compile the node's image on every change and put it in force through the loader; Prometheus metrics, /healthz and /readyz.")
         {
             xds, from, node, pin, metrics, ca, token,
