@@ -25,6 +25,7 @@ public static class Program
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(DiffCommand.Create());
         foreach (var c in LoaderCommands.Create()) root.Subcommands.Add(c);
+        root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(ExplainCommand.Create());
         return root;
     }

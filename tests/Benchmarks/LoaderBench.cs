@@ -114,28 +114,11 @@ public static class LoaderBench
 
     private static void WorldSwap(string? path, int runs)
     {
-        path ??= Path.Combine(Path.GetTempPath(), "kmesh-lowering-bench-1-100000-20000-900", "world.pb");
-        if (!File.Exists(path))
-        {
-            Console.WriteLine($"(generating the lowering benchmark's world first: {path})");
-            LoweringBench.Run(["--runs", "1", "--e2e-runs", "0"]);
-        }
-        var loaded = InputLoader.Load([path], FrontendSettings.Default);
-        var w = loaded.World;
-        var byNode = w.Workloads.GroupBy(x => x.Node).OrderBy(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).ToList();
-        string node = byNode[byNode.Count / 2].Key;
-        var local = byNode[byNode.Count / 2].Select(x => x.Namespace).ToHashSet(StringComparer.Ordinal);
-        // Policies of a namespace with a local pod: changing one changes this node's tables.
-        var candidates = w.Policies.Select((p, i) => (p, i)).Where(t => local.Contains(t.p.Namespace) && t.p.Rules.Length > 0).Take(3).ToList();
-        World Changed(int k)
-        {
-            var (p, i) = candidates[k];
-            var rule = p.Rules[0];
-            var clause = rule.Clauses[0];
-            var m = clause.Matches[0] with { DestinationPorts = [.. clause.Matches[0].DestinationPorts, 65000u - (uint)k] };
-            var changed = p with { Rules = p.Rules.SetItem(0, rule with { Clauses = rule.Clauses.SetItem(0, clause with { Matches = clause.Matches.SetItem(0, m) }) }) };
-            return w with { Policies = w.Policies.SetItem(i, changed) };
-        }
+        var median = new MedianNodeWorld(path);
+        var w = median.World;
+        string node = median.Node;
+        var candidates = median.Candidates;
+        World Changed(int k) => median.PolicyChanged(k);
         Built Compile(World world)
         {
             var bag = new DiagnosticBag();
@@ -145,7 +128,7 @@ public static class LoaderBench
         var changed = new[] { Compile(Changed(0)), Compile(Changed(1)), Compile(Changed(2)) };
         Console.WriteLine();
         Console.WriteLine($"world: {w.Workloads.Length:N0} pods, {w.Policies.Length:N0} policies; node {node}: image of {Entries(baseImage.Image):N0} entries, {baseImage.Image.ToBytes().Length:N0} bytes");
-        Console.WriteLine($"one policy changed: {string.Join(", ", candidates.Select(c => c.p.Namespace + "/" + c.p.Name))}");
+        Console.WriteLine($"one policy changed: {string.Join(", ", candidates.Select(c => c.Policy.Namespace + "/" + c.Policy.Name))}");
         var live = new List<double>();
         var total = new List<double>();
         var first = new List<double>();

@@ -21,6 +21,7 @@ public static class Program
             ["loader"] = LoaderBench.Run,
             ["realistic"] = RealisticBench.Run, ["realistic-e2e"] = RealisticBench.EndToEnd, ["realistic-e2e-child"] = RealisticBench.Child,
             ["realistic-kernel"] = RealisticBench.Kernel,
+            ["serve"] = ServeBench.Run,
         };
         if (args.Length == 0 || !areas.TryGetValue(args[0], out var run))
         {

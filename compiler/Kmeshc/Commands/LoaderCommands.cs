@@ -278,8 +278,6 @@ public static class LoaderCommands
 
     private static readonly string[] VerdictNames =
         ["allowed by policy", "no allow policies", "explicitly denied", "allow policies exist, but none allowed", "dropped: evaluation error", "dropped: unparsable SYN"];
-    private static readonly string[] VerdictKeys = ["allowedByPolicy", "noAllowPolicies", "explicitlyDenied", "noneAllowed", "error", "unparsed"];
-    private static readonly string[] LbKeys = ["rewritten", "noEndpoint", "passthrough", "error"];
 
     private static Command Counters()
     {
@@ -309,7 +307,7 @@ public static class LoaderCommands
     {
         w.WriteStartObject();
         w.WriteStartObject("verdicts");
-        for (int i = 0; i < VerdictKeys.Length; i++) w.WriteNumber(VerdictKeys[i], c.Verdicts[i]);
+        for (int i = 0; i < NodeCounters.VerdictKeys.Length; i++) w.WriteNumber(NodeCounters.VerdictKeys[i], c.Verdicts[i]);
         w.WriteEndObject();
         w.WriteStartArray("policies");
         foreach (var r in rows)
@@ -324,7 +322,7 @@ public static class LoaderCommands
         }
         w.WriteEndArray();
         w.WriteStartObject("loadBalancing");
-        for (int i = 0; i < LbKeys.Length; i++) w.WriteNumber(LbKeys[i], c.LbOutcomes[i]);
+        for (int i = 0; i < NodeCounters.LbKeys.Length; i++) w.WriteNumber(NodeCounters.LbKeys[i], c.LbOutcomes[i]);
         w.WriteEndObject();
         w.WriteEndObject();
     }) + "\n";

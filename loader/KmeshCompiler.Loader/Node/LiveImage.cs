@@ -10,13 +10,24 @@ public sealed record LiveImage(ImageFile Image, ulong Generation, int Slot, stri
     /// <summary>The generation in force, or null when nothing was ever loaded.</summary>
     public static LiveImage? Read(NodeObjects maps)
     {
+        if (ActiveMeta(maps) is not var (slot, meta)) return null;
+        return new LiveImage(ReadSlot(maps, slot, meta), meta.Generation, slot, Publisher.ContentHex(meta));
+    }
+
+    /// <summary>The generation in force without reading its tables back (its record in km_meta), or
+    /// null when nothing was ever loaded.</summary>
+    public static LiveHead? Head(NodeObjects maps) =>
+        ActiveMeta(maps) is var (slot, meta) ? new LiveHead(meta.Generation, slot, Publisher.ContentHex(meta)) : null;
+
+    private static (int Slot, KmeshMeta Meta)? ActiveMeta(NodeObjects maps)
+    {
         var p = new Publisher(maps);
         int slot = p.ActiveSlot();
         var meta = p.ReadMeta(slot);
         if (meta.Generation == 0 && meta.State == Layout.GenEmpty) return null;
         if (meta.State != Layout.GenComplete)
             throw new LoaderException(LoaderError.Inconsistent, $"generation slot {slot} is in force but its record says it is incomplete (state {meta.State})");
-        return new LiveImage(ReadSlot(maps, slot, meta), meta.Generation, slot, Publisher.ContentHex(meta));
+        return (slot, meta);
     }
 
     private static ImageFile ReadSlot(NodeObjects maps, int slot, KmeshMeta meta)
@@ -75,10 +86,19 @@ public sealed record LiveImage(ImageFile Image, ulong Generation, int Slot, stri
         new ReadOnlySpan<byte>(a.Hash, 16).SequenceEqual(new ReadOnlySpan<byte>(b.Hash, 16));
 }
 
+/// <summary>The generation in force as km_meta records it: its number, slot and image content hash.</summary>
+public sealed record LiveHead(ulong Generation, int Slot, string ContentHash);
+
 /// <summary>The counters of a node: verdicts, load-balancing outcomes and per-policy counters by
 /// policy name (their counter slots outlive generations).</summary>
 public sealed record NodeCounters(ulong[] Verdicts, ulong[] LbOutcomes, IReadOnlyList<PolicyCounter> Policies)
 {
+    /// <summary>Stable names of <see cref="Verdicts"/>' rows (JSON fields, metric labels).</summary>
+    public static readonly string[] VerdictKeys = ["allowedByPolicy", "noAllowPolicies", "explicitlyDenied", "noneAllowed", "error", "unparsed"];
+
+    /// <summary>Stable names of <see cref="LbOutcomes"/>' rows.</summary>
+    public static readonly string[] LbKeys = ["rewritten", "noEndpoint", "passthrough", "error"];
+
     public static NodeCounters Read(NodeObjects maps)
     {
         var verdicts = new ulong[Layout.VerdictUnparsed + 1];

@@ -1,0 +1,45 @@
+using KmeshCompiler.Frontends;
+using KmeshCompiler.Ir;
+
+namespace KmeshCompiler.Benchmarks;
+
+/// <summary>The world of the lowering benchmark (100,000 pods, 20,000 policies; its snapshot read from
+/// that benchmark's cache, or generated first), its median node, and one-policy changes that change
+/// that node's tables: what the loader and serve benchmarks swap.</summary>
+public sealed class MedianNodeWorld
+{
+    public World World { get; }
+    public string Node { get; }
+    public IReadOnlyList<Workload> LocalPods { get; }
+
+    /// <summary>Three policies of a namespace with a local pod, with their index in the world.</summary>
+    public IReadOnlyList<(Policy Policy, int Index)> Candidates { get; }
+
+    public MedianNodeWorld(string? path)
+    {
+        path ??= Path.Combine(Path.GetTempPath(), "kmesh-lowering-bench-1-100000-20000-900", "world.pb");
+        if (!File.Exists(path))
+        {
+            Console.WriteLine($"(generating the lowering benchmark's world first: {path})");
+            LoweringBench.Run(["--runs", "1", "--e2e-runs", "0"]);
+        }
+        World = InputLoader.Load([path], FrontendSettings.Default).World;
+        var byNode = World.Workloads.GroupBy(x => x.Node).OrderBy(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).ToList();
+        Node = byNode[byNode.Count / 2].Key;
+        LocalPods = [.. byNode[byNode.Count / 2]];
+        var local = LocalPods.Select(x => x.Namespace).ToHashSet(StringComparer.Ordinal);
+        // Policies of a namespace with a local pod: changing one changes this node's tables.
+        Candidates = [.. World.Policies.Select((p, i) => (p, i)).Where(t => local.Contains(t.p.Namespace) && t.p.Rules.Length > 0).Take(3)];
+    }
+
+    /// <summary>The world with candidate <paramref name="k"/> changed: a port added to its first match.</summary>
+    public World PolicyChanged(int k)
+    {
+        var (p, i) = Candidates[k];
+        var rule = p.Rules[0];
+        var clause = rule.Clauses[0];
+        var m = clause.Matches[0] with { DestinationPorts = [.. clause.Matches[0].DestinationPorts, 65000u - (uint)k] };
+        var changed = p with { Rules = p.Rules.SetItem(0, rule with { Clauses = rule.Clauses.SetItem(0, clause with { Matches = clause.Matches.SetItem(0, m) }) }) };
+        return World with { Policies = World.Policies.SetItem(i, changed) };
+    }
+}
