@@ -100,6 +100,21 @@ public static class RealisticBench
         return (world, s.Node ?? RealisticCluster.BusiestNode(world), ms);
     }
 
+    /// <summary>Writes the snapshot and says where, how large and how long; false (with the reason on
+    /// standard error) when the file cannot be written.</summary>
+    private static bool Write(World world, string path)
+    {
+        var sw = Stopwatch.StartNew();
+        try { RealisticCluster.WriteSnapshot(world, path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"realistic: cannot write the snapshot {path}: {e.Message}");
+            return false;
+        }
+        Console.WriteLine($"snapshot {path}: {new FileInfo(path).Length:N0} bytes, written in {sw.ElapsedMilliseconds} ms");
+        return true;
+    }
+
     private static void Describe(Settings s, World world, string node, double genMs)
     {
         var local = world.Workloads.Where(w => w.Node == node).ToList();
@@ -159,12 +174,7 @@ public static class RealisticBench
         if (s.Sizes.Length > 0) return Growth(s);
         if (Build(s) is not var (world, node, genMs)) return 2;
         Describe(s, world, node, genMs);
-        if (s.Snapshot is not null)
-        {
-            var sw = Stopwatch.StartNew();
-            RealisticCluster.WriteSnapshot(world, s.Snapshot);
-            Console.WriteLine($"snapshot {s.Snapshot}: {new FileInfo(s.Snapshot).Length:N0} bytes in {sw.ElapsedMilliseconds} ms");
-        }
+        if (s.Snapshot is not null && !Write(world, s.Snapshot)) return 2;
         if (s.Runs == 0) return 0; // --runs 0: generate (and write) only
         GC.Collect();
         long heapWorld = GC.GetTotalMemory(true);
@@ -273,9 +283,7 @@ public static class RealisticBench
     private static int EndToEnd(Settings s, string kmeshc, World world, string node, string dir)
     {
         string snap = s.Snapshot ?? Path.Combine(dir, "world.pb"), img = Path.Combine(dir, "node.img");
-        var sw = Stopwatch.StartNew();
-        RealisticCluster.WriteSnapshot(world, snap);
-        Console.WriteLine($"snapshot {snap}: {new FileInfo(snap).Length / (1 << 20)} MiB, written in {sw.ElapsedMilliseconds} ms");
+        if (!Write(world, snap)) return 2;
         Console.WriteLine($"command: {kmeshc} compile {snap} --node {node} -o {img}");
 
         var runs = new List<(double Wall, double Cpu, long RssKb)>();

@@ -197,8 +197,9 @@ public static class RealisticCluster
             int remaining = tenantPods / o.Namespaces + (ns < tenantPods % o.Namespaces ? 1 : 0);
             for (int k = 0; remaining > 0; k++)
             {
+                // 2-20 replicas, and never a remainder of one pod: 21 left become 19 + 2.
                 int r = rng.Next(2, 21);
-                if (remaining - r < 2) r = remaining;
+                if (remaining - r < 2) r = remaining <= 20 ? remaining : remaining - 2;
                 remaining -= r;
                 var ports = ImmutableArray.CreateBuilder<ServicePort>(o.ServicePorts);
                 ports.AddRange(CommonPorts.Take(o.ServicePorts));

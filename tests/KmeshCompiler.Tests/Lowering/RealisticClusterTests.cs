@@ -39,7 +39,7 @@ public class RealisticClusterTests
             s => Assert.Equal(5, s.Ports.Select(p => p.TargetPort).Distinct().Count()));
         // Deployments of 2-20 replicas, one service account (and Service) per app.
         var apps = w.Workloads.Where(x => x.Namespace.StartsWith("tenant-", StringComparison.Ordinal)).GroupBy(x => (x.Namespace, x.ServiceAccount)).ToList();
-        Assert.All(apps, a => Assert.InRange(a.Count(), 2, 21));
+        Assert.All(apps, a => Assert.InRange(a.Count(), 2, 20));
         Assert.All(apps, a => Assert.Single(a.SelectMany(x => x.Services).Select(s => s.ServiceKey).Distinct()));
         Assert.Contains(w.Workloads, x => x.Identity.ToString() == RealisticCluster.IngressPrincipal);
         Assert.Contains(w.Workloads, x => x.Namespace == RealisticCluster.MonitoringNamespace);
