@@ -284,9 +284,10 @@ struct kmesh_id_set_key {
  * one, and stores the rest. A region is a prefix minus the longer prefixes stored under it: what a
  * longest-prefix lookup returns; a /0 region covers the rest of the family.
  * Sources with an identity (a hit in km_identities) are keyed by decision class instead of by
- * address: src_len = KMESH_DECISION_CLASS, src zero, cls = the class; the entry probes the source's
- * class (when not 0) and then class 0, which holds the decision of every class not stored for that
- * destination and port. Sources without identity probe by address as follows, with cls 0.
+ * address: src_len = KMESH_DECISION_CLASS, src zero, cls = the class; the entry probes class 0, which
+ * holds the decision of every class not stored for that destination and port, then the source's
+ * class when class 0's class_bloom says it may have an entry of its own. Sources without identity
+ * probe by address as follows, with cls 0.
  * Key: dst is the local workload address (the SYN's destination); port is the SYN's port when the
  * decision for that address depends on which port it is (a km_port_index port, or a port the
  * default eval's matches name), KMESH_DECISION_OTHER_PORT for every other port; src is the source
@@ -336,7 +337,10 @@ struct kmesh_decision_index {
  * stage_ports (an entry keyed by KMESH_DECISION_OTHER_PORT only; 0 = none): a km_port_sets set of
  * ports this entry must not answer for, because the eval names them and the compiler built no
  * per-port table for them at this address (more named ports than it keys): a SYN to one of them
- * takes the stages. */
+ * takes the stages.
+ * class_bloom (class-0 entries only): bit (c % 64) is set for every class c that has an entry of its
+ * own at this destination and port. The entry probes class 0 first and the source's class only when
+ * its bit is set, so a source whose class decides like class 0 costs one probe. */
 #define KMESH_DECISION_MAX_MATCHED 6
 #define KMESH_DECISION_DRY_RUN 0x80000000u
 #define KMESH_DECISION_STAGES  0x1u
@@ -348,7 +352,8 @@ struct kmesh_decision {
 	__u32 matched[KMESH_DECISION_MAX_MATCHED];
 	__u32 stage_ports;
 	__u32 reserved;
-};                           /* 48 bytes */
+	__u64 class_bloom;
+};                           /* 56 bytes */
 
 /* ---------------------------------------------------------------------------------------------
  * Runtime state (not in images).

@@ -286,18 +286,18 @@ static __always_inline struct kmesh_decision *probe(__u32 gen, struct kmesh_deci
 	return 0;
 }
 
-/* A source with an identity: its decision class, then class 0 (every class not stored). */
+/* A source with an identity: class 0 (every class not stored), then its own class when class 0's
+ * bloom bit for it is set. */
 static __always_inline struct kmesh_decision *probe_class(__u32 gen, struct kmesh_decision_key *k, __u32 cls)
 {
 	k->src_len = KMESH_DECISION_CLASS;
-	if (cls) {
-		k->cls = cls;
-		struct kmesh_decision *d = KM_LOOKUP(km_decisions, gen, k);
-		if (d)
-			return d;
-	}
 	k->cls = 0;
-	return KM_LOOKUP(km_decisions, gen, k);
+	struct kmesh_decision *d0 = KM_LOOKUP(km_decisions, gen, k);
+	if (!d0 || !cls || !((d0->class_bloom >> (cls & 63)) & 1))
+		return d0;
+	k->cls = cls;
+	struct kmesh_decision *d = KM_LOOKUP(km_decisions, gen, k);
+	return d ? d : d0;
 }
 
 /* The source's identity (kmesh_tables.h, km_identities): copied to *out, all zero when it has none. */

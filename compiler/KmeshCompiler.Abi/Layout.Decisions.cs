@@ -33,7 +33,7 @@ public unsafe struct KmeshDecisionKey
     public uint Cls;
 }
 
-[StructLayout(LayoutKind.Sequential, Size = 48)]
+[StructLayout(LayoutKind.Sequential, Size = 56)]
 public unsafe struct KmeshDecision
 {
     public uint Verdict;
@@ -44,6 +44,8 @@ public unsafe struct KmeshDecision
     /// <summary>Other-ports entries: a km_port_sets set of ports this entry must leave to the stages (0: none).</summary>
     public uint StagePorts;
     public uint Reserved;
+    /// <summary>Class-0 entries: bit (c % 64) for every class c with an entry of its own here.</summary>
+    public ulong ClassBloom;
 }
 
 [StructLayout(LayoutKind.Sequential, Size = 16408)]

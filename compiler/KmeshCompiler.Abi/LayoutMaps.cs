@@ -16,7 +16,7 @@ public sealed record MapSpec(string Name, BpfMapType Type, int KeySize, int Valu
 public static partial class Layout
 {
     /// <summary>SHA-256 of bpf/kmesh_tables.h with CR removed. LayoutTests fails when it is stale.</summary>
-    public const string AbiHash = "5cec14de35877898792f7b68b62158a6126ecea501d754f9a10153c8f9fd7254";
+    public const string AbiHash = "50111eee87c99175d6266de66fb4b76157124caa897bd9ecb5d55574009c8c48";
 
     // Image tables (KMESH_MAP_*).
     public const string MapWorkloads = "km_workloads";

@@ -382,7 +382,10 @@ public static class RealisticBench
         var (covered, evals) = Coverage(images["table"]);
         var tableTables = new ImageTables(images["table"]);
         var decisions = tableTables.Decisions;
-        int byTable = triples.Count(t => decisions.Lookup(t.Destination, t.Port, t.Source, tableTables.IdentityOf(t.Source)) is { } d && DecisionTable.Verdict(d) is not null);
+        bool ByTable(Triple t) => decisions.Lookup(t.Destination, t.Port, t.Source, tableTables.IdentityOf(t.Source)) is { } d && DecisionTable.Verdict(d) is not null;
+        int byTable = triples.Count(ByTable);
+        var missed = triples.Where(t => !ByTable(t)).GroupBy(t => t.Port).OrderByDescending(g => g.Count()).Take(8).Select(g => $"{g.Key} ({g.Count()})");
+        Console.WriteLine($"SYNs left to the stages, by port: {string.Join(", ", missed)}");
         Console.WriteLine($"sample: {triples.Length} SYNs (seed {s.Cluster.Seed}), each BPF_PROG_TEST_RUN with repeat {s.Repeat}, paired with a baseline run of {BaselineRepeat} repeats; " +
                           $"decision-table coverage {covered}/{evals} evals ({Pct(covered, evals)}); the table decides {byTable} of the {triples.Length} SYNs ({Pct(byTable, triples.Length)})");
 

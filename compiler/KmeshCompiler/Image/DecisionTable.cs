@@ -52,7 +52,7 @@ public sealed unsafe class DecisionTable
     public int Count => _map.Count;
 
     /// <summary>The entry program's lookup: port keyed when its bit is set; for a source with an
-    /// identity its class, then class 0; for one without, one hash lookup per length of the family
+    /// identity class 0, then its class when class 0's bloom bit for it is set; for one without, one hash lookup per length of the family
     /// (longest first) with the source masked to it; when the port's bit is set and nothing hits, the
     /// same with KMESH_DECISION_OTHER_PORT. The first hit.
     /// An other-ports entry whose stage ports hold the SYN's port does not answer (null: the stages).</summary>
@@ -68,9 +68,12 @@ public sealed unsafe class DecisionTable
         return d;
     }
 
-    private KmeshDecision? ProbeClass(IpAddr dst, uint port, uint cls) =>
-        (cls != 0 && _map.TryGetValue((dst, port, 0, -1, cls), out var v)) ? v
-        : _map.TryGetValue((dst, port, 0, -1, 0), out var d) ? d : null;
+    private KmeshDecision? ProbeClass(IpAddr dst, uint port, uint cls)
+    {
+        if (!_map.TryGetValue((dst, port, 0, -1, 0), out var d0)) return null;
+        if (cls == 0 || ((d0.ClassBloom >> (int)(cls & 63)) & 1) == 0) return d0;
+        return _map.TryGetValue((dst, port, 0, -1, cls), out var v) ? v : d0;
+    }
 
     private KmeshDecision? Probe(IpAddr dst, uint port, IpAddr src, List<int> lengths)
     {

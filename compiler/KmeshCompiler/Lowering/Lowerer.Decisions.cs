@@ -50,6 +50,10 @@ public static class DecisionTables
             uint imageCap = limits.Capacity(Layout.Map(Layout.MapDecisions));
             var named = new Dictionary<uint, SortedSet<uint>>();
             SortedSet<uint> Named(uint e) => named.TryGetValue(e, out var n) ? n : named[e] = NamedPorts(t, e);
+            // The named ports most of an eval's matches test first (health checks, metrics, admin
+            // ports that mesh-wide policies name): probes and scrapes go there.
+            var busiest = new Dictionary<uint, List<uint>>();
+            List<uint> Busiest(uint e) => busiest.TryGetValue(e, out var l) ? l : busiest[e] = [.. NamedPortCounts(t, e).OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key).Select(kv => kv.Key)];
             var indexed = t.PortIndex.GroupBy(kv => kv.Key.Workload).ToDictionary(g => g.Key, g => g.ToDictionary(kv => kv.Key.Port, kv => kv.Value));
 
             // Every (address, key port) the entry can look up, with the eval deciding it.
@@ -88,7 +92,8 @@ public static class DecisionTables
                     // named ports to the stages.
                     portDependent.Add(w.EvalId);
                     var mine = serves.GetValueOrDefault(a) ?? [];
-                    keyed = n.Where(mine.Contains).Take(limits.MaxDecisionPorts).ToList();
+                    var busy = Busiest(w.EvalId).Take(limits.MaxDecisionBusyPorts);
+                    keyed = n.Where(mine.Contains).Concat(busy).Distinct().Take(limits.MaxDecisionPorts).Order().ToList();
                     if (!stageSets.TryGetValue(w.EvalId, out stagePorts))
                     {
                         if (portSetEntries + addedPortSets.Count + n.Count > limits.Capacity(Layout.Map(Layout.MapPortSets)))
@@ -178,6 +183,18 @@ public static class DecisionTables
     }
 
     /// <summary>The matches an eval's MATCH stage walks: its own, then its shared block's.</summary>
+    /// <summary>How many of an eval's live matches name each port.</summary>
+    private static Dictionary<uint, int> NamedPortCounts(ImageTables t, uint evalId)
+    {
+        var result = new Dictionary<uint, int>();
+        if (ImageTables.At(t.Evals, evalId) is not { } eval) return result;
+        foreach (var (_, m) in Matches(t, eval))
+            if ((m.Flags & Layout.MatchNever) == 0)
+                foreach (var s in new[] { m.PortSet, m.NotPortSet })
+                    if (s != 0) foreach (var p in t.PortSets.GetValueOrDefault(s) ?? []) result[p] = result.GetValueOrDefault(p) + 1;
+        return result;
+    }
+
     private static List<(uint Id, KmeshMatch Row)> Matches(ImageTables t, in KmeshEval eval)
     {
         var matches = new List<(uint Id, KmeshMatch Row)>();

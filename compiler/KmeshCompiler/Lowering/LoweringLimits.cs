@@ -31,6 +31,11 @@ public sealed record LoweringLimits
     /// would be one partition per named port).</summary>
     public int MaxDecisionPorts { get; init; } = 64;
 
+    /// <summary>When an eval names more ports than <see cref="MaxDecisionPorts"/>, each address keys the
+    /// ports it serves plus this many of the ports the eval's matches name most often; other-ports
+    /// entries send the remaining named ports to the stages.</summary>
+    public int MaxDecisionBusyPorts { get; init; } = 4;
+
     /// <summary>Compile-time budget of the decision table, in stage-walk rows (regions decided times
     /// the rows of their eval): once spent, the remaining evals get no table and take the stages.</summary>
     public long MaxDecisionWork { get; init; } = 50_000_000;

@@ -127,10 +127,14 @@ internal sealed class SourceClasses
         }
         string defBytes = groupBytes[classGroup[def]];
         var zero = new IpPrefix(new IpAddr(0, v6), 0);
-        result.Add(new DecisionRegion(zero, 0, groupValue[classGroup[def]]));
+        var defaultValue = groupValue[classGroup[def]];
         for (int i = 0; i < classes.Count; i++)
             if (classes[i].Cls != 0 && groupBytes[classGroup[i]] != defBytes)
+            {
                 result.Add(new DecisionRegion(zero, classes[i].Cls, groupValue[classGroup[i]]));
+                defaultValue.ClassBloom |= 1UL << (int)(classes[i].Cls & 63);
+            }
+        result.Insert(0, new DecisionRegion(zero, 0, defaultValue));
         return result;
     }
 }
