@@ -81,6 +81,12 @@ public sealed class FakeXdsServer : IAsyncDisposable
 
     public int StreamsOpened => Volatile.Read(ref _streams);
 
+    /// <summary>Streams open now.</summary>
+    public int OpenStreams
+    {
+        get { lock (_gate) return _sessions.Count; }
+    }
+
     private async Task ListenAsync(IPEndPoint at)
     {
         var builder = WebApplication.CreateSlimBuilder();
