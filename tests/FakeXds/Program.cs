@@ -60,7 +60,7 @@ catch (InvalidDataException e)
     Console.Error.WriteLine(e.Message);
     return 1;
 }
-Console.WriteLine($"serving {server.Served(TypeUrls.Address).Count} Address and {server.Served(TypeUrls.Authorization).Count} Authorization resources on {server.Address}");
+Console.WriteLine($"serving {server.Served(TypeUrls.Address).Count} Address and {server.Served(TypeUrls.Authorization).Count} Authorization resources on {server.Address.GetLeftPart(UriPartial.Authority)}");
 
 using var stop = new CancellationTokenSource();
 using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });

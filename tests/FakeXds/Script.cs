@@ -4,7 +4,7 @@ using KmeshCompiler.Frontends.Xds;
 namespace FakeXds;
 
 /// <summary>A script of steps for the fake server (docs/xds.md, "The fake server"): one step a line,
-/// '#' starts a comment, paths are relative to the script's directory.
+/// '#' starts a comment (on a line without JSON), paths are relative to the script's directory.
 /// <code>
 /// apply INPUT...                     serve the world of these inputs instead (changes pushed, the rest removed)
 /// put address|authorization NAME JSON  add or replace one resource, given as proto JSON
@@ -13,7 +13,7 @@ namespace FakeXds;
 /// drop                               abort every open stream
 /// restart MS                         stop listening, wait MS milliseconds, listen again (resources kept)
 /// sleep MS                           wait MS milliseconds
-/// wait                               wait until the client holds everything and answered every push (30 s at most)
+/// wait                               wait for a client, then until it holds everything and answered every push (30 s at most)
 /// </code></summary>
 public sealed record ScriptStep(int Line, string Verb, IReadOnlyList<string> Args, string? Json)
 {
@@ -28,6 +28,7 @@ public sealed record ScriptStep(int Line, string Verb, IReadOnlyList<string> Arg
             string? json = null;
             int brace = line.IndexOf('{');
             if (brace >= 0) { json = line[brace..]; line = line[..brace].TrimEnd(); }
+            else if (line.IndexOf('#') is >= 0 and var hash) line = line[..hash].TrimEnd();
             var words = line.Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
             string verb = words[0];
             var args = words[1..];
@@ -70,7 +71,10 @@ public sealed record ScriptStep(int Line, string Verb, IReadOnlyList<string> Arg
             case "drop": server.DropStreams(); break;
             case "restart": await server.RestartAsync(TimeSpan.FromMilliseconds(Ms())).ConfigureAwait(false); break;
             case "sleep": await Task.Delay(Ms(), ct).ConfigureAwait(false); break;
-            case "wait": await server.WaitQuietAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false); break;
+            case "wait":
+                while (server.OpenStreams == 0) await Task.Delay(50, ct).ConfigureAwait(false); // however long the client takes to come
+                await server.WaitQuietAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+                break;
         }
     }
 
