@@ -9,8 +9,6 @@ namespace KmeshCompiler.Online.Tests;
 /// the node identity, cancellation.</summary>
 public class ClientTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
-
     [Fact]
     public async Task The_initial_state_is_the_world_of_the_input_files()
     {
@@ -24,7 +22,7 @@ public class ClientTests
         Assert.True(h.Client.Stats.LastSuccessfulSync is not null);
         Assert.Equal(0, h.Client.Stats.Nacks);
         // Every response was ACKed with its nonce.
-        await h.Server.WaitQuietAsync(Timeout);
+        await h.Server.WaitQuietAsync(Harness.Timeout);
         var acks = h.Server.Requests.Where(r => r.Kind == "ACK").ToList();
         Assert.Equal(2, acks.Count);
         Assert.Equal(["1", "2"], acks.Select(a => a.Nonce).Order());
@@ -94,11 +92,11 @@ public class ClientTests
 
         // A new bad resource: NACKed, nothing changes.
         h.Server.PutBad(TypeUrls.Authorization, "bookinfo/broken");
-        var nack = await h.Server.WaitForRequestAsync(r => r.Kind == "NACK", Timeout);
+        var nack = await h.Server.WaitForRequestAsync(r => r.Kind == "NACK", Harness.Timeout);
         Assert.Equal(TypeUrls.Authorization, nack.TypeUrl);
         Assert.StartsWith("bookinfo/broken: KM5007 ", nack.Error);
         Assert.Contains("action", nack.Error);
-        await h.Server.WaitQuietAsync(Timeout);
+        await h.Server.WaitQuietAsync(Harness.Timeout);
         Assert.Same(before, h.Client.Current);
 
         // An existing policy replaced by a bad version, in the same response as a good change: the
@@ -107,7 +105,7 @@ public class ClientTests
         var edited = SnapshotWriter.Authorization(other with { Action = other.Action == PolicyAction.Allow ? PolicyAction.Deny : PolicyAction.Allow });
         h.Server.PutBad(TypeUrls.Authorization, policy.Key);
         h.Server.Put(TypeUrls.Authorization, other.Key, edited);
-        await h.Server.WaitForRequestAsync(r => r.Kind == "NACK" && r.Error!.Contains(policy.Key + ": KM5007", StringComparison.Ordinal), Timeout);
+        await h.Server.WaitForRequestAsync(r => r.Kind == "NACK" && r.Error!.Contains(policy.Key + ": KM5007", StringComparison.Ordinal), Harness.Timeout);
         await h.WaitForAsync(s => s.Of(TypeUrls.Authorization)[other.Key].Version == h.Server.Served(TypeUrls.Authorization)[other.Key], "the good edit applied");
         var after = h.Client.Current;
         Assert.Same(held, after.Of(TypeUrls.Authorization)[policy.Key]);
@@ -118,7 +116,7 @@ public class ClientTests
 
         // A bad workload address: KM5010.
         h.Server.PutBad(TypeUrls.Address, "Kubernetes//Pod/bookinfo/broken");
-        nack = await h.Server.WaitForRequestAsync(r => r.Kind == "NACK" && r.TypeUrl == TypeUrls.Address, Timeout);
+        nack = await h.Server.WaitForRequestAsync(r => r.Kind == "NACK" && r.TypeUrl == TypeUrls.Address, Harness.Timeout);
         Assert.StartsWith("Kubernetes//Pod/bookinfo/broken: KM5010 ", nack.Error);
 
         // The fix: an ACK, and the state holds it.
@@ -132,7 +130,7 @@ public class ClientTests
     public async Task Until_each_type_is_ACKed_the_initial_sync_is_not_done()
     {
         await using var h = await Harness.StartAsync(prepare: s => s.PutBad(TypeUrls.Authorization, "bookinfo/broken"));
-        await h.Server.WaitQuietAsync(Timeout);
+        await h.Server.WaitQuietAsync(Harness.Timeout);
         Assert.False(h.Client.Current.InitialSyncDone);
         Assert.NotEmpty(h.Client.Current.Of(TypeUrls.Authorization)); // the good policies are held
         h.Server.Remove(TypeUrls.Authorization, "bookinfo/broken");
@@ -147,7 +145,7 @@ public class ClientTests
         await h.StopClientAsync();
         Assert.False(h.Client.Stats.Connected);
         var drained = new List<XdsState>();
-        await foreach (var s in h.Client.States.ReadAllAsync().WithCancellation(new CancellationTokenSource(Timeout).Token)) drained.Add(s);
+        await foreach (var s in h.Client.States.ReadAllAsync().WithCancellation(new CancellationTokenSource(Harness.Timeout).Token)) drained.Add(s);
         Assert.True(drained.Count <= 1);
         await Assert.ThrowsAsync<InvalidOperationException>(() => h.Client.RunAsync(CancellationToken.None));
     }
@@ -161,7 +159,7 @@ public class ClientTests
         while (h.Client.States.TryRead(out var s)) last = s;
         Assert.Same(h.Client.Current, last);
         h.Server.Remove(TypeUrls.Authorization, Harness.Bookinfo.Policies[0].Key);
-        var next = await h.Client.States.ReadAsync(new CancellationTokenSource(Timeout).Token);
+        var next = await h.Client.States.ReadAsync(new CancellationTokenSource(Harness.Timeout).Token);
         Assert.False(next.Of(TypeUrls.Authorization).ContainsKey(Harness.Bookinfo.Policies[0].Key));
         var change = Assert.Single(XdsState.Diff(last!, next));
         Assert.Null(change.After);

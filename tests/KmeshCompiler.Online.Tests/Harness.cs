@@ -10,6 +10,8 @@ namespace KmeshCompiler.Online.Tests;
 /// <summary>A fake server and a client against it, and the waits the tests need.</summary>
 internal sealed class Harness : IAsyncDisposable
 {
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
     public FakeXdsServer Server { get; }
     public XdsClient Client { get; }
     public Recorder Events { get; } = new();

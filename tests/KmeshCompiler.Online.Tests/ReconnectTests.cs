@@ -8,8 +8,6 @@ namespace KmeshCompiler.Online.Tests;
 /// initial_resource_versions (the server resends only what changed), and converges.</summary>
 public class ReconnectTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
-
     [Fact]
     public async Task A_dropped_stream_resumes_with_the_versions_held_and_nothing_is_resent()
     {
@@ -18,7 +16,7 @@ public class ReconnectTests
         var held = h.Client.Current;
         int before = h.Server.Requests.Count;
         h.Server.DropStreams();
-        await h.Server.WaitForRequestAsync(r => r.Stream == 2 && r.Kind == "Initial" && r.TypeUrl == TypeUrls.Authorization, Timeout);
+        await h.Server.WaitForRequestAsync(r => r.Stream == 2 && r.Kind == "Initial" && r.TypeUrl == TypeUrls.Authorization, Harness.Timeout);
         await h.ConvergedAsync();
         foreach (var type in new[] { TypeUrls.Address, TypeUrls.Authorization })
         {

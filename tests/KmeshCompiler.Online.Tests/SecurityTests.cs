@@ -25,7 +25,7 @@ public sealed class SecurityTests : IDisposable
 
         File.WriteAllText(token, "rotated-token");
         h.Server.DropStreams();
-        var r2 = await h.Server.WaitForRequestAsync(r => r.Stream == 2, Timeout);
+        var r2 = await h.Server.WaitForRequestAsync(r => r.Stream == 2, Harness.Timeout);
         Assert.Equal("Bearer rotated-token", r2.Authorization);
 
         // A missing token file is an error the client reports and retries, keeping its state.
@@ -33,7 +33,7 @@ public sealed class SecurityTests : IDisposable
         h.Server.DropStreams();
         await h.WaitForAsync(_ => h.Client.Stats.LastError?.Contains("cannot read the token file", StringComparison.Ordinal) == true, "token error");
         File.WriteAllText(token, "third-token");
-        await h.Server.WaitForRequestAsync(r => r.Authorization == "Bearer third-token", Timeout);
+        await h.Server.WaitForRequestAsync(r => r.Authorization == "Bearer third-token", Harness.Timeout);
     }
 
     private static (X509Certificate2 Ca, X509Certificate2 Leaf) Pki(string name)
@@ -65,14 +65,23 @@ public sealed class SecurityTests : IDisposable
         return path;
     }
 
+    /// <summary>A TLS server whose certificate (for 127.0.0.1) the "mesh" CA issued, and a client
+    /// given that CA's root as its CA file, or another CA's when <paramref name="rightCa"/> is false.</summary>
+    private async Task<(Harness H, string CaFile)> TlsAsync(bool rightCa, Func<XdsClientOptions, XdsClientOptions>? more = null)
+    {
+        var (ca, leaf) = Pki("mesh");
+        string caFile = Pem(rightCa ? "ca.crt" : "wrong-ca.crt", rightCa ? ca : Pki("elsewhere").Ca);
+        var h = await Harness.StartAsync(
+            serverOptions: new FakeXdsOptions { Certificate = leaf },
+            configure: o => (more ?? (x => x))(o with { CaFile = caFile }));
+        return (h, caFile);
+    }
+
     [Fact]
     public async Task TLS_with_the_CA_file_syncs()
     {
-        var (ca, leaf) = Pki("mesh");
-        string caFile = Pem("ca.crt", ca);
-        await using var h = await Harness.StartAsync(
-            serverOptions: new FakeXdsOptions { Certificate = leaf },
-            configure: o => o with { CaFile = caFile });
+        var (h, _) = await TlsAsync(rightCa: true);
+        await using var owned = h;
         Assert.Equal("https", h.Server.Address.Scheme);
         await h.ConvergedAsync();
         Assert.Null(h.Client.Stats.LastError);
@@ -81,12 +90,8 @@ public sealed class SecurityTests : IDisposable
     [Fact]
     public async Task TLS_with_a_wrong_CA_fails_with_a_clear_error_and_never_syncs()
     {
-        var (_, leaf) = Pki("mesh");
-        var (otherCa, _) = Pki("elsewhere");
-        string caFile = Pem("wrong-ca.crt", otherCa);
-        await using var h = await Harness.StartAsync(
-            serverOptions: new FakeXdsOptions { Certificate = leaf },
-            configure: o => o with { CaFile = caFile });
+        var (h, caFile) = await TlsAsync(rightCa: false);
+        await using var owned = h;
         await h.WaitForAsync(_ => h.Client.Stats.LastError is not null, "an error");
         string error = h.Client.Stats.LastError!;
         Assert.Contains("does not chain to a root in the CA file " + caFile, error);
@@ -98,11 +103,8 @@ public sealed class SecurityTests : IDisposable
     [Fact]
     public async Task TLS_to_a_name_the_certificate_does_not_hold_fails_clearly()
     {
-        var (ca, leaf) = Pki("mesh");
-        string caFile = Pem("ca.crt", ca);
-        await using var h = await Harness.StartAsync(
-            serverOptions: new FakeXdsOptions { Certificate = leaf },
-            configure: o => o with { CaFile = caFile, Server = new Uri($"https://localhost:{o.Server.Port}") });
+        var (h, _) = await TlsAsync(rightCa: true, o => o with { Server = new Uri($"https://localhost:{o.Server.Port}") });
+        await using var owned = h;
         await h.WaitForAsync(_ => h.Client.Stats.LastError is not null, "an error");
         Assert.Contains("does not name localhost", h.Client.Stats.LastError);
     }
