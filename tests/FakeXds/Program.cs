@@ -4,7 +4,21 @@ using KmeshCompiler.Frontends.Xds;
 
 // dotnet run --project tests/FakeXds -- --listen 127.0.0.1:PORT INPUT... [--script FILE]
 // Serves the world of INPUT over Delta ADS (h2c), runs the script's steps, then serves until Ctrl+C.
-const string usage = "usage: FakeXds --listen 127.0.0.1:PORT INPUT... [--script FILE]";
+const string usage = """
+    usage: FakeXds --listen 127.0.0.1:PORT INPUT... [--script FILE]
+    Serves the Address and Authorization resources of INPUT (anything kmeshc reads) over Delta ADS
+    (plaintext HTTP/2), runs the script, then serves until Ctrl+C; prints every push, ACK and NACK.
+    Script steps, one a line ('#' comments; paths relative to the script):
+      apply INPUT...                          serve the world of these inputs instead
+      put address|authorization NAME JSON     add or replace one resource (proto JSON)
+      remove address|authorization NAME       remove one resource
+      bad address|authorization NAME          serve a resource that fails validation
+      drop                                    reset every open stream
+      restart MS                              stop listening for MS milliseconds
+      sleep MS                                wait
+      wait                                    wait for a client, then until it holds everything
+    Exit: 0 stopped, 1 bad INPUT or script, 2 usage or cannot listen. Details: docs/xds.md.
+    """;
 IPEndPoint? listen = null;
 string? scriptFile = null;
 var inputs = new List<string>();
