@@ -5,12 +5,19 @@ using KmeshCompiler.Ir;
 
 namespace KmeshCompiler.Frontends.Xds;
 
-/// <summary>Binary Address / Workload / Authorization bytes → IR in one pass, without building the
-/// generated message objects first: on large snapshots the intermediate objects cost more than the
-/// IR itself. It follows the generated parsers field by field (a singular message seen twice is
-/// merged, a oneof keeps its last case, a wrapper keeps a non-zero value, a map keeps the position of
-/// a key's first entry) and <see cref="WireToIr"/>'s rules for what is dropped or rejected; the
-/// differential tests hold it to both on generated, mutated and random input.</summary>
+/// <summary>The one decoder of xDS resources: Address / Workload / Authorization bytes → IR in one
+/// pass, with ztunnel's leniency (xds.md, "Snapshot files"): a StringMatch with no variant and a match
+/// Address with a bad length are dropped with a warning; an unknown Scope/Action value, a workload or
+/// service address that is not 4 or 16 bytes, and an UNSPECIFIED_SCOPE routing preference reject the
+/// one resource (null is returned, with an error). Other enums read an unknown value as their default,
+/// as a prost accessor does, with a warning. Binary snapshots, JSON snapshots (their messages
+/// re-encoded) and the xDS stream all come through here.
+///
+/// It reads the wire without building the generated message objects first (on large snapshots they
+/// cost more than the IR itself), following the generated parsers field by field: a singular message
+/// seen twice is merged, a oneof keeps its last case, a wrapper keeps a non-zero value, a map keeps the
+/// position of a key's first entry. The differential tests hold it to the generated parsers on
+/// generated, mutated and random input.</summary>
 internal static class DirectDecoder
 {
     // ---- istio.workload.Address / Workload ---------------------------------------------------
@@ -42,8 +49,9 @@ internal static class DirectDecoder
         public int Mode, Health;
     }
 
-    /// <summary>Decodes an istio.workload.Address and puts what it holds into the state.</summary>
-    public static void Address(ReadOnlySpan<byte> bytes, string name, bool namedByPosition, ResourceReader reader, DiagnosticBag bag)
+    /// <summary>Decodes an istio.workload.Address: the workload or service it holds, or null when it is
+    /// rejected (with an error in the bag).</summary>
+    public static object? Address(ReadOnlySpan<byte> bytes, string name, bool namedByPosition, ResourceReader reader, DiagnosticBag bag)
     {
         var r = new WireReader(bytes);
         WorkloadDraft? w = null;
@@ -54,27 +62,29 @@ internal static class DirectDecoder
             else if (f == 2 && wire == 2) { w = null; s ??= new ServiceDraft(); MergeService(r.Bytes(), s, reader.Strings); }
             else r.Skip(f, wire);
         }
-        if (w is not null) PutWorkload(w, name, namedByPosition, reader, bag);
-        else if (s is not null)
+        if (w is not null) return ToWorkload(w, name, namedByPosition, reader, bag);
+        if (s is not null)
         {
             string n = namedByPosition && s.Hostname.Length > 0 ? $"{s.Namespace}/{s.Hostname}" : name;
-            if (ToService(s, reader.Location(n), bag) is { } svc) reader.State.Put(svc);
+            return ToService(s, reader.Location(n), bag);
         }
-        else bag.Report(Codes.XdsMissingName, reader.Location(name), "an Address holds neither a workload nor a service");
+        bag.Report(Codes.XdsMissingName, reader.Location(name), "an Address holds neither a workload nor a service");
+        return null;
     }
 
-    /// <summary>Decodes a bare istio.workload.Workload.</summary>
-    public static void Workload(ReadOnlySpan<byte> bytes, string name, bool namedByPosition, ResourceReader reader, DiagnosticBag bag)
+    /// <summary>Decodes a bare istio.workload.Workload (null when it is rejected).</summary>
+    public static Workload? Workload(ReadOnlySpan<byte> bytes, string name, bool namedByPosition, ResourceReader reader, DiagnosticBag bag)
     {
         var w = new WorkloadDraft();
         MergeWorkload(bytes, w, reader.Strings);
-        PutWorkload(w, name, namedByPosition, reader, bag);
+        return ToWorkload(w, name, namedByPosition, reader, bag);
     }
 
-    private static void PutWorkload(WorkloadDraft w, string name, bool namedByPosition, ResourceReader reader, DiagnosticBag bag)
+    /// <summary>A workload is keyed by its uid, or by the resource name when it has none.</summary>
+    private static Workload? ToWorkload(WorkloadDraft w, string name, bool namedByPosition, ResourceReader reader, DiagnosticBag bag)
     {
         string n = namedByPosition && w.Uid.Length > 0 ? w.Uid : name;
-        if (ToWorkload(w, namedByPosition ? "" : name, reader.Location(n), bag) is { } wl) reader.State.Put(wl);
+        return ToWorkload(w, namedByPosition ? "" : name, reader.Location(n), bag);
     }
 
     private static void MergeWorkload(ReadOnlySpan<byte> bytes, WorkloadDraft w, StringPool pool)
@@ -263,7 +273,20 @@ internal static class DirectDecoder
             Arr(w.Addresses), w.Node, w.Network, Or(w.ClusterId, Ir.Workload.DefaultClusterId),
             locality, health, w.Capacity ?? 1u,
             ImmutableCollectionsMarshal.AsImmutableArray(services), Arr(w.Policies), loc,
-            WireToIr.NetworkModeOf(w.NetworkMode, loc, bag), w.TunnelProtocol == WireToIr.Hbone);
+            NetworkModeOf(w.NetworkMode, loc, bag), w.TunnelProtocol == Hbone);
+    }
+
+    /// <summary>TunnelProtocol HBONE: the mesh captures the workload (it is enrolled). A snapshot in
+    /// which no workload has it predates enrolment and counts every workload as enrolled
+    /// (<see cref="SnapshotState"/>).</summary>
+    private const int Hbone = 1;
+
+    /// <summary>NetworkMode STANDARD or HOST_NETWORK; an unknown value reads as STANDARD with a warning.</summary>
+    private static NetworkMode NetworkModeOf(int value, SourceLocation loc, DiagnosticBag bag)
+    {
+        if (value is 0 or 1) return (NetworkMode)value;
+        bag.Report(Codes.XdsUnknownEnumDefaulted, loc, "network_mode", value, "STANDARD");
+        return NetworkMode.Standard;
     }
 
     private static Service? ToService(ServiceDraft s, SourceLocation loc, DiagnosticBag bag)
@@ -330,10 +353,10 @@ internal static class DirectDecoder
 
     // ---- istio.security.Authorization ---------------------------------------------------------
 
-    /// <summary>Decodes an istio.security.Authorization and puts the policy into the state. The rules
-    /// are converted once the policy is known to be kept (their diagnostics name it); a malformed rule
+    /// <summary>Decodes an istio.security.Authorization (null when it is rejected). The rules are
+    /// converted once the policy is known to be kept (their diagnostics name it); a malformed rule
     /// rejects the whole resource, with nothing else said about it, as a parse error would.</summary>
-    public static void Authorization(ReadOnlySpan<byte> bytes, string name, bool namedByPosition, ResourceReader reader, DiagnosticBag bag)
+    public static Policy? Authorization(ReadOnlySpan<byte> bytes, string name, bool namedByPosition, ResourceReader reader, DiagnosticBag bag)
     {
         var r = new WireReader(bytes);
         string pname = "", ns = "";
@@ -364,11 +387,11 @@ internal static class DirectDecoder
         var local = new DiagnosticBag();
         var irRules = new Rule[ruleSpans.Count];
         for (int i = 0; i < irRules.Length; i++) irRules[i] = ToRule(bytes[ruleSpans[i]], i, loc, local, reader.Strings);
-        if (pname.Length == 0) { bag.Report(Codes.XdsMissingName, loc, "an Authorization needs a name (field 1): it is named namespace/name"); return; }
-        if (scope is < 0 or > 2) { bag.Report(Codes.XdsUnknownEnum, loc, "scope", scope, EnumNames.PolicyScopes); return; }
-        if (action is not (0 or 1)) { bag.Report(Codes.XdsUnknownEnum, loc, "action", action, EnumNames.Actions); return; }
+        if (pname.Length == 0) { bag.Report(Codes.XdsMissingName, loc, "an Authorization needs a name (field 1): it is named namespace/name"); return null; }
+        if (scope is < 0 or > 2) { bag.Report(Codes.XdsUnknownEnum, loc, "scope", scope, EnumNames.PolicyScopes); return null; }
+        if (action is not (0 or 1)) { bag.Report(Codes.XdsUnknownEnum, loc, "action", action, EnumNames.Actions); return null; }
         bag.AddRange(local.Items);
-        reader.State.Put(new Policy(pname, ns, (PolicyScope)scope, (PolicyAction)action, dryRun, ImmutableCollectionsMarshal.AsImmutableArray(irRules), loc));
+        return new Policy(pname, ns, (PolicyScope)scope, (PolicyAction)action, dryRun, ImmutableCollectionsMarshal.AsImmutableArray(irRules), loc);
     }
 
     private static Rule ToRule(ReadOnlySpan<byte> bytes, int ruleIndex, SourceLocation loc, DiagnosticBag bag, StringPool pool)
@@ -383,7 +406,7 @@ internal static class DirectDecoder
                 var c = new WireReader(r.Bytes());
                 while (c.Next(out int cf, out int cw))
                 {
-                    if (cf == 2 && cw == 2) matches.Add(ToMatch(c.Bytes(), new WireToIr.MatchPath(ruleIndex, clauses.Count, matches.Count), loc, bag, pool));
+                    if (cf == 2 && cw == 2) matches.Add(ToMatch(c.Bytes(), new MatchPath(ruleIndex, clauses.Count, matches.Count), loc, bag, pool));
                     else c.Skip(cf, cw);
                 }
                 clauses.Add(new Clause([.. matches], loc));
@@ -393,10 +416,16 @@ internal static class DirectDecoder
         return new Rule([.. clauses], loc);
     }
 
+    /// <summary>Where a match sits, spelled out only when a diagnostic needs it.</summary>
+    private readonly record struct MatchPath(int Rule, int Clause, int Match)
+    {
+        public string Field(string name) => $"rules[{Rule}].clauses[{Clause}].matches[{Match}].{name}";
+    }
+
     private static readonly string[] StringFields = ["namespaces", "not_namespaces", "principals", "not_principals"];
     private static readonly string[] AddressFields = ["source_ips", "not_source_ips", "destination_ips", "not_destination_ips"];
 
-    private static Match ToMatch(ReadOnlySpan<byte> bytes, WireToIr.MatchPath path, SourceLocation loc, DiagnosticBag bag, StringPool pool)
+    private static Match ToMatch(ReadOnlySpan<byte> bytes, MatchPath path, SourceLocation loc, DiagnosticBag bag, StringPool pool)
     {
         List<StringMatch>?[] strings = new List<StringMatch>?[4];
         List<IpPrefix>?[] prefixes = new List<IpPrefix>?[4];

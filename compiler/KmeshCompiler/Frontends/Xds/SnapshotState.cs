@@ -20,6 +20,18 @@ internal sealed class SnapshotState
 
     public void Put(Policy p) => _policies[p.Key] = p;
 
+    /// <summary>A decoded element: a <see cref="Workload"/>, <see cref="Service"/> or <see cref="Policy"/>.</summary>
+    public void Put(object element)
+    {
+        switch (element)
+        {
+            case Workload w: Put(w); break;
+            case Service s: Put(s); break;
+            case Policy p: Put(p); break;
+            default: throw new ArgumentException($"not a resource element: {element.GetType().Name}", nameof(element));
+        }
+    }
+
     /// <summary>State of the world: a response of this type is the whole set of that type.</summary>
     public void Reset(ResourceType type)
     {

@@ -92,7 +92,7 @@ public static class SnapshotWriter
             ClusterId = w.ClusterId,
             NetworkMode = (Wl.NetworkMode)(int)w.NetworkMode,
         };
-        foreach (var a in w.Addresses) x.Addresses.Add(WireToIr.Bytes(a));
+        foreach (var a in w.Addresses) x.Addresses.Add(Bytes(a));
         if (w.Locality != Locality.Empty) x.Locality = new Wl.Locality { Region = w.Locality.Region, Zone = w.Locality.Zone, Subzone = w.Locality.Subzone };
         if (w.Capacity != 1) x.Capacity = w.Capacity;
         foreach (var s in w.Services)
@@ -108,7 +108,7 @@ public static class SnapshotWriter
     public static Wl.Service Service(Service s)
     {
         var x = new Wl.Service { Name = s.Name, Namespace = s.Namespace, Hostname = s.Hostname };
-        foreach (var a in s.Addresses) x.Addresses.Add(new Wl.NetworkAddress { Network = a.Network, Address = WireToIr.Bytes(a.Address) });
+        foreach (var a in s.Addresses) x.Addresses.Add(new Wl.NetworkAddress { Network = a.Network, Address = Bytes(a.Address) });
         foreach (var p in s.Ports) x.Ports.Add(Port(p));
         var lb = s.LoadBalancing;
         if (!lb.RoutingPreference.IsEmpty || lb.Mode != LbMode.Unspecified || lb.HealthPolicy != HealthPolicy.OnlyHealthy)
@@ -119,6 +119,8 @@ public static class SnapshotWriter
         }
         return x;
     }
+
+    private static ByteString Bytes(IpAddr a) => ByteString.CopyFrom(a.ToBytes());
 
     private static Wl.Port Port(ServicePort p) => new() { ServicePort = p.Port, TargetPort = p.TargetPort, AppProtocol = (Wl.AppProtocol)(int)p.AppProtocol };
 
@@ -180,6 +182,6 @@ public static class SnapshotWriter
 
     private static void Prefixes(Google.Protobuf.Collections.RepeatedField<Sec.Address> to, IEnumerable<IpPrefix> from)
     {
-        foreach (var p in from) to.Add(new Sec.Address { Address_ = WireToIr.Bytes(p.Address), Length = (uint)p.Length });
+        foreach (var p in from) to.Add(new Sec.Address { Address_ = Bytes(p.Address), Length = (uint)p.Length });
     }
 }

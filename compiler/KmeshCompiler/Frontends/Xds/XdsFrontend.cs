@@ -23,28 +23,30 @@ public static class XdsFrontend
     internal static World Read(SourceText source, DiagnosticBag bag, bool referenceDecoder)
     {
         var state = new SnapshotState();
-        var reader = new ResourceReader(source, state, bag);
+        var reader = new ResourceReader(source.DisplayPath, state, bag);
         if (InputKinds.Classify(source) == InputKind.XdsJson) JsonSnapshot.Read(source, reader, bag);
         else BinarySnapshot.Read(source, reader, bag, referenceDecoder);
         return state.ToWorld(bag);
     }
 }
 
-/// <summary>Decodes one resource (already unwrapped from its envelope) and puts it into the state.</summary>
-internal sealed class ResourceReader(SourceText source, SnapshotState state, DiagnosticBag bag)
+/// <summary>Decodes one resource (already unwrapped from its envelope) with <see cref="DirectDecoder"/>
+/// and puts it into the state.</summary>
+internal sealed class ResourceReader(string displayPath, SnapshotState state, DiagnosticBag bag, StringPool? strings = null)
 {
     public SnapshotState State => state;
 
-    public StringPool Strings { get; } = new();
+    public StringPool Strings { get; } = strings ?? new();
 
     private (int Line, int Column) _position;
 
     /// <summary>Where the resource being read starts (JSON), or (0, 0) when positions are unknown (binary).</summary>
     public void At(int line, int column) => _position = (line, column);
 
-    public SourceLocation Location(string resource) => new(source.DisplayPath, _position.Line, _position.Column, resource);
+    public SourceLocation Location(string resource) => new(displayPath, _position.Line, _position.Column, resource);
 
-    /// <summary>Binary: the Any's type URL and value bytes.</summary>
+    /// <summary>Binary, through the generated parser first (the tests' reference): the Any's type URL
+    /// and value bytes.</summary>
     public void Add(string typeUrl, ByteString value, string name)
     {
         var type = TypeUrls.Classify(typeUrl);
@@ -68,23 +70,45 @@ internal sealed class ResourceReader(SourceText source, SnapshotState state, Dia
         Add(msg, name);
     }
 
+    /// <summary>A message parsed elsewhere (JSON, or the generated parser): its canonical encoding goes
+    /// through the one decoder. <paramref name="name"/> is the Resource name, or a position when the
+    /// resource came bare (state of the world); the content's own key is then used instead.</summary>
+    public void Add(IMessage msg, string name)
+    {
+        string typeUrl = msg switch
+        {
+            Wl.Address => TypeUrls.Address,
+            Wl.Workload => TypeUrls.Workload,
+            _ => TypeUrls.Authorization,
+        };
+        AddDirect(typeUrl, msg.ToByteArray(), name, IsPosition(name));
+    }
+
     /// <summary>Binary, decoded straight into the IR by <see cref="DirectDecoder"/>.</summary>
     public void AddDirect(string typeUrl, ReadOnlySpan<byte> value, string name, bool namedByPosition)
     {
+        if (Decode(typeUrl, value, name, namedByPosition) is { } element) state.Put(element);
+    }
+
+    /// <summary>The workload, service or policy the resource holds; null (with a diagnostic) when its
+    /// type is unknown, it does not decode, or it is rejected.</summary>
+    public object? Decode(string typeUrl, ReadOnlySpan<byte> value, string name, bool namedByPosition)
+    {
         var type = TypeUrls.Classify(typeUrl);
-        if (type == ResourceType.Unknown) { Unknown(typeUrl, name); return; }
+        if (type == ResourceType.Unknown) { Unknown(typeUrl, name); return null; }
         try
         {
-            switch (type)
+            return type switch
             {
-                case ResourceType.Address: DirectDecoder.Address(value, name, namedByPosition, this, bag); break;
-                case ResourceType.Workload: DirectDecoder.Workload(value, name, namedByPosition, this, bag); break;
-                default: DirectDecoder.Authorization(value, name, namedByPosition, this, bag); break;
-            }
+                ResourceType.Address => DirectDecoder.Address(value, name, namedByPosition, this, bag),
+                ResourceType.Workload => DirectDecoder.Workload(value, name, namedByPosition, this, bag),
+                _ => DirectDecoder.Authorization(value, name, namedByPosition, this, bag),
+            };
         }
         catch (WireException e)
         {
             bag.Report(Codes.XdsUndecodable, Location(name), TypeUrls.MessageName(typeUrl), e.Message);
+            return null;
         }
     }
 
@@ -92,39 +116,6 @@ internal sealed class ResourceReader(SourceText source, SnapshotState state, Dia
     {
         // Named one by one: a single warning per type would hide which resources were skipped.
         bag.Report(Codes.XdsUnknownType, Location(name), typeUrl.Length == 0 ? "(no type URL)" : typeUrl, TypeUrls.Known);
-    }
-
-    /// <summary>A decoded message. <paramref name="name"/> is the Resource name, or a position when the
-    /// resource came bare (state of the world); the content's own key is then used instead.</summary>
-    public void Add(IMessage msg, string name)
-    {
-        switch (msg)
-        {
-            case Wl.Address { TypeCase: Wl.Address.TypeOneofCase.Workload } a: AddWorkload(a.Workload, name); break;
-            case Wl.Address { TypeCase: Wl.Address.TypeOneofCase.Service } a:
-                {
-                    var s = a.Service;
-                    string n = IsPosition(name) && s.Hostname.Length > 0 ? $"{s.Namespace}/{s.Hostname}" : name;
-                    if (WireToIr.Service(s, Location(n), bag) is { } svc) state.Put(svc);
-                    break;
-                }
-            case Wl.Address:
-                bag.Report(Codes.XdsMissingName, Location(name), "an Address holds neither a workload nor a service");
-                break;
-            case Wl.Workload w: AddWorkload(w, name); break;
-            case Sec.Authorization p:
-                {
-                    string n = IsPosition(name) && p.Name.Length > 0 ? $"{p.Namespace}/{p.Name}" : name;
-                    if (WireToIr.Policy(p, Location(n), bag) is { } pol) state.Put(pol);
-                    break;
-                }
-        }
-    }
-
-    private void AddWorkload(Wl.Workload w, string name)
-    {
-        string n = IsPosition(name) && w.Uid.Length > 0 ? w.Uid : name;
-        if (WireToIr.Workload(w, IsPosition(name) ? "" : name, Location(n), bag) is { } wl) state.Put(wl);
     }
 
     /// <summary>Positions stand in for names of bare resources: "response 2, resources[5]".</summary>
