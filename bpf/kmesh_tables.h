@@ -174,7 +174,6 @@ struct kmesh_eval {
 	__u32 policy_first;
 	__u32 policy_count;
 	__u32 shared;        /* 0: none; else 1 + the km_evals id of a shared block (see below) */
-	__u32 reserved;
 };                           /* 40 bytes */
 
 /* Shared blocks. The mesh-wide (root-namespace) policies apply to every workload, so their rows

@@ -114,7 +114,6 @@ public struct KmeshEval
     public uint PolicyCount;
     /// <summary>0: none; else 1 + the km_evals id of the shared block walked after this eval's own lists.</summary>
     public uint Shared;
-    public uint Reserved;
 }
 
 [StructLayout(LayoutKind.Sequential, Size = 8)]

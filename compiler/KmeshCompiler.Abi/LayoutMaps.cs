@@ -16,7 +16,7 @@ public sealed record MapSpec(string Name, BpfMapType Type, int KeySize, int Valu
 public static partial class Layout
 {
     /// <summary>SHA-256 of bpf/kmesh_tables.h with CR removed. LayoutTests fails when it is stale.</summary>
-    public const string AbiHash = "50111eee87c99175d6266de66fb4b76157124caa897bd9ecb5d55574009c8c48";
+    public const string AbiHash = "9c1b2df079046990960eeb7efb62f493a07ced9b69e7b3c3e7825233269ffa34";
 
     // Image tables (KMESH_MAP_*).
     public const string MapWorkloads = "km_workloads";

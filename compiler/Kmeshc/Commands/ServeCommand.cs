@@ -1,3 +1,4 @@
+using KmeshCompiler.Online;
 using System.CommandLine;
 using System.Net;
 using System.Runtime.InteropServices;
@@ -17,7 +18,7 @@ public static class ServeCommand
 {
     public static Command Create()
     {
-        var xds = new Option<string?>("--xds") { Description = "istiod's xDS address (Delta ADS), such as https://istiod.istio-system.svc:15012 (the client is not available in this build yet).", HelpName = "URL" };
+        var xds = new Option<string?>("--xds") { Description = "istiod's xDS address (Delta ADS): https://istiod.istio-system.svc:15012 (TLS, with --ca and --token) or http://HOST:PORT (plaintext h2c).", HelpName = "URL" };
         var from = new Option<string[]>("--from")
         {
             Description = "Serve the world read from these files or directories instead (any INPUT the other commands read), read again whenever they change. Repeat for several.",
@@ -57,10 +58,18 @@ public static class ServeCommand
             string[] inputs = parse.GetValue(from) ?? [];
             if ((url is null) == (inputs.Length == 0)) return Usage("give one source: --xds URL or --from DIR-or-FILE");
             if (url is null && (parse.GetValue(ca) is not null || parse.GetValue(token) is not null)) return Usage("--ca and --token go with --xds");
+            XdsClientOptions? xdsOptions = null;
             if (url is not null)
             {
-                io.Err.WriteLine("kmeshc: error: --xds: the xDS client is not available in this build; serve from files with --from DIR-or-FILE");
-                return Cli.Usage;
+                if (!Uri.TryCreate(url, UriKind.Absolute, out var server) || server.Scheme is not ("http" or "https"))
+                    return Usage($"--xds {url}: give http://HOST:PORT (plaintext h2c) or https://HOST:PORT (TLS)");
+                xdsOptions = new XdsClientOptions
+                {
+                    Server = server,
+                    Node = XdsNodeIdentity.FromEnvironment(parse.GetValue(node)!),
+                    CaFile = parse.GetValue(ca),
+                    TokenFile = parse.GetValue(token),
+                };
             }
             foreach (var input in inputs)
             {
@@ -82,7 +91,17 @@ public static class ServeCommand
 
             using var logs = JsonLineFormatter.CreateFactory(parse.GetValue(Cli.Verbose) ? LogLevel.Debug : LogLevel.Information);
             var meters = new ServeMetrics();
-            var source = new FileWorldSource(inputs, Cli.Settings(parse), meters, logs.CreateLogger("kmeshc.serve.source"));
+            IWorldSource source;
+            try
+            {
+                source = xdsOptions is not null
+                    ? new XdsWorldSource(xdsOptions, meters, logs.CreateLogger("kmeshc.serve.xds"))
+                    : new FileWorldSource(inputs, Cli.Settings(parse), meters, logs.CreateLogger("kmeshc.serve.source"));
+            }
+            catch (XdsConfigurationException e)
+            {
+                return Usage(e.Message);
+            }
             var loop = new ServeLoop(source, new ServeOptions(parse.GetValue(node)!, parse.GetValue(pin)!), meters, logs.CreateLogger("kmeshc.serve"));
             using var stop = new CancellationTokenSource();
             void Stop(PosixSignalContext c)

@@ -121,6 +121,21 @@ public class LayoutTests
     }
 
     [Fact]
+    public void EveryMirroredStructIsTheSizeItDeclaresAndAMultipleOfEight()
+    {
+        // StructLayout.Size is only a minimum: fields beyond it would silently grow the struct.
+        var structs = typeof(KmeshEval).Assembly.GetTypes()
+            .Where(t => t.IsValueType && t.StructLayoutAttribute is { Size: > 0 } && t.Name.StartsWith("Kmesh", StringComparison.Ordinal));
+        foreach (var t in structs)
+        {
+            int declared = t.StructLayoutAttribute!.Size;
+            int actual = (int)typeof(System.Runtime.CompilerServices.Unsafe).GetMethod("SizeOf")!.MakeGenericMethod(t).Invoke(null, null)!;
+            Assert.True(declared == actual, $"{t.Name}: declared {declared} bytes, laid out in {actual}");
+            if (t != typeof(KmeshIpKey) && t != typeof(KmeshEndpointKey)) Assert.True(actual % 8 == 0, $"{t.Name}: {actual} bytes is not a multiple of 8");
+        }
+    }
+
+    [Fact]
     public void ScratchFitsAPerCpuValue()
     {
         // Per-CPU map values are limited to 32 KiB (PCPU_MIN_UNIT_SIZE).
