@@ -67,9 +67,9 @@ public static class DecisionTables
             }
             // The ports each local address serves (its backends' target ports): where its traffic goes.
             var serves = new Dictionary<IpAddr, SortedSet<uint>>();
-            foreach (var b in t.Backends)
+            foreach (var e in image.Section(Layout.MapBackends)?.Entries ?? [])
             {
-                var (ba, bp) = Rows.Backend(b);
+                var (ba, bp) = Rows.Backend(Rows.Read<KmeshBackend>(e.Value));
                 if (!t.Workloads.ContainsKey(ba)) continue;
                 if (!serves.TryGetValue(ba, out var l)) serves[ba] = l = [];
                 l.Add(bp);
@@ -336,21 +336,35 @@ public static class DecisionTables
         var passes = new Func<uint, KmeshMatch, bool>((id, m) =>
             (m.SrcSet == 0 || active.GetValueOrDefault(m.SrcSet) > 0)
             && (m.NotSrcSet == 0 || active.GetValueOrDefault(m.NotSrcSet) == 0));
+        // The baseline is a source in no set; a region's source differs from it only in the matches
+        // that test the sets enclosing it, so only those (and the rows above them) are evaluated.
+        fast.Baseline(passes);
+        decided += fast.RowsPerDecision;
+        var bySet = new Dictionary<uint, List<int>>();
+        for (int d = 0; d < fast.Dependent.Count; d++)
+            foreach (var set in new[] { fast.Dependent[d].Row.SrcSet, fast.Dependent[d].Row.NotSrcSet })
+                if (set != 0) (bySet.TryGetValue(set, out var l) ? l : bySet[set] = []).Add(d);
+        var on = new HashSet<uint>();
         for (int i = 0; i < nodes.Count; i++)
         {
             var n = nodes[i];
             while (stack.Count > 0 && !(nodes[stack[^1]].Len < n.Len && (n.Net & ~Host(nodes[stack[^1]].Len) & top) == nodes[stack[^1]].Net))
             {
-                foreach (var s in own[nodes[stack[^1]]]) active[s]--;
+                foreach (var s in own[nodes[stack[^1]]]) if (--active[s] == 0) on.Remove(s);
                 stack.RemoveAt(stack.Count - 1);
             }
             parent[i] = stack.Count > 0 ? stack[^1] : -1;
             children[i] = [];
             if (parent[i] >= 0) children[parent[i]].Add(i);
             stack.Add(i);
-            foreach (var s in own[n]) active[s] = active.GetValueOrDefault(s) + 1;
-            var v = fast.Decide(passes);
-            decided += fast.RowsPerDecision;
+            foreach (var s in own[n])
+            {
+                active[s] = active.GetValueOrDefault(s) + 1;
+                on.Add(s);
+            }
+            var changed = on.SelectMany(s => bySet.GetValueOrDefault(s) ?? []).Distinct().ToList();
+            var v = fast.DecideChanged(changed, passes);
+            decided += 1 + changed.Count;
             decision[i] = DecisionTable.Encode(v, pid => ImageTables.At(t.Policies, pid) is { } p && (p.Flags & Layout.PolicyDryRun) != 0);
         }
 

@@ -175,6 +175,82 @@ internal sealed class PartitionEvaluator
         return steps > maxStageSteps ? Error("policy stage out of steps") : null;
     }
 
+    // The baseline of DecideChanged: a source's match, clause, rule and policy values, its matched
+    // policies in walk order, its verdict; and each dependent row's parents.
+    private bool[]? _baseM, _baseC, _baseR, _baseP;
+    private List<(int Position, uint Id, bool DryRun, bool Deny)>? _baseHits;
+    private KernelVerdict? _baseline;
+    private List<int>[]? _matchParents, _clauseParents, _ruleParents;
+
+    /// <summary>Decides <paramref name="passes"/>'s source and keeps it as the baseline that
+    /// <see cref="DecideChanged"/> starts from.</summary>
+    public KernelVerdict Baseline(Func<uint, KmeshMatch, bool> passes)
+    {
+        var v = Decide(passes);
+        if (_error is not null) return v;
+        _baseM = (bool[])_m!.Clone();
+        _baseC = (bool[])_c!.Clone();
+        _baseR = (bool[])_r!.Clone();
+        _baseP = [.. _policies.Select(p => p.Rules.Any(x => _baseR[x]))];
+        _baseHits = [.. _lastHits!];
+        _baseline = v;
+        if (_matchParents is null)
+        {
+            _matchParents = [.. _matches.Select(_ => new List<int>())];
+            _clauseParents = [.. _clauses.Select(_ => new List<int>())];
+            _ruleParents = [.. _rules.Select(_ => new List<int>())];
+            for (int i = 0; i < _clauses.Count; i++) foreach (int x in _clauses[i]) _matchParents[x].Add(i);
+            for (int i = 0; i < _rules.Count; i++) foreach (int x in _rules[i]) _clauseParents![x].Add(i);
+            for (int i = 0; i < _policies.Count; i++) foreach (int x in _policies[i].Rules) _ruleParents![x].Add(i);
+        }
+        return v;
+    }
+
+    /// <summary>The verdict of a source that differs from the baseline's only in the dependent matches
+    /// <paramref name="changed"/> (indices into <see cref="Dependent"/>), which
+    /// <paramref name="passes"/> decides: only those matches and the rows above them are evaluated.
+    /// Exactly <see cref="Decide"/>'s result for that source.</summary>
+    public KernelVerdict DecideChanged(IEnumerable<int> changed, Func<uint, KmeshMatch, bool> passes)
+    {
+        if (_error is not null) return _error;
+        if (_baseline is null) throw new InvalidOperationException("no baseline");
+        var mv = new Dictionary<int, bool>();
+        foreach (int i in changed)
+        {
+            bool v = passes(_matches[i].Id, _matches[i].Row);
+            if (v != _baseM![i]) mv[i] = v;
+        }
+        if (mv.Count == 0) return _baseline;
+        bool M(int i) => mv.TryGetValue(i, out bool v) ? v : _baseM![i];
+        var cv = new Dictionary<int, bool>();
+        foreach (int i in mv.Keys)
+            foreach (int c in _matchParents![i])
+                if (!cv.ContainsKey(c)) cv[c] = _clauses[c].Any(M);
+        bool C(int i) => cv.TryGetValue(i, out bool v) ? v : _baseC![i];
+        var rv = new Dictionary<int, bool>();
+        foreach (int c in cv.Keys)
+            foreach (int r in _clauseParents![c])
+                if (!rv.ContainsKey(r)) rv[r] = _rules[r].All(C);
+        bool R(int i) => rv.TryGetValue(i, out bool v) ? v : _baseR![i];
+        var pv = new Dictionary<int, bool>();
+        foreach (int r in rv.Keys)
+            foreach (int p in _ruleParents![r])
+                if (!pv.ContainsKey(p)) pv[p] = _policies[p].Rules.Any(R);
+        var flipped = pv.Where(kv => kv.Value != _baseP![kv.Key]).ToList();
+        if (flipped.Count == 0) return _baseline;
+        var hits = new List<(int Position, uint Id, bool DryRun, bool Deny)>(_baseHits!);
+        foreach (var (p, on) in flipped)
+        {
+            var (pos, id, dry, deny, _) = _policies[p];
+            if (on) hits.Add((pos, id, dry, deny));
+            else hits.RemoveAll(h => h.Position == pos);
+        }
+        hits.Sort((x, y) => x.Position.CompareTo(y.Position));
+        return Verdict(hits);
+    }
+
+    private List<(int Position, uint Id, bool DryRun, bool Deny)>? _lastHits;
+
     /// <summary>The verdict of a source for which <paramref name="passes"/> decides the matches that
     /// depend on it.</summary>
     public KernelVerdict Decide(Func<uint, KmeshMatch, bool> passes)
@@ -195,8 +271,6 @@ internal sealed class PartitionEvaluator
             r[i] = true;
             foreach (int x in _rules[i]) if (!c[x]) { r[i] = false; break; }
         }
-        uint? deny = null, allow = null;
-        var matched = ImmutableArray.CreateBuilder<uint>();
         // The matched policies in walk order: the ones that always match merged with the dependent
         // ones that do.
         var hits = new List<(int Position, uint Id, bool DryRun, bool Deny)>(_always.Count + 4);
@@ -210,6 +284,15 @@ internal sealed class PartitionEvaluator
             hits.Add((pos, pid, pdry, pdeny));
         }
         while (a < _always.Count) hits.Add(_always[a++]);
+        _lastHits = hits;
+        return Verdict(hits);
+    }
+
+    /// <summary>The POLICY stage's decision over the matched policies, in walk order.</summary>
+    private KernelVerdict Verdict(List<(int Position, uint Id, bool DryRun, bool Deny)> hits)
+    {
+        uint? deny = null, allow = null;
+        var matched = ImmutableArray.CreateBuilder<uint>(hits.Count);
         foreach (var (_, id, dry, isDeny) in hits)
         {
             matched.Add(id);

@@ -95,10 +95,16 @@ internal sealed class SourceClasses
         for (int i = 0; i < classes.Count; i++)
         {
             var c = classes[i];
-            sb.Clear();
+            // Most classes pass none of this eval's tests: one key, no string built.
+            string key = "";
             foreach (var x in c.Passes)
-                if (tests.Contains(x)) sb.Append(x).Append(',');
-            string key = sb.ToString();
+                if (tests.Contains(x))
+                {
+                    sb.Clear();
+                    foreach (var y in c.Passes) if (tests.Contains(y)) sb.Append(y).Append(',');
+                    key = sb.ToString();
+                    break;
+                }
             if (!byProjection.TryGetValue(key, out int g))
             {
                 var passing = c.Passes.Where(tests.Contains).ToHashSet();

@@ -138,7 +138,7 @@ public sealed class KernelDifferentialTests(ITestOutputHelper output) : IDisposa
         // One keyed port at most: other-ports entries carry the rest of the named ports as stage
         // ports, which the entry must send to the stages.
         var failures = new List<string>();
-        var st = RunWorlds(3000, 100, new WorldGenOptions(), 6, failures, limits: new LoweringLimits { MaxDecisionPorts = 1 });
+        var st = RunWorlds(3000, 100, new WorldGenOptions(), 6, failures, limits: new LoweringLimits { MaxDecisionPorts = 1, MaxDecisionBusyPorts = 0 });
         Check(st, failures, 800);
     }
 

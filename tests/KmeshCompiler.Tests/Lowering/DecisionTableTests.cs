@@ -264,7 +264,7 @@ public class DecisionTableTests
         // inside the default class; two are keyed at most, and the server serves none of them (no
         // backends), so none is: its other-ports entries carry the named ports as stage ports.
         static Match On(string src, uint port) => Empty with { SourceIps = [IpPrefix.Parse(src)], DestinationPorts = [port] };
-        var img = Compile(new LoweringLimits { MaxDecisionPorts = 2 },
+        var img = Compile(new LoweringLimits { MaxDecisionPorts = 2, MaxDecisionBusyPorts = 0 },
             Policy("app", "allow-mixed", PolicyAction.Allow, Rule(Clause(On("10.0.0.2/32", 80), On("10.0.0.2/32", 81), On("10.0.9.9/32", 82), From("10.1.0.0/16")))));
         Assert.Empty(new ImageTables(img).PortIndex);
         var other = new ImageTables(img).Decisions.Entries.Where(e => e.Dst == IpAddr.Parse("10.0.0.1") && e.Port == Layout.DecisionOtherPort).ToList();
