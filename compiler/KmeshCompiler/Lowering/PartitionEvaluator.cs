@@ -43,29 +43,35 @@ internal sealed class PartitionEvaluator
         if (_error is not null) return;
         var lists = t.ListsOf(eval)!.Value;
         long rows = 0;
-        var match = new Dictionary<uint, (bool? Fixed, int Index)>();
+        // Row states by id: 0 not listed (reads as false, as a missing bit does), 1 false, 2 true,
+        // 3 + i dependent row i.
+        static int State(bool? f, int index) => f is null ? 3 + index : f.Value ? 2 : 1;
+        static (bool? Fixed, int Index) Read(int[] states, uint id) =>
+            id >= states.Length ? (false, -1) : states[id] switch { 0 or 1 => (false, -1), 2 => (true, -1), var x => (null, x - 3) };
+        var match = new int[t.Matches.Length];
         for (uint i = 0; i < lists.Match.Count; i++)
         {
             uint mid = t.Lists[lists.Match.Slot(i)];
-            if (match.ContainsKey(mid)) continue;
+            if (match[mid] != 0) continue;
             var m = t.Matches[mid];
             bool? f = fixedOutcome(mid, m);
             int index = -1;
             if (f is null) { index = _matches.Count; _matches.Add((mid, m)); }
-            match[mid] = (f, index);
+            match[mid] = State(f, index);
             rows++;
         }
-        var clause = new Dictionary<uint, (bool? Fixed, int Index)>();
+        var clause = new int[t.Clauses.Length];
+        var deps = new List<int>();
         for (uint i = 0; i < lists.Clause.Count; i++)
         {
             uint cid = t.Lists[lists.Clause.Slot(i)];
-            if (clause.ContainsKey(cid)) continue;
+            if (clause[cid] != 0) continue;
             var c = t.Clauses[cid];
             bool? f = c.Count == 0 ? true : null;
-            var deps = new List<int>();
+            deps.Clear();
             for (uint k = 0; k < c.Count && f is null; k++)
             {
-                var (mf, mi) = match.GetValueOrDefault(t.Lists[c.First + k], (false, -1));
+                var (mf, mi) = Read(match, t.Lists[c.First + k]);
                 if (mf == true) f = true;
                 else if (mf is null) deps.Add(mi);
             }
@@ -73,19 +79,19 @@ internal sealed class PartitionEvaluator
             if (f is null && deps.Count == 0) f = false;
             int index = -1;
             if (f is null) { index = _clauses.Count; _clauses.Add([.. deps]); }
-            clause[cid] = (f, index);
+            clause[cid] = State(f, index);
         }
-        var rule = new Dictionary<uint, (bool? Fixed, int Index)>();
+        var rule = new int[t.Rules.Length];
         for (uint i = 0; i < lists.Rule.Count; i++)
         {
             uint rid = t.Lists[lists.Rule.Slot(i)];
-            if (rule.ContainsKey(rid)) continue;
+            if (rule[rid] != 0) continue;
             var r = t.Rules[rid];
             bool? f = null;
-            var deps = new List<int>();
+            deps.Clear();
             for (uint k = 0; k < r.Count && f is null; k++)
             {
-                var (cf, ci) = clause.GetValueOrDefault(t.Lists[r.First + k], (false, -1));
+                var (cf, ci) = Read(clause, t.Lists[r.First + k]);
                 if (cf == false) f = false;
                 else if (cf is null) deps.Add(ci);
             }
@@ -93,17 +99,17 @@ internal sealed class PartitionEvaluator
             if (f is null && deps.Count == 0) f = true;
             int index = -1;
             if (f is null) { index = _rules.Count; _rules.Add([.. deps]); }
-            rule[rid] = (f, index);
+            rule[rid] = State(f, index);
         }
         for (uint i = 0; i < lists.Policy.Count; i++)
         {
             uint pid = t.Lists[lists.Policy.Slot(i)];
             var p = t.Policies[pid];
             bool? f = p.RulesCount == 0 ? false : null;
-            var deps = new List<int>();
+            deps.Clear();
             for (uint k = 0; k < p.RulesCount && f is null; k++)
             {
-                var (rf, ri) = rule.GetValueOrDefault(t.Lists[p.RulesFirst + k], (false, -1));
+                var (rf, ri) = Read(rule, t.Lists[p.RulesFirst + k]);
                 if (rf == true) f = true;
                 else if (rf is null) deps.Add(ri);
             }
