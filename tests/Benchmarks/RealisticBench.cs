@@ -386,6 +386,15 @@ public static class RealisticBench
         int byTable = triples.Count(ByTable);
         var missed = triples.Where(t => !ByTable(t)).GroupBy(t => t.Port).OrderByDescending(g => g.Count()).Take(8).Select(g => $"{g.Key} ({g.Count()})");
         Console.WriteLine($"SYNs left to the stages, by port: {string.Join(", ", missed)}");
+        // Why: an entry marked STAGES (more matched policies than a value counts), or none that answers
+        // (a named port without a per-port table here).
+        var noTable = new ImageInterpreter(images["table"], fastPath: false);
+        var causes = triples.Where(t => !ByTable(t)).GroupBy(t =>
+        {
+            var v = noTable.Syn(t.Source, t.Destination, t.Port);
+            return v.PolicyMatched.Length > Layout.DecisionMaxMatched ? $"more than {Layout.DecisionMaxMatched} policies matched" : "a named port without a per-port table";
+        }).Select(g => $"{g.Key}: {g.Count()}");
+        Console.WriteLine($"why: {string.Join("; ", causes)}");
         Console.WriteLine($"sample: {triples.Length} SYNs (seed {s.Cluster.Seed}), each BPF_PROG_TEST_RUN with repeat {s.Repeat}, paired with a baseline run of {BaselineRepeat} repeats; " +
                           $"decision-table coverage {covered}/{evals} evals ({Pct(covered, evals)}); the table decides {byTable} of the {triples.Length} SYNs ({Pct(byTable, triples.Length)})");
 
