@@ -167,7 +167,9 @@ public static class ImageText
         for (uint i = 0; i < t.Backends.Length; i++)
         {
             var (a, port) = Rows.Backend(t.Backends[i]);
-            Line(Inv($"  backend {i}: {Endpoint(a, port)} {img.Name(NameKind.Backend, i) ?? ""}").TrimEnd());
+            // Backends carry no name of their own (a cluster has millions): the address's identity says whose.
+            string owner = t.Identities.TryGetValue(a, out var id) ? "(" + Identity(t, id.Id) + ")" : img.Name(NameKind.Backend, i) ?? "";
+            Line(Inv($"  backend {i}: {Endpoint(a, port)} {owner}").TrimEnd());
         }
         return sb.ToString();
     }

@@ -130,7 +130,6 @@ public sealed partial class Lowerer
                         {
                             slot = (uint)backends.Count;
                             backends.Add(Rows.Backend(ba, target));
-                            names[(NameKind.Backend, slot)] = workloadKeys[index] ??= w.Key;
                         }
                         uint bid = slot;
                         for (uint k = 0; k < slots; k++)
