@@ -48,7 +48,7 @@ typedef uint64_t __u64;
 #define KMESH_MAP_ADDR_SETS    "km_addr_sets"   /* LPM     kmesh_addr_set_key -> __u32 set id    */
 #define KMESH_MAP_PORT_SETS    "km_port_sets"   /* HASH    kmesh_port_key    -> __u32 set id     */
 #define KMESH_MAP_IDENTITIES   "km_identities"  /* HASH    kmesh_ip_key      -> kmesh_identity   */
-#define KMESH_MAP_ID_SETS      "km_id_sets"     /* HASH    kmesh_id_set_key  -> __u32 set id     */
+#define KMESH_MAP_ID_SETS      "km_id_sets"     /* HASH    kmesh_id_set_key  -> __u32 set id (no prealloc) */
 #define KMESH_MAP_DECISIONS    "km_decisions"   /* HASH    kmesh_decision_key -> kmesh_decision  */
 #define KMESH_MAP_DECISION_INDEX "km_decision_idx" /* ARRAY 0            -> kmesh_decision_index */
 /* Load balancing (cgroup/connect4, connect6). */

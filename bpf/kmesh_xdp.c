@@ -39,7 +39,7 @@ KM_GEN_MAP(km_matches, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_match, KMESH_MAX_
 KM_GEN_MAP_FLAGS(km_addr_sets, BPF_MAP_TYPE_LPM_TRIE, struct kmesh_addr_set_key, __u32, KMESH_MAX_ADDR_SET_ENTRIES, BPF_F_NO_PREALLOC);
 KM_GEN_MAP_FLAGS(km_port_sets, BPF_MAP_TYPE_HASH, struct kmesh_port_key, __u32, KMESH_MAX_PORT_SET_ENTRIES, BPF_F_NO_PREALLOC);
 KM_GEN_MAP_FLAGS(km_identities, BPF_MAP_TYPE_HASH, struct kmesh_ip_key, struct kmesh_identity, KMESH_MAX_IDENTITY_ADDRS, BPF_F_NO_PREALLOC);
-KM_GEN_MAP(km_id_sets, BPF_MAP_TYPE_HASH, struct kmesh_id_set_key, __u32, KMESH_MAX_ID_SET_ENTRIES);
+KM_GEN_MAP_FLAGS(km_id_sets, BPF_MAP_TYPE_HASH, struct kmesh_id_set_key, __u32, KMESH_MAX_ID_SET_ENTRIES, BPF_F_NO_PREALLOC);
 KM_GEN_MAP_FLAGS(km_decisions, BPF_MAP_TYPE_HASH, struct kmesh_decision_key, struct kmesh_decision, KMESH_MAX_DECISIONS, BPF_F_NO_PREALLOC);
 KM_GEN_MAP(km_decision_idx, BPF_MAP_TYPE_ARRAY, __u32, struct kmesh_decision_index, KMESH_MAX_DECISION_INDEX);
 KM_GEN_MAP(km_stat_ids, BPF_MAP_TYPE_ARRAY, __u32, __u32, KMESH_MAX_POLICIES);

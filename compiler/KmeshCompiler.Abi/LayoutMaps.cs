@@ -16,7 +16,7 @@ public sealed record MapSpec(string Name, BpfMapType Type, int KeySize, int Valu
 public static partial class Layout
 {
     /// <summary>SHA-256 of bpf/kmesh_tables.h with CR removed. LayoutTests fails when it is stale.</summary>
-    public const string AbiHash = "9c1b2df079046990960eeb7efb62f493a07ced9b69e7b3c3e7825233269ffa34";
+    public const string AbiHash = "a27f1ce6b9f2363e9ece9831c3b117bec4328b1b5f64cf880f2156860325907e";
 
     // Image tables (KMESH_MAP_*).
     public const string MapWorkloads = "km_workloads";
@@ -69,7 +69,7 @@ public static partial class Layout
         new(MapAddrSets, BpfMapType.LpmTrie, Unsafe.SizeOf<KmeshAddrSetKey>(), sizeof(uint), MaxAddrSetEntries, MapSpec.NoPrealloc, true),
         new(MapPortSets, BpfMapType.Hash, Unsafe.SizeOf<KmeshPortKey>(), sizeof(uint), MaxPortSetEntries, MapSpec.NoPrealloc, true),
         new(MapIdentities, BpfMapType.Hash, Unsafe.SizeOf<KmeshIpKey>(), Unsafe.SizeOf<KmeshIdentity>(), MaxIdentityAddrs, MapSpec.NoPrealloc, true),
-        new(MapIdSets, BpfMapType.Hash, Unsafe.SizeOf<KmeshIdSetKey>(), sizeof(uint), MaxIdSetEntries, 0, true),
+        new(MapIdSets, BpfMapType.Hash, Unsafe.SizeOf<KmeshIdSetKey>(), sizeof(uint), MaxIdSetEntries, MapSpec.NoPrealloc, true),
         new(MapDecisions, BpfMapType.Hash, Unsafe.SizeOf<KmeshDecisionKey>(), Unsafe.SizeOf<KmeshDecision>(), MaxDecisions, MapSpec.NoPrealloc, true),
         new(MapDecisionIndex, BpfMapType.Array, sizeof(uint), Unsafe.SizeOf<KmeshDecisionIndex>(), MaxDecisionIndex, 0, true),
         new(MapServices, BpfMapType.Hash, Unsafe.SizeOf<KmeshSvcKey>(), Unsafe.SizeOf<KmeshService>(), MaxServices, MapSpec.NoPrealloc, true),
