@@ -108,38 +108,33 @@ struct eval_lists {
 	__u32 count[4][2];
 };
 
+/* The four ranges of an eval row into column k (0: the eval's own, 1: its shared block's). */
+static __always_inline void put_lists(struct eval_lists *l, struct kmesh_eval *e, int k)
+{
+	l->first[KMESH_STAGE_MATCH][k] = e ? e->match_first : 0;
+	l->count[KMESH_STAGE_MATCH][k] = e ? e->match_count : 0;
+	l->first[KMESH_STAGE_CLAUSE][k] = e ? e->clause_first : 0;
+	l->count[KMESH_STAGE_CLAUSE][k] = e ? e->clause_count : 0;
+	l->first[KMESH_STAGE_RULE][k] = e ? e->rule_first : 0;
+	l->count[KMESH_STAGE_RULE][k] = e ? e->rule_count : 0;
+	l->first[KMESH_STAGE_POLICY][k] = e ? e->policy_first : 0;
+	l->count[KMESH_STAGE_POLICY][k] = e ? e->policy_count : 0;
+}
+
 /* Reads the eval's ranges and its block's; -1 when the block row is missing. */
 static __always_inline int eval_lists(__u32 gen, struct kmesh_eval *e, struct eval_lists *l)
 {
-	l->first[KMESH_STAGE_MATCH][0] = e->match_first;
-	l->count[KMESH_STAGE_MATCH][0] = e->match_count;
-	l->first[KMESH_STAGE_CLAUSE][0] = e->clause_first;
-	l->count[KMESH_STAGE_CLAUSE][0] = e->clause_count;
-	l->first[KMESH_STAGE_RULE][0] = e->rule_first;
-	l->count[KMESH_STAGE_RULE][0] = e->rule_count;
-	l->first[KMESH_STAGE_POLICY][0] = e->policy_first;
-	l->count[KMESH_STAGE_POLICY][0] = e->policy_count;
+	put_lists(l, e, 0);
 	__u32 shared = e->shared;
 	if (!shared) {
-#pragma unroll
-		for (int i = 0; i < 4; i++) {
-			l->first[i][1] = 0;
-			l->count[i][1] = 0;
-		}
+		put_lists(l, 0, 1);
 		return 0;
 	}
 	__u32 bid = shared - 1;
 	struct kmesh_eval *b = KM_LOOKUP(km_evals, gen, &bid);
 	if (!b)
 		return -1;
-	l->first[KMESH_STAGE_MATCH][1] = b->match_first;
-	l->count[KMESH_STAGE_MATCH][1] = b->match_count;
-	l->first[KMESH_STAGE_CLAUSE][1] = b->clause_first;
-	l->count[KMESH_STAGE_CLAUSE][1] = b->clause_count;
-	l->first[KMESH_STAGE_RULE][1] = b->rule_first;
-	l->count[KMESH_STAGE_RULE][1] = b->rule_count;
-	l->first[KMESH_STAGE_POLICY][1] = b->policy_first;
-	l->count[KMESH_STAGE_POLICY][1] = b->policy_count;
+	put_lists(l, b, 1);
 	return 0;
 }
 

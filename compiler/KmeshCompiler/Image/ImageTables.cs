@@ -107,19 +107,8 @@ public sealed class ImageTables
         return new(sets, lpm, counts);
     }
 
-    private PortSetTables DecodePortSets()
-    {
-        var sets = new SortedDictionary<uint, List<uint>>();
-        var members = new HashSet<(uint Set, uint Port)>();
-        foreach (var e in Entries(Layout.MapPortSets))
-        {
-            var k = Rows.Read<KmeshPortKey>(e.Key);
-            if (!sets.TryGetValue(k.Id, out var l)) sets[k.Id] = l = new();
-            l.Add(k.Port);
-            members.Add((k.Id, k.Port));
-        }
-        return new(sets, members);
-    }
+    private PortSetTables DecodePortSets() =>
+        MemberSets(Layout.MapPortSets, k => Rows.Read<KmeshPortKey>(k) is var x ? (x.Id, x.Port) : default);
 
     private Dictionary<IpAddr, KmeshIdentity> DecodeIdentities()
     {
@@ -131,16 +120,23 @@ public sealed class ImageTables
 
     private PortSetTables DecodeIdSets()
     {
+        var t = MemberSets(Layout.MapIdSets, k => Rows.Read<KmeshIdSetKey>(k) is var x ? (x.SetId, x.Member) : default);
+        foreach (var l in t.Sets.Values) l.Sort();
+        return t;
+    }
+
+    /// <summary>A hash of {set id, member} keys (port sets, identity sets) as member lists by set.</summary>
+    private PortSetTables MemberSets(string map, Func<byte[], (uint Set, uint Member)> key)
+    {
         var sets = new SortedDictionary<uint, List<uint>>();
         var members = new HashSet<(uint Set, uint Port)>();
-        foreach (var e in Entries(Layout.MapIdSets))
+        foreach (var e in Entries(map))
         {
-            var k = Rows.Read<KmeshIdSetKey>(e.Key);
-            if (!sets.TryGetValue(k.SetId, out var l)) sets[k.SetId] = l = new();
-            l.Add(k.Member);
-            members.Add((k.SetId, k.Member));
+            var (set, member) = key(e.Key);
+            if (!sets.TryGetValue(set, out var l)) sets[set] = l = new();
+            l.Add(member);
+            members.Add((set, member));
         }
-        foreach (var l in sets.Values) l.Sort();
         return new(sets, members);
     }
 
