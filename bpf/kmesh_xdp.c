@@ -10,9 +10,11 @@
  * compiler refuses evals that need more). Every path that cannot finish the evaluation of a SYN to a
  * local workload drops it (fail closed) and counts KMESH_VERDICT_ERROR or KMESH_VERDICT_UNPARSED.
  *
- * Before anything else, a SYN is looked up in km_decisions (the compile-time decision table, see
- * kmesh_tables.h): destination, port and source prefix give verdict and counters with one hash
- * lookup and no tail call. A miss, or a region marked KMESH_DECISION_STAGES, takes the stages.
+ * Before the stages, a SYN is looked up in km_decisions (the compile-time decision table, see
+ * kmesh_tables.h): the source's identity (km_identities) gives its decision class, and destination,
+ * port and class (or, without identity, source prefix) give verdict and counters in one or two hash
+ * probes and no tail call. A miss, or an entry marked KMESH_DECISION_STAGES, takes the stages, which
+ * test identities by number in km_id_sets and walk each eval's lists, then its shared block's.
  *
  * Every table exists once per generation slot; the entry reads the slot in force (km_active) once
  * and hands it to the stages in the scratch, so a packet is evaluated against one image only
