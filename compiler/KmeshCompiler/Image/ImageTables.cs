@@ -140,6 +140,10 @@ public sealed class ImageTables
         return new(sets, members);
     }
 
+    /// <summary>The id sets some match tests against the source's namespace id (KMESH_MATCH_ID_BY_NS).</summary>
+    public HashSet<uint> NamespaceIdSets => _namespaceIdSets ??= [.. Matches.Where(m => m.IdSet != 0 && (m.Flags & Layout.MatchIdByNs) != 0).Select(m => m.IdSet)];
+    private HashSet<uint>? _namespaceIdSets;
+
     /// <summary>The identity of a source address as the entry program reads it: all zero for an
     /// address that has none.</summary>
     public KmeshIdentity IdentityOf(IpAddr src) => Identities.TryGetValue(src, out var id) ? id : default;

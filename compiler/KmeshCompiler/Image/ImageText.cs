@@ -184,7 +184,7 @@ public static class ImageText
     /// test it say; member 0 is "no identity".</summary>
     private static string IdMembers(ImageTables t, uint set)
     {
-        bool byNs = t.Matches.Any(m => m.IdSet == set && (m.Flags & Layout.MatchIdByNs) != 0);
+        bool byNs = t.NamespaceIdSets.Contains(set);
         var members = t.IdSets.GetValueOrDefault(set) ?? [];
         return "{" + Abbreviate(members.Select(m => m == 0 ? "(no identity)" : byNs ? "namespace " + Namespace(t, m) : Identity(t, m)), "members") + "}";
     }

@@ -171,18 +171,15 @@ public static class DecisionTables
 
     /// <summary>The ports an eval's live matches name (in port and not-port tests): the only ports
     /// whose decision can differ from any other port's.</summary>
-    private static SortedSet<uint> NamedPorts(ImageTables t, uint evalId)
-    {
-        var result = new SortedSet<uint>();
-        if (ImageTables.At(t.Evals, evalId) is not { } eval) return result;
-        foreach (var (_, m) in Matches(t, eval))
-            if ((m.Flags & Layout.MatchNever) == 0)
-                foreach (var s in new[] { m.PortSet, m.NotPortSet })
-                    if (s != 0) result.UnionWith(t.PortSets.GetValueOrDefault(s) ?? []);
-        return result;
-    }
+    private static SortedSet<uint> NamedPorts(ImageTables t, uint evalId) => [.. NamedPortCounts(t, evalId).Keys];
 
-    /// <summary>The matches an eval's MATCH stage walks: its own, then its shared block's.</summary>
+    /// <summary>Whether a match can hold for a SYN to <paramref name="dst"/>:<paramref name="port"/>
+    /// whatever its source: not NEVER, and its destination and port tests pass.</summary>
+    internal static bool PassesBeforeSource(ImageTables t, in KmeshMatch m, IpAddr dst, uint port) =>
+        (m.Flags & Layout.MatchNever) == 0
+        && (m.DstSet == 0 || t.InSet(m.DstSet, dst)) && (m.NotDstSet == 0 || !t.InSet(m.NotDstSet, dst))
+        && (m.PortSet == 0 || t.InPortSet(m.PortSet, port)) && (m.NotPortSet == 0 || !t.InPortSet(m.NotPortSet, port));
+
     /// <summary>How many of an eval's live matches name each port.</summary>
     private static Dictionary<uint, int> NamedPortCounts(ImageTables t, uint evalId)
     {
@@ -195,6 +192,7 @@ public static class DecisionTables
         return result;
     }
 
+    /// <summary>The matches an eval's MATCH stage walks: its own, then its shared block's.</summary>
     private static List<(uint Id, KmeshMatch Row)> Matches(ImageTables t, in KmeshEval eval)
     {
         var matches = new List<(uint Id, KmeshMatch Row)>();
@@ -289,11 +287,9 @@ public static class DecisionTables
             var pre = new Dictionary<uint, bool>();
             foreach (var (id, m) in matches)
             {
-                bool ok = (m.Flags & Layout.MatchNever) == 0
-                    && (m.DstSet == 0 || t.InSet(m.DstSet, dst)) && (m.NotDstSet == 0 || !t.InSet(m.NotDstSet, dst))
-                    && (m.PortSet == 0 || t.InPortSet(m.PortSet, port)) && (m.NotPortSet == 0 || !t.InPortSet(m.NotPortSet, port));
                 // A source without identity: identity id and namespace id 0.
-                ok = ok && (m.IdSet == 0 || t.InIdSet(m.IdSet, 0) != ((m.Flags & Layout.MatchIdNegate) != 0));
+                bool ok = PassesBeforeSource(t, m, dst, port)
+                    && (m.IdSet == 0 || t.InIdSet(m.IdSet, 0) != ((m.Flags & Layout.MatchIdNegate) != 0));
                 pre[id] = ok;
             }
             fast = new PartitionEvaluator(t, interp.MaxStageSteps, eval, (id, m) =>

@@ -70,9 +70,7 @@ internal sealed class SourceClasses
         {
             var pre = new Dictionary<uint, bool>();
             foreach (var (id, m) in matches)
-                pre[id] = (m.Flags & Layout.MatchNever) == 0
-                    && (m.DstSet == 0 || t.InSet(m.DstSet, dst)) && (m.NotDstSet == 0 || !t.InSet(m.NotDstSet, dst))
-                    && (m.PortSet == 0 || t.InPortSet(m.PortSet, port)) && (m.NotPortSet == 0 || !t.InPortSet(m.NotPortSet, port));
+                pre[id] = DecisionTables.PassesBeforeSource(t, m, dst, port);
             fast = new PartitionEvaluator(t, interp.MaxStageSteps, eval, (id, m) =>
                 !pre.GetValueOrDefault(id) ? false : m.SrcSet == 0 && m.NotSrcSet == 0 && m.IdSet == 0 ? true : null);
             decided += fast.BuildRows;
