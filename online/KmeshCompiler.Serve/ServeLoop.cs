@@ -45,7 +45,8 @@ public sealed record ProbeResult(bool Ok, string Reason);
 
 /// <summary>The online compiler's loop (docs/serve.md): takes the states of an
 /// <see cref="IWorldSource"/>, coalesces bursts, compiles the node's image exactly as
-/// <c>kmeshc compile</c> does (<see cref="Lowerer"/>), and puts it in force through the loader
+/// <c>kmeshc compile</c> does (<see cref="IncrementalLowerer"/>: the same image, reusing what did not
+/// change), and puts it in force through the loader
 /// (<see cref="NodeLoader"/>: atomic, crash-safe, only the rows that differ). A state whose image fails
 /// to compile is logged with its diagnostics and changes nothing live. On cancellation an in-flight
 /// compile is abandoned, a publish that has started is finished (the loader guarantees old-or-new
@@ -65,6 +66,7 @@ public sealed class ServeLoop
     private long _busySince;
     private long _busyRevision;
     private HandledState? _last;
+    private readonly IncrementalLowerer _compiler;
 
     public ServeLoop(IWorldSource source, ServeOptions options, ServeMetrics metrics, ILogger log)
     {
@@ -72,6 +74,7 @@ public sealed class ServeLoop
         _options = options;
         _metrics = metrics;
         _log = log;
+        _compiler = new IncrementalLowerer(options.Node, options.Limits);
         _metrics.CountersFrom(ReadCounters);
     }
 
@@ -286,7 +289,7 @@ public sealed class ServeLoop
     private (ImageFile?, byte[]?, DiagnosticBag) Compile(World world)
     {
         var bag = new DiagnosticBag();
-        var image = Lowerer.Lower(world, _options.Node, bag, _options.Limits);
+        var image = _compiler.Lower(world, bag);
         return (image, image is null || bag.HasErrors ? null : image.ToBytes(), bag);
     }
 

@@ -34,14 +34,16 @@ public sealed partial class Lowerer
 {
     private readonly World _world;
     private readonly string _node;
-    private readonly DiagnosticBag _bag;
+    private DiagnosticBag _bag;
+    /// <summary>What the previous compile of this node left (<see cref="IncrementalLowerer"/>), or null.</summary>
+    private readonly LoweringMemo? _memo;
     private readonly LoweringLimits _limits;
     private readonly Dictionary<IpAddr, Workload> _owner;
-    private readonly Dictionary<string, List<Policy>> _byNamespace = new(StringComparer.Ordinal);
-    private readonly List<Policy> _global = new();
-    private readonly Dictionary<string, Policy> _byKey = new(StringComparer.Ordinal);
-    /// <summary>Every policy's key, computed once (a workload can have thousands of candidates).</summary>
-    private readonly Dictionary<Policy, string> _keyOf = new(ReferenceEqualityComparer.Instance);
+    private readonly PolicyIndex _policyIndex;
+    private Dictionary<string, List<Policy>> _byNamespace => _policyIndex.ByNamespace;
+    private List<Policy> _global => _policyIndex.Global;
+    private Dictionary<string, Policy> _byKey => _policyIndex.ByKey;
+    private Dictionary<Policy, string> _keyOf => _policyIndex.KeyOf;
     private readonly IdentityLowering _identity;
 
     // Hash-consed rows.
@@ -103,45 +105,76 @@ public sealed partial class Lowerer
         _clock.Restart();
     }
 
-    private Lowerer(World world, string node, DiagnosticBag bag, LoweringLimits limits)
+    /// <summary>Candidate policies by scope, as the reference evaluator finds them: NAMESPACE policies
+    /// of the workload's namespace, GLOBAL ones, then the WORKLOAD_SELECTOR policies attached to it.</summary>
+    internal sealed class PolicyIndex
     {
-        _world = IsCanonical(world) ? world : world.Canonical();
+        public Dictionary<string, List<Policy>> ByNamespace { get; } = new(StringComparer.Ordinal);
+        public List<Policy> Global { get; } = new();
+        public Dictionary<string, Policy> ByKey { get; } = new(StringComparer.Ordinal);
+        /// <summary>Every policy's key, computed once (a workload can have thousands of candidates).</summary>
+        public Dictionary<Policy, string> KeyOf { get; } = new(ReferenceEqualityComparer.Instance);
+
+        public PolicyIndex(ImmutableArray<Policy> policies)
+        {
+            foreach (var p in policies)
+            {
+                string key = p.Key;
+                KeyOf[p] = key;
+                ByKey.TryAdd(key, p);
+                if (p.Scope == PolicyScope.Global) Global.Add(p);
+                else if (p.Scope == PolicyScope.Namespace)
+                {
+                    if (!ByNamespace.TryGetValue(p.Namespace, out var l)) ByNamespace[p.Namespace] = l = new();
+                    l.Add(p);
+                }
+            }
+        }
+    }
+
+    /// <summary>Address ownership exactly as the reference evaluator decides it (the first workload by
+    /// uid owns a shared address) and the identities the addresses lend.</summary>
+    internal sealed class AddressIndex
+    {
+        public Dictionary<IpAddr, Workload> Owner { get; }
+        public IdentityLowering Identity { get; }
+
+        public AddressIndex(ImmutableArray<Workload> workloads)
+        {
+            Owner = new Dictionary<IpAddr, Workload>(workloads.Length);
+            foreach (var w in workloads) foreach (var a in w.Addresses) Owner.TryAdd(a, w);
+            // Host-network pods lend no identity to their (node's) address, as the evaluator resolves it.
+            Identity = new IdentityLowering(Owner.Any(kv => !kv.Value.LendsIdentity)
+                ? Owner.Where(kv => kv.Value.LendsIdentity).ToDictionary()
+                : Owner);
+        }
+    }
+
+    private Lowerer(World world, string node, DiagnosticBag bag, LoweringLimits limits, LoweringMemo? memo = null)
+    {
+        _memo = memo;
+        _world = IsCanonical(world, memo) ? world : world.Canonical();
         Phase("canonical order");
         _node = node;
         _bag = bag;
         _limits = limits;
-        // Address ownership and candidate policies exactly as the reference evaluator decides them:
-        // the first workload by uid owns a shared address; NAMESPACE policies of the workload's
-        // namespace, GLOBAL ones, then the WORKLOAD_SELECTOR policies attached to it.
-        _owner = new Dictionary<IpAddr, Workload>(_world.Workloads.Length);
-        foreach (var w in _world.Workloads) foreach (var a in w.Addresses) _owner.TryAdd(a, w);
-        foreach (var p in _world.Policies)
-        {
-            string key = p.Key;
-            _keyOf[p] = key;
-            _byKey.TryAdd(key, p);
-            if (p.Scope == PolicyScope.Global) _global.Add(p);
-            else if (p.Scope == PolicyScope.Namespace)
-            {
-                if (!_byNamespace.TryGetValue(p.Namespace, out var l)) _byNamespace[p.Namespace] = l = new();
-                l.Add(p);
-            }
-        }
-        Phase("address index");
-        // Host-network pods lend no identity to their (node's) address, as the evaluator resolves it.
-        _identity = new IdentityLowering(_owner.Any(kv => !kv.Value.LendsIdentity)
-            ? _owner.Where(kv => kv.Value.LendsIdentity).ToDictionary()
-            : _owner);
-        Phase("identity index");
+        _policyIndex = memo?.Policies(_world.Policies) ?? new PolicyIndex(_world.Policies);
+        var addresses = memo?.Addresses(_world.Workloads) ?? new AddressIndex(_world.Workloads);
+        _owner = addresses.Owner;
+        _identity = addresses.Identity;
+        Phase("address and identity index");
     }
 
     public static ImageFile? Lower(World world, string node, DiagnosticBag bag, LoweringLimits? limits = null) =>
         Lower(world, node, bag, limits, out _);
 
-    public static ImageFile? Lower(World world, string node, DiagnosticBag bag, LoweringLimits? limits, out LoweringStats? stats)
+    public static ImageFile? Lower(World world, string node, DiagnosticBag bag, LoweringLimits? limits, out LoweringStats? stats) =>
+        Lower(world, node, bag, limits, null, out stats);
+
+    internal static ImageFile? Lower(World world, string node, DiagnosticBag bag, LoweringLimits? limits, LoweringMemo? memo, out LoweringStats? stats)
     {
         var sw = Stopwatch.StartNew();
-        var l = new Lowerer(world, node, bag, limits ?? LoweringLimits.Kernel);
+        var l = new Lowerer(world, node, bag, limits ?? LoweringLimits.Kernel, memo);
         var image = l.Run(out stats);
         if (stats is not null) stats = stats with { Elapsed = sw.Elapsed };
         return image;
@@ -165,7 +198,7 @@ public sealed partial class Lowerer
         var names = new Dictionary<(NameKind, uint), string>();
         var auth = LowerAuthorization(names, out uint maxSteps, out int localCount);
         Phase("authorization");
-        var lb = LowerLoadBalancing(names);
+        var lb = LoadBalancing(names);
         Phase("load balancing");
         var sections = auth.Concat(lb).ToList();
 
@@ -256,6 +289,7 @@ public sealed partial class Lowerer
             lpolicies[KeyOf(p)] = lp;
             names[(NameKind.Policy, lp.Id)] = KeyOf(p);
         }
+        Phase("policies");
 
         var workloadEntries = new List<ImageEntry>();
         var portEntries = new List<ImageEntry>();
@@ -292,6 +326,7 @@ public sealed partial class Lowerer
                 portEntries.Add(new ImageEntry(Rows.Bytes(new KmeshPortKey { Id = wid, Port = port }), Rows.U32(eval)));
         }
 
+        Phase("evals");
         var sections = new List<ImageSection>
         {
             ImageSection.For(Layout.Map(Layout.MapWorkloads), workloadEntries),
@@ -320,7 +355,9 @@ public sealed partial class Lowerer
             foreach (var p in _portSets[i])
                 portSetEntries.Add(new ImageEntry(Rows.Bytes(new KmeshPortKey { Id = (uint)i + 1, Port = p }), Rows.U32((uint)i + 1)));
         sections.Add(ImageSection.For(Layout.Map(Layout.MapPortSets), portSetEntries));
-        sections.Add(ImageSection.For(Layout.Map(Layout.MapIdentities), IdentityEntries()));
+        Phase("policy sections");
+        sections.Add(IdentitySection());
+        Phase("identities");
         foreach (var g in _identity.Groups)
         {
             names[(NameKind.Identity, g.Id)] = g.Principal;
@@ -334,11 +371,51 @@ public sealed partial class Lowerer
         return sections;
     }
 
+    /// <summary>The load-balancing sections, their names and diagnostics: the previous compile's when
+    /// nothing they depend on changed (the services, the workloads, the nodes: the same arrays).</summary>
+    private List<ImageSection> LoadBalancing(Dictionary<(NameKind, uint), string> names)
+    {
+        if (_memo?.LoadBalancing(_world) is { } known)
+        {
+            foreach (var (k, v) in known.Names) names[k] = v;
+            _bag.AddRange(known.Diagnostics);
+            return known.Sections;
+        }
+        var outer = _bag;
+        _bag = new DiagnosticBag();
+        var mine = new Dictionary<(NameKind, uint), string>();
+        try
+        {
+            var sections = LowerLoadBalancing(mine);
+            _memo?.LoadBalanced(_world, new LoweringMemo.LbProduct(sections, mine, [.. _bag.Items]));
+            return sections;
+        }
+        finally
+        {
+            outer.AddRange(_bag.Items);
+            _bag = outer;
+            foreach (var (k, v) in mine) names[k] = v;
+        }
+    }
+
+    /// <summary>km_identities: the previous compile's section when the identities and the sets that
+    /// decide the classes are the same.</summary>
+    private ImageSection IdentitySection()
+    {
+        var liveSrc = _matches.Where(m => (m.Flags & Layout.MatchNever) == 0).SelectMany(m => new[] { m.SrcSet, m.NotSrcSet }).Where(x => x != 0).Distinct().Order()
+            .Select(set => (set, _addrSets[(int)set - 1])).ToList();
+        var key = new LoweringMemo.ClassInputs(_identity, [.. _idSets], liveSrc);
+        if (_memo?.Identities(key) is { } known) return known;
+        var section = ImageSection.For(Layout.Map(Layout.MapIdentities), IdentityEntries(liveSrc));
+        _memo?.IdentitiesBuilt(key, section);
+        return section;
+    }
+
     /// <summary>km_identities: every address that lends an identity, with its identity and namespace
     /// numbers and its decision class. A class is the set of this image's identity sets and
     /// source-address sets the address passes (docs/dataplane-layout.md, "Identities"); the class of
     /// addresses no such set names is 0, the others are numbered in address order.</summary>
-    private List<ImageEntry> IdentityEntries()
+    private List<ImageEntry> IdentityEntries(List<(uint Set, AddressSet Prefixes)> liveSrc)
     {
         var groups = _identity.Groups;
         var byId = new Dictionary<uint, IdentityGroup>(groups.Count);
@@ -365,12 +442,11 @@ public sealed partial class Lowerer
                 else if (byId.TryGetValue(member, out var g)) Mark(g, (uint)i + 1);
             }
         }
-        var addresses = groups.SelectMany(g => g.Addresses.Select(a => (Address: a, Group: g))).OrderBy(x => x.Address).ToArray();
-        var keys = addresses.Select(x => x.Address).ToArray();
+        var (addresses, keys) = _memo?.AddressOrder(_identity) ?? AddressOrder(_identity);
         // Source-address sets tested by live matches: which world addresses each one holds.
         var addrSig = new Dictionary<int, List<uint>>();
-        foreach (uint set in _matches.Where(m => (m.Flags & Layout.MatchNever) == 0).SelectMany(m => new[] { m.SrcSet, m.NotSrcSet }).Where(x => x != 0).Distinct().Order())
-            foreach (var prefix in _addrSets[(int)set - 1].Prefixes)
+        foreach (var (set, prefixes) in liveSrc)
+            foreach (var prefix in prefixes.Prefixes)
             {
                 var first = prefix.Network;
                 var lastValue = prefix.Length >= prefix.Address.Bits ? first.Value
@@ -398,8 +474,16 @@ public sealed partial class Lowerer
         return entries;
     }
 
-    /// <summary>Front ends already produce canonical worlds; checking is linear, sorting is not.</summary>
-    private static bool IsCanonical(World w)
+    /// <summary>Every address that lends an identity with its identity, in address order, and the addresses alone.</summary>
+    internal static ((IpAddr Address, IdentityGroup Group)[], IpAddr[]) AddressOrder(IdentityLowering identity)
+    {
+        var addresses = identity.Groups.SelectMany(g => g.Addresses.Select(a => (Address: a, Group: g))).OrderBy(x => x.Address).ToArray();
+        return (addresses, addresses.Select(x => x.Address).ToArray());
+    }
+
+    /// <summary>Front ends already produce canonical worlds; checking is linear, sorting is not. An
+    /// array the previous compile of this node already checked is not checked again.</summary>
+    private static bool IsCanonical(World w, LoweringMemo? memo)
     {
         static bool Sorted<T>(ImmutableArray<T> a, Func<T, string> key)
         {
@@ -413,8 +497,13 @@ public sealed partial class Lowerer
                 if (CompareKeys(ns(a[i - 1]), name(a[i - 1]), ns(a[i]), name(a[i])) > 0) return false;
             return true;
         }
-        return Sorted(w.Namespaces, n => n.Name) && Sorted(w.Nodes, n => n.Name) && Sorted(w.Workloads, x => x.Uid) &&
-               SortedByKey(w.Services, s => s.Namespace, s => s.Hostname) && SortedByKey(w.Policies, p => p.Namespace, p => p.Name);
+        bool ok = (memo?.Checked(w.Namespaces) == true || Sorted(w.Namespaces, n => n.Name))
+            && (memo?.Checked(w.Nodes) == true || Sorted(w.Nodes, n => n.Name))
+            && (memo?.Checked(w.Workloads) == true || Sorted(w.Workloads, x => x.Uid))
+            && (memo?.Checked(w.Services) == true || SortedByKey(w.Services, s => s.Namespace, s => s.Hostname))
+            && (memo?.Checked(w.Policies) == true || SortedByKey(w.Policies, p => p.Namespace, p => p.Name));
+        if (ok) memo?.Canonical(w);
+        return ok;
     }
 
     /// <summary>Whether <paramref name="rows"/> rows fit the map; if not, the rows are not built (the
@@ -525,17 +614,18 @@ public sealed partial class Lowerer
         _matchesRequested++;
         if (_matchInfo.TryGetValue(m, out var known)) return known;
         var row = new KmeshMatch();
-        uint[] ports = IdList.SortedSet(m.DestinationPorts), notPorts = IdList.SortedSet(m.NotDestinationPorts);
+        var c = _memo?.MatchContent(m, _identity) ?? MatchContent.Of(m, _identity);
+        uint[] ports = c.Ports, notPorts = c.NotPorts;
         bool never = m.IsEmpty;
         if (!never)
         {
-            row.SrcSet = AddrSet(m.SourceIps);
-            row.NotSrcSet = AddrSet(m.NotSourceIps);
-            row.DstSet = AddrSet(m.DestinationIps);
-            row.NotDstSet = AddrSet(m.NotDestinationIps);
+            row.SrcSet = AddrSet(c.Src);
+            row.NotSrcSet = AddrSet(c.NotSrc);
+            row.DstSet = AddrSet(c.Dst);
+            row.NotDstSet = AddrSet(c.NotDst);
             row.PortSet = PortSet(ports);
             row.NotPortSet = PortSet(notPorts);
-            var id = _identity.Lower(m);
+            var id = c.Identity;
             switch (id.Kind)
             {
                 case IdentityTestKind.Never: never = true; break;
@@ -558,10 +648,23 @@ public sealed partial class Lowerer
         return info;
     }
 
-    private uint AddrSet(ImmutableArray<IpPrefix> prefixes) => prefixes.IsEmpty ? 0 : AddrSet(AddressSet.Of(prefixes));
-
-    private uint AddrSet(AddressSet set)
+    /// <summary>What a match lowers to before its sets are numbered: a function of the match and the
+    /// world's identities alone, so the previous compile's is reused while both stay.</summary>
+    internal sealed record MatchContent(uint[] Ports, uint[] NotPorts, AddressSet? Src, AddressSet? NotSrc, AddressSet? Dst, AddressSet? NotDst, IdentityTest Identity)
     {
+        public static MatchContent Of(Match m, IdentityLowering identity)
+        {
+            static AddressSet? Set(ImmutableArray<IpPrefix> p) => p.IsEmpty ? null : AddressSet.Of(p);
+            bool never = m.IsEmpty;
+            return new(IdList.SortedSet(m.DestinationPorts), IdList.SortedSet(m.NotDestinationPorts),
+                never ? null : Set(m.SourceIps), never ? null : Set(m.NotSourceIps), never ? null : Set(m.DestinationIps), never ? null : Set(m.NotDestinationIps),
+                never ? default : identity.Lower(m));
+        }
+    }
+
+    private uint AddrSet(AddressSet? set)
+    {
+        if (set is null) return 0;
         _setsRequested++;
         if (!_addrSetIndex.TryGetValue(set, out uint id))
         {

@@ -1,0 +1,177 @@
+using System.Collections.Immutable;
+using System.Runtime.InteropServices;
+using KmeshCompiler.Diagnostics;
+using KmeshCompiler.Image;
+using KmeshCompiler.Ir;
+
+namespace KmeshCompiler.Lowering;
+
+/// <summary>Compiles one node's image state after state (docs/incremental.md): each compile gives
+/// exactly the image <see cref="Lowerer.Lower(World, string, DiagnosticBag, LoweringLimits?)"/> gives
+/// for the same world, byte for byte, but reuses what the previous compile computed from the parts
+/// of the world that did not change. The parts are compared by reference: the front ends and the
+/// xDS state keep the objects of resources that did not change, so an update to one policy or one
+/// workload leaves every other part the same object. Not thread-safe: one compile at a time.</summary>
+public sealed class IncrementalLowerer(string node, LoweringLimits? limits = null)
+{
+    private readonly LoweringMemo _memo = new();
+
+    public string Node { get; } = node;
+
+    /// <summary>The image of <paramref name="world"/> (null with errors in <paramref name="bag"/>, as
+    /// <see cref="Lowerer"/>). A compile that fails leaves the memo describing its world all the
+    /// same: what is kept depends on the world, not on the outcome.</summary>
+    public ImageFile? Lower(World world, DiagnosticBag bag, out LoweringStats? stats)
+    {
+        _memo.BeginCompile();
+        var image = Lowerer.Lower(world, Node, bag, limits, _memo, out stats);
+        _memo.EndCompile();
+        return image;
+    }
+
+    public ImageFile? Lower(World world, DiagnosticBag bag) => Lower(world, bag, out _);
+
+    /// <summary>What the last compile reused, in words (for logs and benchmarks).</summary>
+    public IReadOnlyList<string> Reused => _memo.Reused;
+}
+
+/// <summary>What one node's compiles keep between them, each piece with the inputs it was computed
+/// from. A piece is reused only when its inputs are the same objects; anything else recomputes it.</summary>
+internal sealed class LoweringMemo
+{
+    private readonly List<string> _reused = [];
+    public IReadOnlyList<string> Reused => _reused;
+
+    public void BeginCompile() => _reused.Clear();
+
+    public void EndCompile()
+    {
+        // Matches the last compile did not ask for are dropped: the cache follows the world.
+        (_matches, _matchesNext) = (_matchesNext, _matches);
+        _matchesNext.Clear();
+    }
+
+    // Arrays already known to be in canonical order.
+    private object? _namespaces, _nodes, _workloads, _services, _policies;
+
+    private static object? Ref<T>(ImmutableArray<T> a) => ImmutableCollectionsMarshal.AsArray(a);
+
+    public bool Checked<T>(ImmutableArray<T> a)
+    {
+        var r = Ref(a);
+        return r is not null && (ReferenceEquals(r, _namespaces) || ReferenceEquals(r, _nodes) || ReferenceEquals(r, _workloads)
+            || ReferenceEquals(r, _services) || ReferenceEquals(r, _policies));
+    }
+
+    public void Canonical(World w)
+    {
+        _namespaces = Ref(w.Namespaces);
+        _nodes = Ref(w.Nodes);
+        _workloads = Ref(w.Workloads);
+        _services = Ref(w.Services);
+        _policies = Ref(w.Policies);
+    }
+
+    private (object? Key, Lowerer.PolicyIndex? Index) _policyIndex;
+
+    public Lowerer.PolicyIndex Policies(ImmutableArray<Policy> policies)
+    {
+        var key = Ref(policies);
+        if (key is not null && ReferenceEquals(key, _policyIndex.Key) && _policyIndex.Index is { } known)
+        {
+            _reused.Add("policy index");
+            return known;
+        }
+        var index = new Lowerer.PolicyIndex(policies);
+        _policyIndex = (key, index);
+        return index;
+    }
+
+    private (object? Key, Lowerer.AddressIndex? Index) _addressIndex;
+
+    public Lowerer.AddressIndex Addresses(ImmutableArray<Workload> workloads)
+    {
+        var key = Ref(workloads);
+        if (key is not null && ReferenceEquals(key, _addressIndex.Key) && _addressIndex.Index is { } known)
+        {
+            _reused.Add("address index");
+            return known;
+        }
+        var index = new Lowerer.AddressIndex(workloads);
+        _addressIndex = (key, index);
+        return index;
+    }
+
+    // Lowered matches, for the identities they were computed with.
+    private IdentityLowering? _matchIdentity;
+    private Dictionary<Match, Lowerer.MatchContent> _matches = new(ReferenceEqualityComparer.Instance);
+    private Dictionary<Match, Lowerer.MatchContent> _matchesNext = new(ReferenceEqualityComparer.Instance);
+
+    public Lowerer.MatchContent MatchContent(Match m, IdentityLowering identity)
+    {
+        if (!ReferenceEquals(identity, _matchIdentity))
+        {
+            _matches.Clear();
+            _matchesNext.Clear();
+            _matchIdentity = identity;
+        }
+        if (!_matchesNext.TryGetValue(m, out var c))
+        {
+            if (!_matches.TryGetValue(m, out c)) c = Lowerer.MatchContent.Of(m, identity);
+            _matchesNext[m] = c;
+        }
+        return c;
+    }
+
+    /// <summary>The load-balancing sections, their names and diagnostics.</summary>
+    public sealed record LbProduct(List<ImageSection> Sections, Dictionary<(NameKind, uint), string> Names, List<Diagnostic> Diagnostics);
+
+    private (object? Services, object? Workloads, object? Nodes, LbProduct? Product) _lb;
+
+    public LbProduct? LoadBalancing(World w)
+    {
+        if (_lb.Product is { } p && Ref(w.Services) is { } s && ReferenceEquals(s, _lb.Services)
+            && ReferenceEquals(Ref(w.Workloads), _lb.Workloads) && ReferenceEquals(Ref(w.Nodes), _lb.Nodes))
+        {
+            _reused.Add("load balancing");
+            return p;
+        }
+        return null;
+    }
+
+    public void LoadBalanced(World w, LbProduct product) => _lb = (Ref(w.Services), Ref(w.Workloads), Ref(w.Nodes), product);
+
+    /// <summary>What decides km_identities: the world's identities (by object) and the content of the
+    /// image's identity sets and live source-address sets.</summary>
+    public sealed record ClassInputs(IdentityLowering Identity, List<(bool ByNs, uint[] Members)> IdSets, List<(uint Set, AddressSet Prefixes)> SrcSets)
+    {
+        public bool Same(ClassInputs o) =>
+            ReferenceEquals(Identity, o.Identity)
+            && IdSets.Count == o.IdSets.Count && SrcSets.Count == o.SrcSets.Count
+            && IdSets.Zip(o.IdSets).All(x => x.First.ByNs == x.Second.ByNs && x.First.Members.AsSpan().SequenceEqual(x.Second.Members))
+            && SrcSets.Zip(o.SrcSets).All(x => x.First.Set == x.Second.Set && x.First.Prefixes.Equals(x.Second.Prefixes));
+    }
+
+    private (ClassInputs? Key, ImageSection? Section) _identities;
+
+    public ImageSection? Identities(ClassInputs key)
+    {
+        if (_identities.Key is { } k && _identities.Section is { } s && k.Same(key))
+        {
+            _reused.Add("identities");
+            return s;
+        }
+        return null;
+    }
+
+    public void IdentitiesBuilt(ClassInputs key, ImageSection section) => _identities = (key, section);
+
+    private (IdentityLowering? Key, ((IpAddr, IdentityGroup)[], IpAddr[]) Order) _order;
+
+    public ((IpAddr Address, IdentityGroup Group)[], IpAddr[]) AddressOrder(IdentityLowering identity)
+    {
+        if (!ReferenceEquals(identity, _order.Key))
+            _order = (identity, Lowerer.AddressOrder(identity));
+        return _order.Order;
+    }
+}
