@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections.Immutable;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
@@ -72,31 +73,70 @@ public sealed record ImageFile(
     public byte[] ToBytes()
     {
         // The exact size first, then one buffer: no growing stream, no copy of the body.
-        var names = Names.Keys.Select(k => ((ulong)k.Kind << 32) | k.Id).ToArray();
-        Array.Sort(names);
-        long size = HeaderSize + StringSize(Node) + 4;
-        foreach (var s in Sections)
-        {
-            size += StringSize(s.Name) + 6 * 4;
-            foreach (var e in s.Entries) size += e.Key.Length + e.Value.Length;
-        }
-        size += StringSize(NamesSection) + 6 * 4;
-        foreach (var key in names) size += 8 + StringSize(Names[((NameKind)(key >> 32), (uint)key)]);
+        var segments = Body();
+        long size = HeaderSize;
+        foreach (var b in segments) size += b.Length;
         var file = new byte[size];
-        var w = new Writer(file, HeaderSize);
+        int at = HeaderSize;
+        foreach (var b in segments) { b.CopyTo(file, at); at += b.Length; }
+        Magic.CopyTo(file);
+        BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(8), FormatVersion);
+        Convert.FromHexString(AbiHash).CopyTo(file, 16);
+        SHA256.HashData(file.AsSpan(HeaderSize), file.AsSpan(48, 32));
+        return file;
+    }
+
+    /// <summary>The content hash of <see cref="ToBytes"/> (lower-case hex) without building the file.</summary>
+    public string ContentHash()
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var b in Body()) sha.AppendData(b);
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+
+    /// <summary>Each section's encoding, made once per section object (sections are immutable, and an
+    /// incremental compile hands unchanged ones to the next image).</summary>
+    private static readonly ConditionalWeakTable<ImageSection, byte[]> Encoded = new();
+
+    /// <summary>Everything after the header, in order: node name and section count, each section, the names.</summary>
+    private List<byte[]> Body()
+    {
+        var head = new byte[StringSize(Node) + 4];
+        var w = new Writer(head, 0);
         w.String(Node);
         w.U32((uint)Sections.Length + 1);
-        foreach (var s in Sections)
-        {
-            w.String(s.Name);
-            w.U32((uint)s.Type);
-            w.U32((uint)s.KeySize);
-            w.U32((uint)s.ValueSize);
-            w.U32(s.MaxEntries);
-            w.U32(s.Flags);
-            w.U32((uint)s.Entries.Length);
-            foreach (var e in s.Entries) { w.Bytes(e.Key); w.Bytes(e.Value); }
-        }
+        var body = new List<byte[]>(Sections.Length + 2) { head };
+        foreach (var s in Sections) body.Add(Encoded.GetValue(s, Encode));
+        body.Add(EncodeNames());
+        return body;
+    }
+
+    private static byte[] Encode(ImageSection s)
+    {
+        long size = StringSize(s.Name) + 6 * 4;
+        foreach (var e in s.Entries) size += e.Key.Length + e.Value.Length;
+        var buffer = new byte[size];
+        var w = new Writer(buffer, 0);
+        w.String(s.Name);
+        w.U32((uint)s.Type);
+        w.U32((uint)s.KeySize);
+        w.U32((uint)s.ValueSize);
+        w.U32(s.MaxEntries);
+        w.U32(s.Flags);
+        w.U32((uint)s.Entries.Length);
+        foreach (var e in s.Entries) { w.Bytes(e.Key); w.Bytes(e.Value); }
+        if (w.Position != buffer.Length) throw new InvalidOperationException($"section {s.Name}: size {w.Position} differs from the computed {buffer.Length}");
+        return buffer;
+    }
+
+    private byte[] EncodeNames()
+    {
+        var names = Names.Keys.Select(k => ((ulong)k.Kind << 32) | k.Id).ToArray();
+        Array.Sort(names);
+        long size = StringSize(NamesSection) + 6 * 4;
+        foreach (var key in names) size += 8 + StringSize(Names[((NameKind)(key >> 32), (uint)key)]);
+        var buffer = new byte[size];
+        var w = new Writer(buffer, 0);
         w.String(NamesSection);
         w.U32(0);
         w.U32(8);
@@ -111,12 +151,8 @@ public sealed record ImageFile(
             w.U32(id);
             w.String(Names[(kind, id)]);
         }
-        if (w.Position != file.Length) throw new InvalidOperationException($"image size {w.Position} differs from the computed {file.Length}");
-        Magic.CopyTo(file);
-        BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(8), FormatVersion);
-        Convert.FromHexString(AbiHash).CopyTo(file, 16);
-        SHA256.HashData(file.AsSpan(HeaderSize), file.AsSpan(48, 32));
-        return file;
+        if (w.Position != buffer.Length) throw new InvalidOperationException($"names: size {w.Position} differs from the computed {buffer.Length}");
+        return buffer;
     }
 
     private static int StringSize(string s) => 4 + Encoding.UTF8.GetByteCount(s);

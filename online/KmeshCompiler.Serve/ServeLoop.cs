@@ -67,6 +67,7 @@ public sealed class ServeLoop
     private long _busyRevision;
     private HandledState? _last;
     private readonly IncrementalLowerer _compiler;
+    private readonly SlotMemory _slots = new();
 
     public ServeLoop(IWorldSource source, ServeOptions options, ServeMetrics metrics, ILogger log)
     {
@@ -248,7 +249,7 @@ public sealed class ServeLoop
         try
         {
             var clock = Stopwatch.StartNew();
-            (ImageFile? Image, byte[]? Bytes, DiagnosticBag Bag) compiled;
+            (ImageFile? Image, string? Hash, DiagnosticBag Bag) compiled;
             try
             {
                 // Abandoned, not awaited, on cancellation: nothing has been written yet.
@@ -266,7 +267,7 @@ public sealed class ServeLoop
             }
             var compile = clock.Elapsed;
             _metrics.Compiled(compile);
-            if (compiled.Image is not { } image || compiled.Bytes is not { } bytes || compiled.Bag.HasErrors)
+            if (compiled.Image is not { } image || compiled.Hash is not { } hash || compiled.Bag.HasErrors)
             {
                 var errors = compiled.Bag.Sorted().Where(d => d.Severity == Severity.Error).ToList();
                 _metrics.CompileFailed();
@@ -277,7 +278,7 @@ public sealed class ServeLoop
                 Done(new HandledState(u.Revision, StateOutcome.CompileFailed, _live?.Generation ?? 0, compile, TimeSpan.Zero, count));
                 return null;
             }
-            return await Publish(new Pending(image, ImageFile.ContentHashOf(bytes), u, arrived.At, count, compile, 0));
+            return await Publish(new Pending(image, hash, u, arrived.At, count, compile, 0));
         }
         finally
         {
@@ -285,12 +286,12 @@ public sealed class ServeLoop
         }
     }
 
-    /// <summary>The image and its bytes (whose header carries the content hash the loader compares).</summary>
-    private (ImageFile?, byte[]?, DiagnosticBag) Compile(World world)
+    /// <summary>The image and its content hash (what the loader compares with the image in force).</summary>
+    private (ImageFile?, string?, DiagnosticBag) Compile(World world)
     {
         var bag = new DiagnosticBag();
         var image = _compiler.Lower(world, bag);
-        return (image, image is null || bag.HasErrors ? null : image.ToBytes(), bag);
+        return (image, image is null || bag.HasErrors ? null : image.ContentHash(), bag);
     }
 
     /// <summary>Puts a compiled image in force. Never cancelled: once started, a publish finishes.
@@ -304,7 +305,7 @@ public sealed class ServeLoop
             report = await Task.Run(() =>
             {
                 using var loader = NodeLoader.Open(_options.PinDir, _options.LockWait, create: true);
-                return loader.Load(p.Image, p.Hash);
+                return loader.Load(p.Image, p.Hash, _slots);
             }, CancellationToken.None);
         }
         catch (Exception e) when (e is LoaderException or BpfException or IOException or UnauthorizedAccessException)

@@ -32,6 +32,20 @@ public sealed class MedianNodeWorld
         Candidates = [.. World.Policies.Select((p, i) => (p, i)).Where(t => local.Contains(t.p.Namespace) && t.p.Rules.Length > 0).Take(3)];
     }
 
+    /// <summary>The world with one pod more on the node: a copy of its first local pod (same namespace,
+    /// service account, services and attachments) with its own uid, name and address.</summary>
+    public World PodAdded(int k)
+    {
+        var template = LocalPods[0];
+        var pod = template with
+        {
+            Uid = $"Kubernetes//Pod/{template.Namespace}/bench-pod-{k}",
+            Name = $"bench-pod-{k}",
+            Addresses = [IpAddr.Parse($"10.250.{k / 250}.{1 + k % 250}")],
+        };
+        return World with { Workloads = World.Workloads.Add(pod).Sort((a, b) => string.CompareOrdinal(a.Uid, b.Uid)) };
+    }
+
     /// <summary>The world with candidate <paramref name="k"/> changed: a port added to its first match.</summary>
     public World PolicyChanged(int k)
     {

@@ -22,6 +22,7 @@ public static class Program
             ["realistic"] = RealisticBench.Run, ["realistic-e2e"] = RealisticBench.EndToEnd, ["realistic-e2e-child"] = RealisticBench.Child,
             ["realistic-kernel"] = RealisticBench.Kernel,
             ["serve"] = ServeBench.Run,
+            ["incremental"] = IncrementalBench.Run,
         };
         if (args.Length == 0 || !areas.TryGetValue(args[0], out var run))
         {

@@ -33,17 +33,7 @@ public static class ServeBench
         var world = median.World;
         string node = median.Node;
         World PolicyChanged(int k) => median.PolicyChanged(k);
-        var template = median.LocalPods[0];
-        World PodAdded(int k)
-        {
-            var pod = template with
-            {
-                Uid = $"Kubernetes//Pod/{template.Namespace}/bench-pod-{k}",
-                Name = $"bench-pod-{k}",
-                Addresses = [IpAddr.Parse($"10.250.{k / 250}.{1 + k % 250}")],
-            };
-            return (world with { Workloads = world.Workloads.Add(pod) }).Canonical();
-        }
+        World PodAdded(int k) => median.PodAdded(k);
 
         Console.WriteLine($"# serve bench: {Environment.ProcessorCount} CPUs, kernel {Environment.OSVersion.Version}");
         Console.WriteLine($"world: {world.Workloads.Length:N0} pods, {world.Policies.Length:N0} policies; node {node} ({median.LocalPods.Count} local pods)");

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using KmeshCompiler.Ir;
 using KmeshCompiler.Lowering;
 
@@ -35,13 +36,13 @@ public sealed class ImageTables
     public SortedDictionary<uint, List<IpPrefix>> AddrSets => (_addrSets ??= DecodeAddrSets()).Sets;
     public SortedDictionary<uint, List<uint>> PortSets => (_portSets ??= DecodePortSets()).Sets;
     /// <summary>km_identities: every workload address that lends an identity, with its identity.</summary>
-    public Dictionary<IpAddr, KmeshIdentity> Identities => _identities ??= DecodeIdentities();
+    public Dictionary<IpAddr, KmeshIdentity> Identities => _identities ??= Shared(DecodedIdentities, Layout.MapIdentities, DecodeIdentities);
     /// <summary>km_id_sets: members (identity or namespace ids) by set id, ascending.</summary>
     public SortedDictionary<uint, List<uint>> IdSets => (_idSets ??= DecodeIdSets()).Sets;
-    public SortedDictionary<(IpAddr Address, uint Port), KmeshService> Services => _services ??= DecodeServices();
-    public SortedDictionary<(uint Service, uint Priority, uint Index), uint> Endpoints => _endpoints ??= DecodeEndpoints();
+    public SortedDictionary<(IpAddr Address, uint Port), KmeshService> Services => _services ??= Shared(DecodedServices, Layout.MapServices, DecodeServices);
+    public SortedDictionary<(uint Service, uint Priority, uint Index), uint> Endpoints => _endpoints ??= Shared(DecodedEndpoints, Layout.MapEndpoints, DecodeEndpoints);
     /// <summary>km_backends by backend id (a hash keyed by dense ids, decoded as an array).</summary>
-    public KmeshBackend[] Backends => _backends ??= DenseOf<KmeshBackend>(Layout.MapBackends);
+    public KmeshBackend[] Backends => _backends ??= Shared(DecodedBackends, Layout.MapBackends, () => DenseOf<KmeshBackend>(Layout.MapBackends));
     /// <summary>km_decisions and km_decision_idx: the decision table the entry program checks first.</summary>
     public DecisionTable Decisions => _decisions ??= DecodeDecisions();
 
@@ -69,6 +70,17 @@ public sealed class ImageTables
     private sealed record PortSetTables(SortedDictionary<uint, List<uint>> Sets, HashSet<(uint Set, uint Port)> Members);
 
     public ImageTables(ImageFile image) => Image = image;
+
+    // The tables of the whole cluster (every workload address, every service) decoded once per
+    // section object, not once per reader: an incremental compile hands the same section to the
+    // next image when it did not change. Sections are immutable, and the decoded maps are only read.
+    private static readonly ConditionalWeakTable<ImageSection, Dictionary<IpAddr, KmeshIdentity>> DecodedIdentities = new();
+    private static readonly ConditionalWeakTable<ImageSection, SortedDictionary<(IpAddr, uint), KmeshService>> DecodedServices = new();
+    private static readonly ConditionalWeakTable<ImageSection, SortedDictionary<(uint, uint, uint), uint>> DecodedEndpoints = new();
+    private static readonly ConditionalWeakTable<ImageSection, KmeshBackend[]> DecodedBackends = new();
+
+    private T Shared<T>(ConditionalWeakTable<ImageSection, T> cache, string map, Func<T> decode) where T : class =>
+        Image.Section(map) is { } s ? cache.GetValue(s, _ => decode()) : decode();
 
     private SortedDictionary<IpAddr, KmeshWorkload> DecodeWorkloads()
     {

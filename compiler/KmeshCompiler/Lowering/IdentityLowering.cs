@@ -14,21 +14,20 @@ public readonly record struct IdentityTest(IdentityTestKind Kind, bool ByNamespa
 public enum IdentityTestKind { Always, Never, In, NotIn }
 
 /// <summary>One identity of the world (trust domain, namespace, service account) with the numbers
-/// the kernel knows it by and the addresses that carry it.</summary>
+/// the kernel knows it by.</summary>
 public sealed class IdentityGroup(Identity identity, string principal)
 {
     public Identity Identity { get; } = identity;
     public string Principal { get; } = principal;
     public uint Id { get; internal set; }
     public uint Ns { get; internal set; }
-    public List<IpAddr> Addresses { get; } = new();
 }
 
-/// <summary>Resolves identity by address exactly as the reference evaluator does (the first workload
-/// by uid owns a shared address; host-network pods lend none) and folds every identity field of a
-/// match into one <see cref="IdentityTest"/> over identity or namespace ids, whichever is smaller, so
-/// that a test's size follows the policy, not the number of pods. Results are cached by the fields'
-/// content, since many matches share them.</summary>
+/// <summary>Folds every identity field of a match into one <see cref="IdentityTest"/> over identity
+/// or namespace ids, whichever is smaller, so that a test's size follows the policy, not the number
+/// of pods. It depends on which identities the world's addresses lend (see
+/// <see cref="Lowerer.AddressIndex"/> for which address lends which), not on the addresses. Results
+/// are cached by the fields' content, since many matches share them.</summary>
 public sealed class IdentityLowering
 {
     private readonly Dictionary<string, List<IdentityGroup>> _byNamespace = new(StringComparer.Ordinal);
@@ -36,37 +35,27 @@ public sealed class IdentityLowering
     private readonly Dictionary<string, uint> _nsId = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IdentityTest> _cache = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IdentityGroup> _byPrincipal = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string TrustDomain, string Namespace, string ServiceAccount), IdentityGroup> _byFields = new();
 
     /// <summary>Every identity of the world, by principal (ordinal).</summary>
     public IReadOnlyList<IdentityGroup> Groups { get; }
 
-    /// <param name="owner">Every world address that lends an identity, and the workload it resolves to.</param>
-    public IdentityLowering(IReadOnlyDictionary<IpAddr, Workload> owner)
+    /// <param name="lending">The workloads whose addresses lend an identity (any order, repeats allowed).</param>
+    public IdentityLowering(IEnumerable<Workload> lending)
     {
-        var groups = new Dictionary<(string TrustDomain, string Namespace, string ServiceAccount), IdentityGroup>();
-        Workload? last = null;
-        IdentityGroup? lastGroup = null;
-        foreach (var (a, w) in owner)
+        foreach (var w in lending)
         {
-            if (!ReferenceEquals(w, last) || lastGroup is null)
-            {
-                var fields = (w.TrustDomain, w.Namespace, w.ServiceAccount);
-                if (!groups.TryGetValue(fields, out var g))
-                {
-                    var id = w.Identity;
-                    groups[fields] = g = new IdentityGroup(id, id.ToString());
-                    _byPrincipal[g.Principal] = g;
-                    if (!_byNamespace.TryGetValue(id.Namespace, out var l)) _byNamespace[id.Namespace] = l = new();
-                    l.Add(g);
-                }
-                last = w;
-                lastGroup = g;
-            }
-            lastGroup.Addresses.Add(a);
+            var fields = (w.TrustDomain, w.Namespace, w.ServiceAccount);
+            if (_byFields.ContainsKey(fields)) continue;
+            var id = w.Identity;
+            var g = new IdentityGroup(id, id.ToString());
+            _byFields[fields] = g;
+            _byPrincipal[g.Principal] = g;
+            if (!_byNamespace.TryGetValue(id.Namespace, out var l)) _byNamespace[id.Namespace] = l = new();
+            l.Add(g);
         }
         _namespaces = _byNamespace.Keys.Order(StringComparer.Ordinal).ToList();
-        var ordered = groups.Values.OrderBy(g => g.Principal, StringComparer.Ordinal).ToList();
-        foreach (var g in ordered) g.Addresses.Sort();
+        var ordered = _byFields.Values.OrderBy(g => g.Principal, StringComparer.Ordinal).ToList();
         // Numbers derived from the names, so that they stay put when other identities come and go;
         // a collision takes the next free number, in name order (deterministic for a given world).
         var usedNs = new HashSet<uint>();
@@ -79,6 +68,9 @@ public sealed class IdentityLowering
         }
         Groups = ordered;
     }
+
+    /// <summary>The identity a lending workload's addresses carry.</summary>
+    public IdentityGroup GroupOf(Workload w) => _byFields[(w.TrustDomain, w.Namespace, w.ServiceAccount)];
 
     private static uint Number(string name, HashSet<uint> used)
     {

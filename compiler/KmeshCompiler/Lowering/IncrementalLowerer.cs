@@ -87,18 +87,29 @@ internal sealed class LoweringMemo
         return index;
     }
 
-    private (object? Key, Lowerer.AddressIndex? Index) _addressIndex;
+    private (ImmutableArray<Workload> Key, Lowerer.AddressIndex? Index) _addressIndex;
 
     public Lowerer.AddressIndex Addresses(ImmutableArray<Workload> workloads)
     {
-        var key = Ref(workloads);
-        if (key is not null && ReferenceEquals(key, _addressIndex.Key) && _addressIndex.Index is { } known)
+        if (_addressIndex.Index is { } known && !_addressIndex.Key.IsDefault)
         {
-            _reused.Add("address index");
-            return known;
+            if (ReferenceEquals(Ref(workloads), Ref(_addressIndex.Key)))
+            {
+                _reused.Add("address index");
+                return known;
+            }
+            // The old index is given up either way: patched into the new one, or replaced.
+            var before = _addressIndex.Key;
+            _addressIndex = default;
+            if (known.Patch(before, workloads) is { } patched)
+            {
+                _reused.Add(ReferenceEquals(patched.Identity, known.Identity) ? "address index (patched)" : "address index (patched, identities rebuilt)");
+                _addressIndex = (workloads, patched);
+                return patched;
+            }
         }
-        var index = new Lowerer.AddressIndex(workloads);
-        _addressIndex = (key, index);
+        var index = Lowerer.AddressIndex.Build(workloads);
+        _addressIndex = (workloads, index);
         return index;
     }
 
@@ -143,7 +154,7 @@ internal sealed class LoweringMemo
 
     /// <summary>What decides km_identities: the world's identities (by object) and the content of the
     /// image's identity sets and live source-address sets.</summary>
-    public sealed record ClassInputs(IdentityLowering Identity, List<(bool ByNs, uint[] Members)> IdSets, List<(uint Set, AddressSet Prefixes)> SrcSets)
+    public sealed record ClassInputs(Lowerer.AddressIndex Identity, List<(bool ByNs, uint[] Members)> IdSets, List<(uint Set, AddressSet Prefixes)> SrcSets)
     {
         public bool Same(ClassInputs o) =>
             ReferenceEquals(Identity, o.Identity)
@@ -153,6 +164,7 @@ internal sealed class LoweringMemo
     }
 
     private (ClassInputs? Key, ImageSection? Section) _identities;
+
 
     public ImageSection? Identities(ClassInputs key)
     {
@@ -166,12 +178,4 @@ internal sealed class LoweringMemo
 
     public void IdentitiesBuilt(ClassInputs key, ImageSection section) => _identities = (key, section);
 
-    private (IdentityLowering? Key, ((IpAddr, IdentityGroup)[], IpAddr[]) Order) _order;
-
-    public ((IpAddr Address, IdentityGroup Group)[], IpAddr[]) AddressOrder(IdentityLowering identity)
-    {
-        if (!ReferenceEquals(identity, _order.Key))
-            _order = (identity, Lowerer.AddressOrder(identity));
-        return _order.Order;
-    }
 }

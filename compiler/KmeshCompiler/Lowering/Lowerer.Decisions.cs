@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Collections.Immutable;
 using System.Diagnostics;
 using KmeshCompiler.Image;
@@ -66,14 +67,7 @@ public static class DecisionTables
                 l.Add(p);
             }
             // The ports each local address serves (its backends' target ports): where its traffic goes.
-            var serves = new Dictionary<IpAddr, SortedSet<uint>>();
-            foreach (var e in image.Section(Layout.MapBackends)?.Entries ?? [])
-            {
-                var (ba, bp) = Rows.Backend(Rows.Read<KmeshBackend>(e.Value));
-                if (!t.Workloads.ContainsKey(ba)) continue;
-                if (!serves.TryGetValue(ba, out var l)) serves[ba] = l = [];
-                l.Add(bp);
-            }
+            var serves = Serves(image);
             // Port sets the table adds to km_port_sets (ports an other-ports entry leaves to the stages).
             var stageSets = new Dictionary<uint, uint>(); // eval -> set id
             uint nextSet = t.PortSets.Count == 0 ? 1 : t.PortSets.Keys.Max() + 1;
@@ -167,6 +161,26 @@ public static class DecisionTables
         var ordered = Layout.ImageMaps.Select(m => sections.FirstOrDefault(s => s.Name == m.Name)).OfType<ImageSection>().ToImmutableArray();
         stats = new DecisionStats(evalCount, withTable, entries.Count, decided, overRegion, portDependent.Count, overLengths, overImage, sw.Elapsed);
         return image with { Sections = ordered };
+    }
+
+    private static readonly ConditionalWeakTable<ImageSection, Dictionary<IpAddr, SortedSet<uint>>> ServesCache = new();
+
+    /// <summary>The target ports of every backend address (computed once per km_backends section).</summary>
+    private static Dictionary<IpAddr, SortedSet<uint>> Serves(ImageFile image)
+    {
+        static Dictionary<IpAddr, SortedSet<uint>> Of(ImageSection? backends)
+        {
+            var serves = new Dictionary<IpAddr, SortedSet<uint>>();
+            foreach (var e in backends?.Entries ?? [])
+            {
+                var (ba, bp) = Rows.Backend(Rows.Read<KmeshBackend>(e.Value));
+                if (!serves.TryGetValue(ba, out var l)) serves[ba] = l = [];
+                l.Add(bp);
+            }
+            return serves;
+        }
+        var section = image.Section(Layout.MapBackends);
+        return section is null ? Of(null) : ServesCache.GetValue(section, Of);
     }
 
     /// <summary>The ports an eval's live matches name (in port and not-port tests): the only ports

@@ -45,6 +45,7 @@ public sealed partial class Lowerer
     private Dictionary<string, Policy> _byKey => _policyIndex.ByKey;
     private Dictionary<Policy, string> _keyOf => _policyIndex.KeyOf;
     private readonly IdentityLowering _identity;
+    private readonly AddressIndex _addresses;
 
     // Hash-consed rows.
     private readonly List<uint> _slots = new();
@@ -133,20 +134,132 @@ public sealed partial class Lowerer
     }
 
     /// <summary>Address ownership exactly as the reference evaluator decides it (the first workload by
-    /// uid owns a shared address) and the identities the addresses lend.</summary>
+    /// uid owns a shared address; host-network pods lend no identity to their node's address), the
+    /// identities the addresses lend, and the lending addresses in address order with their identity.
+    /// Built from the workloads, or patched from the index of the previous world when few workloads
+    /// changed (<see cref="Patch"/>), with the same result.</summary>
     internal sealed class AddressIndex
     {
         public Dictionary<IpAddr, Workload> Owner { get; }
         public IdentityLowering Identity { get; }
+        /// <summary>Every address that lends an identity with its identity, in address order.</summary>
+        public (IpAddr Address, IdentityGroup Group)[] Order { get; }
+        /// <summary>The addresses of <see cref="Order"/> alone.</summary>
+        public IpAddr[] Keys { get; }
+        /// <summary>How many workloads have each address (to know when ownership needs a full look).</summary>
+        private readonly Dictionary<IpAddr, int> _holders;
+        /// <summary>How many owned addresses lend each identity (to know when the identities change).</summary>
+        private readonly Dictionary<(string, string, string), int> _lending;
 
-        public AddressIndex(ImmutableArray<Workload> workloads)
+        private AddressIndex(Dictionary<IpAddr, Workload> owner, Dictionary<IpAddr, int> holders, Dictionary<(string, string, string), int> lending,
+            IdentityLowering identity, (IpAddr, IdentityGroup)[] order)
         {
-            Owner = new Dictionary<IpAddr, Workload>(workloads.Length);
-            foreach (var w in workloads) foreach (var a in w.Addresses) Owner.TryAdd(a, w);
-            // Host-network pods lend no identity to their (node's) address, as the evaluator resolves it.
-            Identity = new IdentityLowering(Owner.Any(kv => !kv.Value.LendsIdentity)
-                ? Owner.Where(kv => kv.Value.LendsIdentity).ToDictionary()
-                : Owner);
+            Owner = owner;
+            _holders = holders;
+            _lending = lending;
+            Identity = identity;
+            Order = order;
+            Keys = new IpAddr[order.Length];
+            for (int i = 0; i < order.Length; i++) Keys[i] = order[i].Item1;
+        }
+
+        private static (string, string, string) Fields(Workload w) => (w.TrustDomain, w.Namespace, w.ServiceAccount);
+
+        public static AddressIndex Build(ImmutableArray<Workload> workloads)
+        {
+            var owner = new Dictionary<IpAddr, Workload>(workloads.Length);
+            var holders = new Dictionary<IpAddr, int>(workloads.Length);
+            foreach (var w in workloads)
+                foreach (var a in w.Addresses.Distinct())
+                {
+                    owner.TryAdd(a, w);
+                    holders[a] = holders.GetValueOrDefault(a) + 1;
+                }
+            var lending = new Dictionary<(string, string, string), int>();
+            foreach (var w in owner.Values)
+                if (w.LendsIdentity) lending[Fields(w)] = lending.GetValueOrDefault(Fields(w)) + 1;
+            var identity = new IdentityLowering(owner.Values.Where(w => w.LendsIdentity));
+            var order = owner.Where(kv => kv.Value.LendsIdentity).Select(kv => (kv.Key, identity.GroupOf(kv.Value))).ToArray();
+            System.Array.Sort(order, (x, y) => x.Key.CompareTo(y.Key));
+            return new AddressIndex(owner, holders, lending, identity, order);
+        }
+
+        /// <summary>The index of <paramref name="now"/> from this index of <paramref name="before"/>
+        /// (both in uid order), or null when a full build is simpler: many workloads changed, or an
+        /// address shared by several workloads lost its owner. This index must not be used after.</summary>
+        public AddressIndex? Patch(ImmutableArray<Workload> before, ImmutableArray<Workload> now, int maxChanges = 256)
+        {
+            var gone = new List<Workload>();
+            var come = new List<Workload>();
+            int x = 0, y = 0;
+            while (x < before.Length || y < now.Length)
+            {
+                if (x < before.Length && y < now.Length && ReferenceEquals(before[x], now[y])) { x++; y++; continue; }
+                int cmp = x == before.Length ? 1 : y == now.Length ? -1 : string.CompareOrdinal(before[x].Uid, now[y].Uid);
+                if (cmp <= 0) gone.Add(before[x++]);
+                if (cmp >= 0) come.Add(now[y++]);
+                if (gone.Count + come.Count > maxChanges) return null;
+            }
+            var touched = new HashSet<IpAddr>();
+            foreach (var w in gone)
+                foreach (var a in w.Addresses.Distinct())
+                {
+                    touched.Add(a);
+                    int n = _holders[a] - 1;
+                    if (n == 0) _holders.Remove(a); else _holders[a] = n;
+                    if (n > 0 && ReferenceEquals(Owner[a], w)) return null; // the next owner is not known here
+                }
+            foreach (var w in come)
+                foreach (var a in w.Addresses.Distinct())
+                {
+                    touched.Add(a);
+                    _holders[a] = _holders.GetValueOrDefault(a) + 1;
+                }
+            var goneSet = new HashSet<Workload>(gone, ReferenceEqualityComparer.Instance);
+            var newOwner = new Dictionary<IpAddr, Workload?>();
+            foreach (var a in touched)
+            {
+                Workload? o = Owner.TryGetValue(a, out var old) && !goneSet.Contains(old) ? old : null;
+                foreach (var w in come)
+                    if (w.Addresses.Contains(a) && (o is null || string.CompareOrdinal(w.Uid, o.Uid) < 0)) o = w;
+                newOwner[a] = o;
+            }
+            // Lending counts, and whether the set of identities changed.
+            bool identitiesChanged = false;
+            foreach (var a in touched)
+            {
+                if (Owner.TryGetValue(a, out var old) && old.LendsIdentity)
+                {
+                    int n = _lending[Fields(old)] - 1;
+                    if (n == 0) { _lending.Remove(Fields(old)); identitiesChanged = true; } else _lending[Fields(old)] = n;
+                }
+            }
+            foreach (var (a, o) in newOwner)
+            {
+                if (o is null) Owner.Remove(a); else Owner[a] = o;
+                if (o is { LendsIdentity: true })
+                {
+                    int n = _lending.GetValueOrDefault(Fields(o));
+                    if (n == 0) identitiesChanged = true;
+                    _lending[Fields(o)] = n + 1;
+                }
+            }
+            // A set that lost and regained an identity is unchanged, but rebuilding is still right.
+            var identity = identitiesChanged ? new IdentityLowering(Owner.Values.Where(w => w.LendsIdentity)) : Identity;
+            // The order: unchanged addresses kept (their group remapped when the identities were
+            // rebuilt), touched ones merged back in.
+            var insert = newOwner.Where(kv => kv.Value is { LendsIdentity: true }).Select(kv => (kv.Key, identity.GroupOf(kv.Value!))).ToList();
+            insert.Sort((p, q) => p.Key.CompareTo(q.Key));
+            var order = new List<(IpAddr, IdentityGroup)>(Order.Length + insert.Count);
+            int k = 0;
+            foreach (var (a, g) in Order)
+            {
+                if (touched.Contains(a)) continue;
+                while (k < insert.Count && insert[k].Key.CompareTo(a) < 0) order.Add(insert[k++]);
+                order.Add((a, identitiesChanged ? identity.GroupOf(Owner[a]) : g));
+            }
+            while (k < insert.Count) order.Add(insert[k++]);
+            return new AddressIndex(Owner, _holders, _lending, identity, [.. order]);
         }
     }
 
@@ -159,9 +272,9 @@ public sealed partial class Lowerer
         _bag = bag;
         _limits = limits;
         _policyIndex = memo?.Policies(_world.Policies) ?? new PolicyIndex(_world.Policies);
-        var addresses = memo?.Addresses(_world.Workloads) ?? new AddressIndex(_world.Workloads);
-        _owner = addresses.Owner;
-        _identity = addresses.Identity;
+        _addresses = memo?.Addresses(_world.Workloads) ?? AddressIndex.Build(_world.Workloads);
+        _owner = _addresses.Owner;
+        _identity = _addresses.Identity;
         Phase("address and identity index");
     }
 
@@ -404,7 +517,7 @@ public sealed partial class Lowerer
     {
         var liveSrc = _matches.Where(m => (m.Flags & Layout.MatchNever) == 0).SelectMany(m => new[] { m.SrcSet, m.NotSrcSet }).Where(x => x != 0).Distinct().Order()
             .Select(set => (set, _addrSets[(int)set - 1])).ToList();
-        var key = new LoweringMemo.ClassInputs(_identity, [.. _idSets], liveSrc);
+        var key = new LoweringMemo.ClassInputs(_addresses, [.. _idSets], liveSrc);
         if (_memo?.Identities(key) is { } known) return known;
         var section = ImageSection.For(Layout.Map(Layout.MapIdentities), IdentityEntries(liveSrc));
         _memo?.IdentitiesBuilt(key, section);
@@ -442,7 +555,7 @@ public sealed partial class Lowerer
                 else if (byId.TryGetValue(member, out var g)) Mark(g, (uint)i + 1);
             }
         }
-        var (addresses, keys) = _memo?.AddressOrder(_identity) ?? AddressOrder(_identity);
+        var (addresses, keys) = (_addresses.Order, _addresses.Keys);
         // Source-address sets tested by live matches: which world addresses each one holds.
         var addrSig = new Dictionary<int, List<uint>>();
         foreach (var (set, prefixes) in liveSrc)
@@ -472,13 +585,6 @@ public sealed partial class Lowerer
             entries.Add(new ImageEntry(Rows.Bytes(Rows.IpKey(a)), Rows.Bytes(new KmeshIdentity { Id = g.Id, Ns = g.Ns, Cls = cls })));
         }
         return entries;
-    }
-
-    /// <summary>Every address that lends an identity with its identity, in address order, and the addresses alone.</summary>
-    internal static ((IpAddr Address, IdentityGroup Group)[], IpAddr[]) AddressOrder(IdentityLowering identity)
-    {
-        var addresses = identity.Groups.SelectMany(g => g.Addresses.Select(a => (Address: a, Group: g))).OrderBy(x => x.Address).ToArray();
-        return (addresses, addresses.Select(x => x.Address).ToArray());
     }
 
     /// <summary>Front ends already produce canonical worlds; checking is linear, sorting is not. An

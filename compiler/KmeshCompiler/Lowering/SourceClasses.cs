@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using KmeshCompiler.Image;
 using KmeshCompiler.Ir;
@@ -18,11 +19,19 @@ internal sealed class SourceClasses
 
     private readonly List<Class>[] _byFamily = [[], []];
 
+    /// <summary>The representative of every class and family: its lowest address. Computed once per
+    /// decoded km_identities (shared by the images that share the section).</summary>
+    private static readonly ConditionalWeakTable<Dictionary<IpAddr, KmeshIdentity>, SortedDictionary<(bool V6, uint Cls), (IpAddr Address, KmeshIdentity Identity)>> Representatives = new();
+
     public SourceClasses(ImageTables t)
     {
-        var reps = new SortedDictionary<(bool V6, uint Cls), (IpAddr Address, KmeshIdentity Identity)>();
-        foreach (var (a, id) in t.Identities)
-            if (!reps.TryGetValue((a.IsV6, id.Cls), out var r) || a.CompareTo(r.Address) < 0) reps[(a.IsV6, id.Cls)] = (a, id);
+        var reps = Representatives.GetValue(t.Identities, identities =>
+        {
+            var r = new SortedDictionary<(bool V6, uint Cls), (IpAddr Address, KmeshIdentity Identity)>();
+            foreach (var (a, id) in identities)
+                if (!r.TryGetValue((a.IsV6, id.Cls), out var x) || a.CompareTo(x.Address) < 0) r[(a.IsV6, id.Cls)] = (a, id);
+            return r;
+        });
         if (reps.Count == 0) return;
         // Which identity-set tests each identity and namespace id passes (both kinds for every set:
         // a match says which kind it uses).

@@ -131,7 +131,7 @@ public sealed class NodeLoader : IDisposable
         return h;
     }
 
-    public PublishReport Load(ImageFile image, string? contentHash = null) => new Publisher(Objects, Fault).Publish(image, contentHash);
+    public PublishReport Load(ImageFile image, string? contentHash = null, SlotMemory? memory = null) => new Publisher(Objects, Fault, memory).Publish(image, contentHash);
 
     public LiveImage? Dump() => LiveImage.Read(Objects);
 

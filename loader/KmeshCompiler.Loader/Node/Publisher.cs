@@ -26,7 +26,7 @@ public sealed record PublishReport(ulong Generation, int Slot, bool Changed, IRe
 /// slot not in force are brought to the new image (only the rows that differ), then km_active is
 /// switched by one write, so every packet sees the old image or the new one and never a mix. Before
 /// the first write to a slot the publisher waits until no packet can still be reading it.</summary>
-public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null)
+public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null, SlotMemory? memory = null)
 {
     private readonly FaultPoint _fault = fault ?? new FaultPoint();
 
@@ -108,7 +108,7 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null)
             var spec = Layout.ImageMaps[i];
             var section = image.Section(spec.Name);
             var entries = section?.Entries ?? [];
-            var table = TableState(entries, section is not null);
+            var table = TableState(section);
             meta.SetTable(i, table);
             if (trusted && SameTable(metaS.Table(i), table))
             {
@@ -116,9 +116,15 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null)
                 continue;
             }
             double t0 = clock.Elapsed.TotalMilliseconds;
-            var change = WriteTable(maps.Map(spec, staging), spec.In(staging), entries, trusted ? (int)metaS.Table(i).Entries : -1);
+            // What the slot holds, known without reading it back when this process wrote it last.
+            var held = trusted ? memory?.Held(staging, i, metaS.Table(i)) : null;
+            var change = held is not null
+                ? WriteTableFrom(maps.Map(spec, staging), spec.In(staging), held, entries)
+                : WriteTable(maps.Map(spec, staging), spec.In(staging), entries, trusted ? (int)metaS.Table(i).Entries : -1);
             changes.Add(change with { Ms = clock.Elapsed.TotalMilliseconds - t0 });
         }
+        for (int i = 0; i < Layout.ImageMaps.Length; i++)
+            memory?.Wrote(staging, i, meta.Table(i), image.Section(Layout.ImageMaps[i].Name)?.Entries ?? []);
         Phase("tables");
         var namesHash = NamesFingerprint(image.Node, image.Names);
         unsafe { namesHash.CopyTo(new Span<byte>(meta.NamesHash, 16)); }
@@ -216,6 +222,14 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null)
         return bytes;
     }
 
+    private sealed class StateBox(KmeshTableState state) { public KmeshTableState State { get; } = state; }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ImageSection, StateBox> States = new();
+
+    /// <summary><see cref="TableState(IReadOnlyList{ImageEntry}, bool)"/> of a section, computed once per section object.</summary>
+    public static KmeshTableState TableState(ImageSection? section) =>
+        section is null ? TableState([], false) : States.GetValue(section, s => new StateBox(TableState(s.Entries, true))).State;
+
     /// <summary>Entry count and the XXH128 of every key and value in order.</summary>
     public static unsafe KmeshTableState TableState(IReadOnlyList<ImageEntry> entries, bool present)
     {
@@ -291,23 +305,64 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null)
             }
         }
         removed = gone.Count;
+        Apply(map, gone, put);
+        return new TableChange(name, added, removed, changed, true);
+    }
+
+    /// <summary>Brings one map from <paramref name="held"/> (what it holds, as this process wrote it)
+    /// to <paramref name="entries"/>: the same rows as <see cref="WriteTable"/> writes, found by
+    /// comparing the two images' sorted rows instead of reading the map back.</summary>
+    private TableChange WriteTableFrom(BpfMap map, string name, IReadOnlyList<ImageEntry> held, IReadOnlyList<ImageEntry> entries)
+    {
+        int added = 0, removed = 0, changed = 0;
+        var put = new List<ImageEntry>();
+        var gone = new List<byte[]>();
+        if (map.Type == BpfMapType.Array)
+        {
+            for (int i = 0; i < entries.Count; i++)
+            {
+                if (i < held.Count && held[i].Value.AsSpan().SequenceEqual(entries[i].Value)) continue;
+                put.Add(entries[i]);
+                if (i >= held.Count) added++; else changed++;
+            }
+            if (held.Count > entries.Count) removed = held.Count - entries.Count;
+            WriteBatch(map, put);
+            return new TableChange(name, added, removed, changed, true);
+        }
+        int x = 0, y = 0;
+        while (x < held.Count || y < entries.Count)
+        {
+            int cmp = x == held.Count ? 1 : y == entries.Count ? -1 : held[x].Key.AsSpan().SequenceCompareTo(entries[y].Key);
+            if (cmp < 0) { gone.Add(held[x].Key); x++; }
+            else if (cmp > 0) { added++; put.Add(entries[y]); y++; }
+            else
+            {
+                if (!held[x].Value.AsSpan().SequenceEqual(entries[y].Value)) { changed++; put.Add(entries[y]); }
+                x++;
+                y++;
+            }
+        }
+        removed = gone.Count;
+        Apply(map, gone, put);
+        return new TableChange(name, added, removed, changed, true);
+    }
+
+    private void Apply(BpfMap map, List<byte[]> gone, List<ImageEntry> put)
+    {
         if (map.Type == BpfMapType.LpmTrie)
         {
             foreach (var k in gone) { map.Delete(k); _fault.Wrote(); }
             foreach (var e in put) { map.Update(e.Key, e.Value); _fault.Wrote(); }
+            return;
         }
-        else
+        if (gone.Count > 0)
         {
-            if (gone.Count > 0)
-            {
-                var keys = new byte[map.KeySize * gone.Count];
-                for (int i = 0; i < gone.Count; i++) gone[i].CopyTo(keys, i * map.KeySize);
-                map.DeleteBatch(keys, gone.Count);
-                _fault.Wrote();
-            }
-            WriteBatch(map, put);
+            var keys = new byte[map.KeySize * gone.Count];
+            for (int i = 0; i < gone.Count; i++) gone[i].CopyTo(keys, i * map.KeySize);
+            map.DeleteBatch(keys, gone.Count);
+            _fault.Wrote();
         }
-        return new TableChange(name, added, removed, changed, true);
+        WriteBatch(map, put);
     }
 
     private static List<(byte[] Key, byte[] Value)> LpmEntries(BpfMap map)
@@ -420,6 +475,33 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null)
         bytes.AsSpan(0, len).CopyTo(new Span<byte>(n.Name, Layout.StatNameMax));
         return MemoryMarshal.AsBytes(new ReadOnlySpan<KmeshStatName>(ref n)).ToArray();
     }
+}
+
+/// <summary>What this process last wrote to each table of each slot of one node's maps, with the
+/// table state (entry count and hash) the slot's generation record gives it: a later load into that
+/// slot finds the rows that differ by comparing images, without reading the table back. An entry is
+/// used only while the slot's complete generation record still gives the same state, which is the
+/// trust the publisher already puts in a record to skip an unchanged table: a load by another process
+/// or a crash mid-write (the record says "writing") makes the publisher read the map as before.</summary>
+public sealed class SlotMemory
+{
+    private readonly Dictionary<(int Slot, int Table), (KmeshTableState State, IReadOnlyList<ImageEntry> Entries)> _held = new();
+
+    /// <remarks>Keyed by slot and table only: a record's state (count and hash of the rows) names its
+    /// rows, whichever node's maps hold them.</remarks>
+    internal IReadOnlyList<ImageEntry>? Held(int slot, int table, KmeshTableState recorded)
+    {
+        lock (_held)
+            return _held.TryGetValue((slot, table), out var h) && Same(h.State, recorded) ? h.Entries : null;
+    }
+
+    internal void Wrote(int slot, int table, KmeshTableState state, IReadOnlyList<ImageEntry> entries)
+    {
+        lock (_held) _held[(slot, table)] = (state, entries);
+    }
+
+    private static unsafe bool Same(KmeshTableState a, KmeshTableState b) =>
+        a.Entries == b.Entries && a.Reserved == b.Reserved && new ReadOnlySpan<byte>(a.Hash, 16).SequenceEqual(new ReadOnlySpan<byte>(b.Hash, 16));
 }
 
 /// <summary>Byte arrays compared by content (map keys).</summary>
