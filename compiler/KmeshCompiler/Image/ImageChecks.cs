@@ -60,9 +60,8 @@ public static class ImageChecks
                 if ((b.Flags & Layout.EvalBlock) == 0 || b.Shared != 0) return $"eval {i} names eval {e.Shared - 1} as its shared block, which is not a block";
             }
         }
-        var backends = image.Section(Layout.MapBackends)?.Entries ?? [];
-        foreach (var e in backends)
-            if (Rows.U32(e.Key) >= backends.Length) return $"table '{Layout.MapBackends}' has backend id {Rows.U32(e.Key)} of {backends.Length} entries: ids run 0, 1, 2, ...";
+        foreach (var ((sid, prio, index), bid) in t.Endpoints)
+            if (!t.Backends.ContainsKey(bid)) return $"table '{Layout.MapEndpoints}': service {sid} priority {prio} slot {index} names backend {bid}, which '{Layout.MapBackends}' does not have";
         for (long i = 0; i < t.Policies.Length; i++)
             if (Range("policy", i, t.Policies[i].RulesFirst, t.Policies[i].RulesCount) is { } why) return why;
         for (long i = 0; i < t.Rules.Length; i++)

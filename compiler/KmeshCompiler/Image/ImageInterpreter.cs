@@ -186,7 +186,7 @@ public sealed class ImageInterpreter(ImageTables tables, uint maxStageSteps = La
         var slots = ImmutableArray.CreateBuilder<(IpAddr, uint, uint)>();
         for (uint i = 0; i < counts[prio]; i++)
         {
-            if (!t.Endpoints.TryGetValue((svc.ServiceId, (uint)prio, i), out uint bid) || ImageTables.At(t.Backends, bid) is not { } b)
+            if (!t.Endpoints.TryGetValue((svc.ServiceId, (uint)prio, i), out uint bid) || !t.Backends.TryGetValue(bid, out var b))
                 return new LbSelection(true, svc.Mode, false, prio, []);
             var (a, bp) = Rows.Backend(b);
             slots.Add((a, bp, bid));

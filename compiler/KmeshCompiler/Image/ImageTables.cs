@@ -41,8 +41,8 @@ public sealed class ImageTables
     public SortedDictionary<uint, List<uint>> IdSets => (_idSets ??= DecodeIdSets()).Sets;
     public SortedDictionary<(IpAddr Address, uint Port), KmeshService> Services => _services ??= Shared(DecodedServices, Layout.MapServices, DecodeServices);
     public SortedDictionary<(uint Service, uint Priority, uint Index), uint> Endpoints => _endpoints ??= Shared(DecodedEndpoints, Layout.MapEndpoints, DecodeEndpoints);
-    /// <summary>km_backends by backend id (a hash keyed by dense ids, decoded as an array).</summary>
-    public KmeshBackend[] Backends => _backends ??= Shared(DecodedBackends, Layout.MapBackends, () => DenseOf<KmeshBackend>(Layout.MapBackends));
+    /// <summary>km_backends by backend id.</summary>
+    public SortedDictionary<uint, KmeshBackend> Backends => _backends ??= Shared(DecodedBackends, Layout.MapBackends, DecodeBackends);
     /// <summary>km_decisions and km_decision_idx: the decision table the entry program checks first.</summary>
     public DecisionTable Decisions => _decisions ??= DecodeDecisions();
 
@@ -61,7 +61,7 @@ public sealed class ImageTables
     private PortSetTables? _idSets;
     private SortedDictionary<(IpAddr Address, uint Port), KmeshService>? _services;
     private SortedDictionary<(uint Service, uint Priority, uint Index), uint>? _endpoints;
-    private KmeshBackend[]? _backends;
+    private SortedDictionary<uint, KmeshBackend>? _backends;
     private DecisionTable? _decisions;
 
     private sealed record AddrSetTables(SortedDictionary<uint, List<IpPrefix>> Sets, HashSet<(uint SetFam, UInt128 Network, int Length)> Lpm,
@@ -77,7 +77,7 @@ public sealed class ImageTables
     private static readonly ConditionalWeakTable<ImageSection, Dictionary<IpAddr, KmeshIdentity>> DecodedIdentities = new();
     private static readonly ConditionalWeakTable<ImageSection, SortedDictionary<(IpAddr, uint), KmeshService>> DecodedServices = new();
     private static readonly ConditionalWeakTable<ImageSection, SortedDictionary<(uint, uint, uint), uint>> DecodedEndpoints = new();
-    private static readonly ConditionalWeakTable<ImageSection, KmeshBackend[]> DecodedBackends = new();
+    private static readonly ConditionalWeakTable<ImageSection, SortedDictionary<uint, KmeshBackend>> DecodedBackends = new();
 
     private T Shared<T>(ConditionalWeakTable<ImageSection, T> cache, string map, Func<T> decode) where T : class =>
         Image.Section(map) is { } s ? cache.GetValue(s, _ => decode()) : decode();
@@ -121,6 +121,13 @@ public sealed class ImageTables
 
     private PortSetTables DecodePortSets() =>
         MemberSets(Layout.MapPortSets, k => Rows.Read<KmeshPortKey>(k) is var x ? (x.Id, x.Port) : default);
+
+    private SortedDictionary<uint, KmeshBackend> DecodeBackends()
+    {
+        var r = new SortedDictionary<uint, KmeshBackend>();
+        foreach (var e in Entries(Layout.MapBackends)) r[Rows.U32(e.Key)] = Rows.Read<KmeshBackend>(e.Value);
+        return r;
+    }
 
     private Dictionary<IpAddr, KmeshIdentity> DecodeIdentities()
     {

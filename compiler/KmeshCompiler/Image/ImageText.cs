@@ -163,10 +163,10 @@ public static class ImageText
             Line(Inv($"  service {sid} priority {prio} slot {index} -> backend {bid}"));
 
         Line("");
-        Line(Header(Layout.MapBackends, t.Backends.Length));
-        for (uint i = 0; i < t.Backends.Length; i++)
+        Line(Header(Layout.MapBackends, t.Backends.Count));
+        foreach (var (i, backend) in t.Backends)
         {
-            var (a, port) = Rows.Backend(t.Backends[i]);
+            var (a, port) = Rows.Backend(backend);
             // Backends carry no name of their own (a cluster has millions): the address's identity says whose.
             string owner = t.Identities.TryGetValue(a, out var id) ? "(" + Identity(t, id.Id) + ")" : img.Name(NameKind.Backend, i) ?? "";
             Line(Inv($"  backend {i}: {Endpoint(a, port)} {owner}").TrimEnd());

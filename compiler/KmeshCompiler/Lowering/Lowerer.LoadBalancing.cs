@@ -18,7 +18,8 @@ public sealed partial class Lowerer
     {
         var client = _world.Nodes.FirstOrDefault(n => n.Name == _node) ?? new Node(_node, Locality.Empty, "", SourceLocation.None);
         var capped = new HashSet<string>(StringComparer.Ordinal);
-        uint sid = 0;
+        var serviceIds = ServiceIds(_world.Services.Length * 2);
+        var backendIds = BackendIds(_world.Workloads.Length * 2);
         // Endpoints by service key, in uid order: one pass over the workloads, not one per service.
         var members = new Dictionary<string, List<(Workload W, WorkloadServicePorts Entry, int Index)>>(_world.Services.Length, StringComparer.Ordinal);
         int memberCount = 0;
@@ -39,10 +40,7 @@ public sealed partial class Lowerer
         int expected = memberCount * 2;
         var services = new List<ImageEntry>(_world.Services.Length * 2);
         var endpoints = new List<ImageEntry>(expected);
-        var backends = new List<KmeshBackend>(expected);
-        // Backends by (address, target port): IPv4 ones keyed by one 64-bit integer.
-        var backendIndex4 = new Dictionary<ulong, uint>(expected);
-        var backendIndex6 = new Dictionary<(UInt128, uint), uint>();
+        var backendEntries = new List<ImageEntry>(expected);
         var vipOwner = new Dictionary<(IpAddr, uint), string>(_world.Services.Length * 2);
         names.EnsureCapacity(names.Count + expected + _world.Services.Length * 2);
         Phase("service membership");
@@ -111,8 +109,9 @@ public sealed partial class Lowerer
                     bool v6 = fam == 1;
                     var familyVips = vips[fam];
                     if (familyVips.Count == 0) continue;
-                    uint id = sid++;
-                    names[(NameKind.Service, id)] = string.Concat(key, ":", sp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), v6 ? "/v6" : "/v4");
+                    string serviceName = string.Concat(key, ":", sp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), v6 ? "/v6" : "/v4");
+                    uint id = serviceIds.Number(serviceName);
+                    names[(NameKind.Service, id)] = serviceName;
                     System.Array.Clear(counts);
                     foreach (var (prio, w, entry, index, slots) in ranked)
                     {
@@ -122,16 +121,10 @@ public sealed partial class Lowerer
                         ServicePort? wp = null;
                         foreach (var p in entry.Ports) if (p.Port == sp.Port) { wp = p; break; }
                         uint target = wp is { TargetPort: > 0 } ? wp.TargetPort : sp.TargetPort > 0 ? sp.TargetPort : sp.Port;
-                        var ba = addr.Value;
-                        ref uint slot = ref v6
-                            ? ref CollectionsMarshal.GetValueRefOrAddDefault(backendIndex6, (ba.Value, target), out bool known)
-                            : ref CollectionsMarshal.GetValueRefOrAddDefault(backendIndex4, ((ulong)(uint)ba.Value << 32) | target, out known);
-                        if (!known)
-                        {
-                            slot = (uint)backends.Count;
-                            backends.Add(Rows.Backend(ba, target));
-                        }
-                        uint bid = slot;
+                        int before = backendIds.Count;
+                        uint bid = backendIds.Number((addr.Value, target));
+                        if (backendIds.Count > before)
+                            backendEntries.Add(new ImageEntry(Rows.U32(bid), Rows.Bytes(Rows.Backend(addr.Value, target))));
                         for (uint k = 0; k < slots; k++)
                             endpoints.Add(new ImageEntry(
                                 Rows.Bytes(new KmeshEndpointKey { ServiceId = id, Priority = (uint)prio, Index = counts[prio]++ }),
@@ -152,8 +145,6 @@ public sealed partial class Lowerer
             }
         }
         Phase("endpoint choice");
-        var backendEntries = new ImageEntry[backends.Count];
-        for (int i = 0; i < backendEntries.Length; i++) backendEntries[i] = new ImageEntry(Rows.U32((uint)i), Rows.Bytes(backends[i]));
         return
         [
             ImageSection.For(Layout.Map(Layout.MapServices), services),
@@ -161,6 +152,21 @@ public sealed partial class Lowerer
             ImageSection.For(Layout.Map(Layout.MapBackends), backendEntries),
         ];
     }
+
+    /// <summary>Service ids by "namespace/hostname:port/v4|v6", numbered in the order of the services,
+    /// their ports and families.</summary>
+    private static StableIds<string> ServiceIds(int capacity) =>
+        new(name => StableIds<string>.Hash(System.Text.Encoding.UTF8.GetBytes(name)), StringComparer.Ordinal, capacity);
+
+    /// <summary>Backend ids by (workload address, target port), numbered in the order of first use.</summary>
+    private static StableIds<(IpAddr, uint)> BackendIds(int capacity) => new(b =>
+    {
+        Span<byte> key = stackalloc byte[21];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt128LittleEndian(key, b.Item1.Value);
+        key[16] = b.Item1.IsV6 ? (byte)1 : (byte)0;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(key[17..], b.Item2);
+        return StableIds<string>.Hash(key);
+    }, null, capacity);
 
     /// <summary>The service's ports, the first of each port number, by port number.</summary>
     private static List<ServicePort> PortsInOrder(ImmutableArray<ServicePort> ports)
