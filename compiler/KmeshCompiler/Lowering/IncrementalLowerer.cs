@@ -134,23 +134,29 @@ internal sealed class LoweringMemo
         return c;
     }
 
-    /// <summary>The load-balancing sections, their names and diagnostics.</summary>
-    public sealed record LbProduct(List<ImageSection> Sections, Dictionary<(NameKind, uint), string> Names, List<Diagnostic> Diagnostics);
+    private (ImmutableArray<Service> Services, ImmutableArray<Workload> Workloads, ImmutableArray<Node> Nodes, LoadBalancingTables? Tables) _lb;
 
-    private (object? Services, object? Workloads, object? Nodes, LbProduct? Product) _lb;
-
-    public LbProduct? LoadBalancing(World w)
+    /// <summary>The service tables of <paramref name="w"/>: the previous ones when the services,
+    /// workloads and nodes are the same arrays, else the previous ones updated (or built anew).</summary>
+    public LoadBalancingTables LoadBalancing(World w, string node)
     {
-        if (_lb.Product is { } p && Ref(w.Services) is { } s && ReferenceEquals(s, _lb.Services)
-            && ReferenceEquals(Ref(w.Workloads), _lb.Workloads) && ReferenceEquals(Ref(w.Nodes), _lb.Nodes))
+        var (services, workloads, nodes, known) = _lb;
+        _lb = default;
+        LoadBalancingTables tables;
+        if (known is not null && ReferenceEquals(Ref(w.Services), Ref(services)) && ReferenceEquals(Ref(w.Workloads), Ref(workloads)) && ReferenceEquals(Ref(w.Nodes), Ref(nodes)))
         {
             _reused.Add("load balancing");
-            return p;
+            tables = known;
         }
-        return null;
+        else if (known?.Update(w) is { } updated)
+        {
+            _reused.Add("load balancing (updated)");
+            tables = updated;
+        }
+        else tables = LoadBalancingTables.Build(w, node);
+        _lb = (w.Services, w.Workloads, w.Nodes, tables);
+        return tables;
     }
-
-    public void LoadBalanced(World w, LbProduct product) => _lb = (Ref(w.Services), Ref(w.Workloads), Ref(w.Nodes), product);
 
     /// <summary>What decides km_identities: the world's identities (by object) and the content of the
     /// image's identity sets and live source-address sets.</summary>

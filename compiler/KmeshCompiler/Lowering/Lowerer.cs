@@ -34,7 +34,7 @@ public sealed partial class Lowerer
 {
     private readonly World _world;
     private readonly string _node;
-    private DiagnosticBag _bag;
+    private readonly DiagnosticBag _bag;
     /// <summary>What the previous compile of this node left (<see cref="IncrementalLowerer"/>), or null.</summary>
     private readonly LoweringMemo? _memo;
     private readonly LoweringLimits _limits;
@@ -484,31 +484,15 @@ public sealed partial class Lowerer
         return sections;
     }
 
-    /// <summary>The load-balancing sections, their names and diagnostics: the previous compile's when
-    /// nothing they depend on changed (the services, the workloads, the nodes: the same arrays).</summary>
+    /// <summary>The load-balancing sections, their names and diagnostics (<see cref="LoadBalancingTables"/>):
+    /// the previous compile's when nothing they depend on changed, the previous compile's updated for
+    /// the services an update touched, or built.</summary>
     private List<ImageSection> LoadBalancing(Dictionary<(NameKind, uint), string> names)
     {
-        if (_memo?.LoadBalancing(_world) is { } known)
-        {
-            foreach (var (k, v) in known.Names) names[k] = v;
-            _bag.AddRange(known.Diagnostics);
-            return known.Sections;
-        }
-        var outer = _bag;
-        _bag = new DiagnosticBag();
-        var mine = new Dictionary<(NameKind, uint), string>();
-        try
-        {
-            var sections = LowerLoadBalancing(mine);
-            _memo?.LoadBalanced(_world, new LoweringMemo.LbProduct(sections, mine, [.. _bag.Items]));
-            return sections;
-        }
-        finally
-        {
-            outer.AddRange(_bag.Items);
-            _bag = outer;
-            foreach (var (k, v) in mine) names[k] = v;
-        }
+        var t = _memo?.LoadBalancing(_world, _node) ?? LoadBalancingTables.Build(_world, _node);
+        foreach (var (k, v) in t.Names) names[k] = v;
+        _bag.AddRange(t.Diagnostics);
+        return t.Sections;
     }
 
     /// <summary>km_identities: the previous compile's section when the identities and the sets that

@@ -23,6 +23,7 @@ public class IncrementalLoweringTests(ITestOutputHelper output)
         int reusedSteps = 0, failed = 0;
         var kinds = new Dictionary<string, int>();
         var reuses = new Dictionary<string, int>();
+        var codes = new Dictionary<string, int>();
         for (int step = 0; step <= steps; step++)
         {
             string kind = "initial";
@@ -35,6 +36,7 @@ public class IncrementalLoweringTests(ITestOutputHelper output)
             if (inc.Reused.Count > 0) reusedSteps++;
             foreach (var r in inc.Reused) reuses[r] = reuses.GetValueOrDefault(r) + 1;
             Assert.True(Render(fullBag) == Render(incBag), $"seed {seed}, step {step} ({kind}): diagnostics differ\nfull:\n{Render(fullBag)}\nincremental:\n{Render(incBag)}");
+            foreach (var d in fullBag.Items) codes[d.Code] = codes.GetValueOrDefault(d.Code) + 1;
             if (full is null) { Assert.Null(got); failed++; continue; }
             Assert.NotNull(got);
             var a = full.ToBytes();
@@ -50,10 +52,11 @@ public class IncrementalLoweringTests(ITestOutputHelper output)
             }
         }
         output.WriteLine($"seed {seed}: {steps} steps on node {node}, {reusedSteps} compiles reused something, {failed} did not compile; {string.Join(", ", kinds.OrderBy(k => k.Key).Select(k => $"{k.Key} {k.Value}"))}");
+        output.WriteLine("diagnostics seen: " + string.Join(", ", codes.OrderBy(k => k.Key).Select(k => $"{k.Key} {k.Value}")));
         output.WriteLine("reused: " + string.Join(", ", reuses.OrderBy(k => k.Key).Select(k => $"{k.Key} {k.Value}")));
         Assert.True(reusedSteps > steps / 4, $"only {reusedSteps} of {steps} compiles reused anything: the test does not exercise the incremental paths");
         // Every way of reusing happened (patched indexes included), or the test proves less than it says.
-        foreach (var piece in new[] { "address index", "address index (patched)", "policy index", "identities", "load balancing" })
+        foreach (var piece in new[] { "address index", "address index (patched)", "policy index", "identities", "load balancing", "load balancing (updated)" })
             Assert.True(reuses.GetValueOrDefault(piece) > 0, $"seed {seed}: no compile reused the {piece}");
     }
 

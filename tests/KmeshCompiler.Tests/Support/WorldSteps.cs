@@ -63,7 +63,7 @@ public sealed class WorldSteps(Random rng, World pool)
                     .Select(s => new WorkloadServicePorts(s.Key, [.. s.Ports.Select(p => rng.Next(3) == 0 ? p with { TargetPort = (uint)(9200 + rng.Next(5)) } : p)]))
                     .ToImmutableArray();
                 var attached = w.Policies.Where(p => p.Scope == PolicyScope.WorkloadSelector && rng.Next(3) == 0).Select(p => p.Key).Order(StringComparer.Ordinal).ToImmutableArray();
-                return w with { Workloads = w.Workloads.SetItem(i, x with { Services = services, AuthorizationPolicies = attached, Health = rng.Next(5) == 0 ? WorkloadHealth.Unhealthy : WorkloadHealth.Healthy }) };
+                return w with { Workloads = w.Workloads.SetItem(i, x with { Services = services, AuthorizationPolicies = attached, Health = rng.Next(5) == 0 ? WorkloadHealth.Unhealthy : WorkloadHealth.Healthy, Capacity = rng.Next(6) == 0 ? 20u : x.Capacity }) };
             }
             case "pod move" when w.Workloads.Length > 0 && w.Nodes.Length > 0:
             {
@@ -104,7 +104,10 @@ public sealed class WorldSteps(Random rng, World pool)
                 var svc = s with
                 {
                     Name = $"added{id}", Namespace = ns, Hostname = $"added{id}.{ns}.svc.cluster.local",
-                    Addresses = [new NetworkAddress("", IpAddr.V4(0x0A610000u | (uint)id))],
+                    // Sometimes a VIP another service has (the first service by name keeps it).
+                    Addresses = rng.Next(5) == 0 && w.Services.Length > 0 && !Pick(w.Services).Addresses.IsEmpty
+                        ? [w.Services[rng.Next(w.Services.Length)].Addresses.FirstOrDefault() ?? new NetworkAddress("", IpAddr.V4(0x0A610000u | (uint)id))]
+                        : [new NetworkAddress("", IpAddr.V4(0x0A610000u | (uint)id))],
                 };
                 return w with { Services = SortedByKey(w.Services.Add(svc)) };
             }
