@@ -158,30 +158,27 @@ internal sealed class LoweringMemo
         return tables;
     }
 
-    /// <summary>What decides km_identities: the world's identities (by object) and the content of the
-    /// image's identity sets and live source-address sets.</summary>
-    public sealed record ClassInputs(Lowerer.AddressIndex Identity, List<(bool ByNs, uint[] Members)> IdSets, List<(uint Set, AddressSet Prefixes)> SrcSets)
+    private IdentityTable? _identities;
+
+    /// <summary>km_identities: the previous table when its addresses and sets are the same, the
+    /// previous one patched when the address index was patched from its index, else null (build).</summary>
+    public IdentityTable? Identities(IdentityTable.Inputs inputs, Lowerer.AddressIndex addresses)
     {
-        public bool Same(ClassInputs o) =>
-            ReferenceEquals(Identity, o.Identity)
-            && IdSets.Count == o.IdSets.Count && SrcSets.Count == o.SrcSets.Count
-            && IdSets.Zip(o.IdSets).All(x => x.First.ByNs == x.Second.ByNs && x.First.Members.AsSpan().SequenceEqual(x.Second.Members))
-            && SrcSets.Zip(o.SrcSets).All(x => x.First.Set == x.Second.Set && x.First.Prefixes.Equals(x.Second.Prefixes));
-    }
-
-    private (ClassInputs? Key, ImageSection? Section) _identities;
-
-
-    public ImageSection? Identities(ClassInputs key)
-    {
-        if (_identities.Key is { } k && _identities.Section is { } s && k.Same(key))
+        var known = _identities;
+        _identities = null;
+        if (known is null) return null;
+        if (ReferenceEquals(known.Addresses, addresses) && known.Of.SameSets(inputs))
         {
             _reused.Add("identities");
-            return s;
+            return _identities = known;
+        }
+        if (known.Patch(inputs, addresses) is { } patched)
+        {
+            _reused.Add("identities (patched)");
+            return _identities = patched;
         }
         return null;
     }
 
-    public void IdentitiesBuilt(ClassInputs key, ImageSection section) => _identities = (key, section);
-
+    public void IdentitiesBuilt(IdentityTable table) => _identities = table;
 }

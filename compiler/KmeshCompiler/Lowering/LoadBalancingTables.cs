@@ -28,6 +28,8 @@ internal sealed class LoadBalancingTables
     private readonly StableIds<string> _sids;
     private readonly StableIds<(IpAddr, uint)> _bids;
     private readonly Dictionary<(IpAddr, uint), int> _backendUses = new();
+    /// <summary>The target ports of each backend address.</summary>
+    private readonly Dictionary<IpAddr, SortedSet<uint>> _serves = new();
     /// <summary>Who claims each (VIP, port): the first service in order owns it, the others clash.</summary>
     private readonly Dictionary<(IpAddr, uint), SortedSet<string>> _claims = new();
     /// <summary>Services with diagnostics of their own, capped members or a lost claim.</summary>
@@ -81,7 +83,11 @@ internal sealed class LoadBalancingTables
                 {
                     int before = t._bids.Count;
                     uint bid = t._bids.Number(b);
-                    if (t._bids.Count > before) backends.Add(BackendRow(bid, b));
+                    if (t._bids.Count > before)
+                    {
+                        backends.Add(BackendRow(bid, b));
+                        t.Serve(b, true);
+                    }
                     t._backendUses[b] = t._backendUses.GetValueOrDefault(b) + 1;
                 }
                 endpoints.AddRange(t.EndpointRows(p));
@@ -163,6 +169,7 @@ internal sealed class LoadBalancingTables
                 if (!_bids.TryGet(b, out uint bid) || !_bids.TryRemove(b)) return null;
                 goneBackends.Add(Rows.U32(bid));
                 _backendUses.Remove(b);
+                Serve(b, false);
             }
             else _backendUses[b] = now;
         }
@@ -173,6 +180,7 @@ internal sealed class LoadBalancingTables
             if (delta <= 0 || _bids.TryGet(b, out _)) continue;
             if (!_bids.TryAdd(b, out uint bid)) return null;
             addBackends.Add(BackendRow(bid, b));
+            Serve(b, true);
         }
 
         // Claims and service rows.
@@ -299,6 +307,19 @@ internal sealed class LoadBalancingTables
             _bids.TryGet(b, out uint bid);
             yield return new ImageEntry(Rows.Bytes(new KmeshEndpointKey { ServiceId = sid, Priority = (uint)prio, Index = index }), Rows.U32(bid));
         }
+    }
+
+    /// <summary>The target ports <paramref name="a"/> serves as a backend (null: none).</summary>
+    public IReadOnlySet<uint>? PortsServedBy(IpAddr a) => _serves.GetValueOrDefault(a);
+
+    private void Serve((IpAddr Address, uint Port) b, bool on)
+    {
+        if (on)
+        {
+            if (!_serves.TryGetValue(b.Address, out var l)) _serves[b.Address] = l = [];
+            l.Add(b.Port);
+        }
+        else if (_serves.TryGetValue(b.Address, out var l) && l.Remove(b.Port) && l.Count == 0) _serves.Remove(b.Address);
     }
 
     private static ImageEntry BackendRow(uint bid, (IpAddr Address, uint Port) b) => new(Rows.U32(bid), Rows.Bytes(Rows.Backend(b.Address, b.Port)));

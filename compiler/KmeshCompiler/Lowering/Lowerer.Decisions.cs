@@ -32,7 +32,12 @@ public static class DecisionTables
 
     /// <summary>The image with km_decisions and km_decision_idx filled; with <paramref name="enabled"/>
     /// false, with both empty (every SYN takes the stages).</summary>
-    public static ImageFile Add(ImageFile image, LoweringLimits limits, bool enabled, out DecisionStats stats)
+    /// <param name="serves">The target ports a local address serves as a backend, when the caller
+    /// knows them (the compiler's service tables do); else they are read from km_backends.</param>
+    /// <param name="representatives">The lowest address of each (family, class) and its km_identities
+    /// row, when the caller has them (the compiler does); else they are read from km_identities.</param>
+    public static ImageFile Add(ImageFile image, LoweringLimits limits, bool enabled, out DecisionStats stats, Func<IpAddr, IReadOnlySet<uint>?>? serves = null,
+        SortedDictionary<(bool V6, uint Cls), (IpAddr Address, KmeshIdentity Identity)>? representatives = null)
     {
         var sw = Stopwatch.StartNew();
         var entries = new List<ImageEntry>();
@@ -47,7 +52,7 @@ public static class DecisionTables
             var t = new ImageTables(image);
             evalCount = t.Evals.Count(e => (e.Flags & Layout.EvalBlock) == 0);
             var interp = new ImageInterpreter(t, limits.MaxStageSteps, fastPath: false);
-            var classes = new SourceClasses(t);
+            var classes = new SourceClasses(t, representatives);
             uint imageCap = limits.Capacity(Layout.Map(Layout.MapDecisions));
             var named = new Dictionary<uint, SortedSet<uint>>();
             SortedSet<uint> Named(uint e) => named.TryGetValue(e, out var n) ? n : named[e] = NamedPorts(t, e);
@@ -67,7 +72,7 @@ public static class DecisionTables
                 l.Add(p);
             }
             // The ports each local address serves (its backends' target ports): where its traffic goes.
-            var serves = Serves(image);
+            serves ??= Serves(image).GetValueOrDefault;
             // Port sets the table adds to km_port_sets (ports an other-ports entry leaves to the stages).
             var stageSets = new Dictionary<uint, uint>(); // eval -> set id
             uint nextSet = t.PortSets.Count == 0 ? 1 : t.PortSets.Keys.Max() + 1;
@@ -85,7 +90,7 @@ public static class DecisionTables
                     // address serves (up to the limit); the other-ports entries send the rest of the
                     // named ports to the stages.
                     portDependent.Add(w.EvalId);
-                    var mine = serves.GetValueOrDefault(a) ?? [];
+                    var mine = serves(a) ?? (IReadOnlySet<uint>)new HashSet<uint>();
                     var busy = Busiest(w.EvalId).Take(limits.MaxDecisionBusyPorts);
                     keyed = n.Where(mine.Contains).Concat(busy).Distinct().Take(limits.MaxDecisionPorts).Order().ToList();
                     if (!stageSets.TryGetValue(w.EvalId, out stagePorts))
@@ -163,24 +168,17 @@ public static class DecisionTables
         return image with { Sections = ordered };
     }
 
-    private static readonly ConditionalWeakTable<ImageSection, Dictionary<IpAddr, SortedSet<uint>>> ServesCache = new();
-
-    /// <summary>The target ports of every backend address (computed once per km_backends section).</summary>
-    private static Dictionary<IpAddr, SortedSet<uint>> Serves(ImageFile image)
+    /// <summary>The target ports of every backend address.</summary>
+    private static Dictionary<IpAddr, IReadOnlySet<uint>?> Serves(ImageFile image)
     {
-        static Dictionary<IpAddr, SortedSet<uint>> Of(ImageSection? backends)
+        var serves = new Dictionary<IpAddr, IReadOnlySet<uint>?>();
+        foreach (var e in image.Section(Layout.MapBackends)?.Entries ?? [])
         {
-            var serves = new Dictionary<IpAddr, SortedSet<uint>>();
-            foreach (var e in backends?.Entries ?? [])
-            {
-                var (ba, bp) = Rows.Backend(Rows.Read<KmeshBackend>(e.Value));
-                if (!serves.TryGetValue(ba, out var l)) serves[ba] = l = [];
-                l.Add(bp);
-            }
-            return serves;
+            var (ba, bp) = Rows.Backend(Rows.Read<KmeshBackend>(e.Value));
+            if (!serves.TryGetValue(ba, out var l)) serves[ba] = l = new SortedSet<uint>();
+            ((SortedSet<uint>)l!).Add(bp);
         }
-        var section = image.Section(Layout.MapBackends);
-        return section is null ? Of(null) : ServesCache.GetValue(section, Of);
+        return serves;
     }
 
     /// <summary>The ports an eval's live matches name (in port and not-port tests): the only ports

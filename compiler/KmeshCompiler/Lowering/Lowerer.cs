@@ -46,6 +46,8 @@ public sealed partial class Lowerer
     private Dictionary<Policy, string> _keyOf => _policyIndex.KeyOf;
     private readonly IdentityLowering _identity;
     private readonly AddressIndex _addresses;
+    private LoadBalancingTables? _lb;
+    private IdentityTable? _identities;
 
     // Hash-consed rows.
     private readonly List<uint> _slots = new();
@@ -146,6 +148,9 @@ public sealed partial class Lowerer
         public (IpAddr Address, IdentityGroup Group)[] Order { get; }
         /// <summary>The addresses of <see cref="Order"/> alone.</summary>
         public IpAddr[] Keys { get; }
+        /// <summary>The index this one was patched from, and the addresses whose owner may differ from it (null when built).</summary>
+        public AddressIndex? PatchedFrom { get; private init; }
+        public IReadOnlySet<IpAddr>? Touched { get; private init; }
         /// <summary>How many workloads have each address (to know when ownership needs a full look).</summary>
         private readonly Dictionary<IpAddr, int> _holders;
         /// <summary>How many owned addresses lend each identity (to know when the identities change).</summary>
@@ -259,7 +264,7 @@ public sealed partial class Lowerer
                 order.Add((a, identitiesChanged ? identity.GroupOf(Owner[a]) : g));
             }
             while (k < insert.Count) order.Add(insert[k++]);
-            return new AddressIndex(Owner, _holders, _lending, identity, [.. order]);
+            return new AddressIndex(Owner, _holders, _lending, identity, [.. order]) { PatchedFrom = this, Touched = touched };
         }
     }
 
@@ -336,7 +341,7 @@ public sealed partial class Lowerer
             maxSteps, Layout.TailCalls, TimeSpan.Zero);
         var image = new ImageFile(_node, Layout.AbiHash, ordered, names);
         Phase("checks and sections");
-        image = DecisionTables.Add(image, _limits, _limits.DecisionTables, out var decisions);
+        image = DecisionTables.Add(image, _limits, _limits.DecisionTables, out var decisions, _lb!.PortsServedBy, _identities!.Representatives);
         Phase("decision tables");
         stats = stats with
         {
@@ -469,7 +474,8 @@ public sealed partial class Lowerer
                 portSetEntries.Add(new ImageEntry(Rows.Bytes(new KmeshPortKey { Id = (uint)i + 1, Port = p }), Rows.U32((uint)i + 1)));
         sections.Add(ImageSection.For(Layout.Map(Layout.MapPortSets), portSetEntries));
         Phase("policy sections");
-        sections.Add(IdentitySection());
+        _identities = Identities();
+        sections.Add(_identities.Section);
         Phase("identities");
         foreach (var g in _identity.Groups)
         {
@@ -489,86 +495,23 @@ public sealed partial class Lowerer
     /// the services an update touched, or built.</summary>
     private List<ImageSection> LoadBalancing(Dictionary<(NameKind, uint), string> names)
     {
-        var t = _memo?.LoadBalancing(_world, _node) ?? LoadBalancingTables.Build(_world, _node);
+        var t = _lb = _memo?.LoadBalancing(_world, _node) ?? LoadBalancingTables.Build(_world, _node);
         foreach (var (k, v) in t.Names) names[k] = v;
         _bag.AddRange(t.Diagnostics);
         return t.Sections;
     }
 
-    /// <summary>km_identities: the previous compile's section when the identities and the sets that
-    /// decide the classes are the same.</summary>
-    private ImageSection IdentitySection()
+    /// <summary>km_identities (<see cref="IdentityTable"/>): the previous compile's when the addresses
+    /// and the sets that decide the classes are the same, patched when only a few addresses changed, else built.</summary>
+    private IdentityTable Identities()
     {
         var liveSrc = _matches.Where(m => (m.Flags & Layout.MatchNever) == 0).SelectMany(m => new[] { m.SrcSet, m.NotSrcSet }).Where(x => x != 0).Distinct().Order()
             .Select(set => (set, _addrSets[(int)set - 1])).ToList();
-        var key = new LoweringMemo.ClassInputs(_addresses, [.. _idSets], liveSrc);
-        if (_memo?.Identities(key) is { } known) return known;
-        var section = ImageSection.For(Layout.Map(Layout.MapIdentities), IdentityEntries(liveSrc));
-        _memo?.IdentitiesBuilt(key, section);
-        return section;
-    }
-
-    /// <summary>km_identities: every address that lends an identity, with its identity and namespace
-    /// numbers and its decision class. A class is the set of this image's identity sets and
-    /// source-address sets the address passes (docs/dataplane-layout.md, "Identities"); the class of
-    /// addresses no such set names is 0, the others are numbered in address order.</summary>
-    private List<ImageEntry> IdentityEntries(List<(uint Set, AddressSet Prefixes)> liveSrc)
-    {
-        var groups = _identity.Groups;
-        var byId = new Dictionary<uint, IdentityGroup>(groups.Count);
-        var byNs = new Dictionary<uint, List<IdentityGroup>>();
-        foreach (var g in groups)
-        {
-            byId[g.Id] = g;
-            if (!byNs.TryGetValue(g.Ns, out var l)) byNs[g.Ns] = l = [];
-            l.Add(g);
-        }
-        var idSig = new Dictionary<IdentityGroup, List<uint>>(ReferenceEqualityComparer.Instance);
-        void Mark(IdentityGroup g, uint set)
-        {
-            if (!idSig.TryGetValue(g, out var l)) idSig[g] = l = [];
-            l.Add(set);
-        }
-        for (int i = 0; i < _idSets.Count; i++)
-        {
-            var (ns, members) = _idSets[i];
-            foreach (var member in members)
-            {
-                if (member == 0) continue;
-                if (ns) { foreach (var g in byNs.GetValueOrDefault(member) ?? []) Mark(g, (uint)i + 1); }
-                else if (byId.TryGetValue(member, out var g)) Mark(g, (uint)i + 1);
-            }
-        }
-        var (addresses, keys) = (_addresses.Order, _addresses.Keys);
-        // Source-address sets tested by live matches: which world addresses each one holds.
-        var addrSig = new Dictionary<int, List<uint>>();
-        foreach (var (set, prefixes) in liveSrc)
-            foreach (var prefix in prefixes.Prefixes)
-            {
-                var first = prefix.Network;
-                var lastValue = prefix.Length >= prefix.Address.Bits ? first.Value
-                    : first.Value | ((prefix.Address.IsV6 ? UInt128.MaxValue : uint.MaxValue) >> prefix.Length);
-                int lo = System.Array.BinarySearch(keys, first);
-                if (lo < 0) lo = ~lo;
-                for (int i = lo; i < keys.Length && keys[i].IsV6 == first.IsV6 && keys[i].Value <= lastValue; i++)
-                {
-                    if (!addrSig.TryGetValue(i, out var l)) addrSig[i] = l = [];
-                    l.Add(set);
-                }
-            }
-        var classes = new Dictionary<string, uint>(StringComparer.Ordinal) { [""] = 0 };
-        var groupKey = new Dictionary<IdentityGroup, string>(ReferenceEqualityComparer.Instance);
-        var entries = new List<ImageEntry>(addresses.Length);
-        for (int i = 0; i < addresses.Length; i++)
-        {
-            var (a, g) = addresses[i];
-            if (!groupKey.TryGetValue(g, out var gk))
-                groupKey[g] = gk = idSig.TryGetValue(g, out var l) ? "i" + string.Join(',', l) : "";
-            string key = addrSig.TryGetValue(i, out var sl) ? gk + "a" + string.Join(',', sl) : gk;
-            if (!classes.TryGetValue(key, out uint cls)) classes[key] = cls = (uint)classes.Count;
-            entries.Add(new ImageEntry(Rows.Bytes(Rows.IpKey(a)), Rows.Bytes(new KmeshIdentity { Id = g.Id, Ns = g.Ns, Cls = cls })));
-        }
-        return entries;
+        var inputs = new IdentityTable.Inputs(_identity, [.. _idSets], liveSrc);
+        if (_memo?.Identities(inputs, _addresses) is { } known) return known;
+        var built = IdentityTable.Build(inputs, _addresses);
+        _memo?.IdentitiesBuilt(built);
+        return built;
     }
 
     /// <summary>Front ends already produce canonical worlds; checking is linear, sorting is not. An

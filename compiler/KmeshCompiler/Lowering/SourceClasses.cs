@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Text;
 using KmeshCompiler.Image;
 using KmeshCompiler.Ir;
@@ -19,19 +18,19 @@ internal sealed class SourceClasses
 
     private readonly List<Class>[] _byFamily = [[], []];
 
-    /// <summary>The representative of every class and family: its lowest address. Computed once per
-    /// decoded km_identities (shared by the images that share the section).</summary>
-    private static readonly ConditionalWeakTable<Dictionary<IpAddr, KmeshIdentity>, SortedDictionary<(bool V6, uint Cls), (IpAddr Address, KmeshIdentity Identity)>> Representatives = new();
-
-    public SourceClasses(ImageTables t)
+    /// <summary>The representative of every class and family: its lowest address.</summary>
+    public static SortedDictionary<(bool V6, uint Cls), (IpAddr Address, KmeshIdentity Identity)> Representatives(IReadOnlyDictionary<IpAddr, KmeshIdentity> identities)
     {
-        var reps = Representatives.GetValue(t.Identities, identities =>
-        {
-            var r = new SortedDictionary<(bool V6, uint Cls), (IpAddr Address, KmeshIdentity Identity)>();
-            foreach (var (a, id) in identities)
-                if (!r.TryGetValue((a.IsV6, id.Cls), out var x) || a.CompareTo(x.Address) < 0) r[(a.IsV6, id.Cls)] = (a, id);
-            return r;
-        });
+        var r = new SortedDictionary<(bool V6, uint Cls), (IpAddr Address, KmeshIdentity Identity)>();
+        foreach (var (a, id) in identities)
+            if (!r.TryGetValue((a.IsV6, id.Cls), out var x) || a.CompareTo(x.Address) < 0) r[(a.IsV6, id.Cls)] = (a, id);
+        return r;
+    }
+
+    /// <param name="reps">The representatives when the caller has them (else computed from km_identities).</param>
+    public SourceClasses(ImageTables t, SortedDictionary<(bool V6, uint Cls), (IpAddr Address, KmeshIdentity Identity)>? reps = null)
+    {
+        reps ??= Representatives(t.Identities);
         if (reps.Count == 0) return;
         // Which identity-set tests each identity and namespace id passes (both kinds for every set:
         // a match says which kind it uses).

@@ -56,7 +56,7 @@ public class IncrementalLoweringTests(ITestOutputHelper output)
         output.WriteLine("reused: " + string.Join(", ", reuses.OrderBy(k => k.Key).Select(k => $"{k.Key} {k.Value}")));
         Assert.True(reusedSteps > steps / 4, $"only {reusedSteps} of {steps} compiles reused anything: the test does not exercise the incremental paths");
         // Every way of reusing happened (patched indexes included), or the test proves less than it says.
-        foreach (var piece in new[] { "address index", "address index (patched)", "policy index", "identities", "load balancing", "load balancing (updated)" })
+        foreach (var piece in new[] { "address index", "address index (patched)", "policy index", "identities", "identities (patched)", "load balancing", "load balancing (updated)" })
             Assert.True(reuses.GetValueOrDefault(piece) > 0, $"seed {seed}: no compile reused the {piece}");
     }
 
