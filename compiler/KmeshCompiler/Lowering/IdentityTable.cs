@@ -146,18 +146,8 @@ internal sealed class IdentityTable
             if (!Representatives.TryGetValue((a.IsV6, cls), out var rep) || a.CompareTo(rep.Address) <= 0) return null;
             add.Add(Row(a, g, cls, out _));
         }
-        add.Sort((x, y) => x.Key.AsSpan().SequenceCompareTo(y.Key));
-        var rows = ImmutableArray.CreateBuilder<ImageEntry>(Section.Entries.Length + add.Count);
-        int k = 0;
-        foreach (var e in Section.Entries)
-        {
-            if (dropKeys.Contains(e.Key)) continue;
-            while (k < add.Count && add[k].Key.AsSpan().SequenceCompareTo(e.Key) < 0) rows.Add(add[k++]);
-            rows.Add(e);
-        }
-        while (k < add.Count) rows.Add(add[k++]);
         var spec = Layout.Map(Layout.MapIdentities);
-        var section = new ImageSection(spec.Name, spec.Type, spec.KeySize, spec.ValueSize, spec.MaxEntries, spec.Flags, rows.DrainToImmutable());
+        var section = new ImageSection(spec.Name, spec.Type, spec.KeySize, spec.ValueSize, spec.MaxEntries, spec.Flags, SortedSplice.Rows(Section.Entries, dropKeys, add));
         return new IdentityTable(inputs, index, section, Representatives, _classes, _groupKeys);
     }
 

@@ -63,6 +63,31 @@ internal sealed class LoweringMemo
             || ReferenceEquals(r, _services) || ReferenceEquals(r, _policies));
     }
 
+    /// <summary>Whether <paramref name="now"/> is in order, known from the previous compile's array of
+    /// the same kind (in order) when few items changed: every adjacent pair with a new item is
+    /// compared, the others are old items in their old order. Null when not known that way.</summary>
+    public bool? SortedFrom<T>(ImmutableArray<T> now, Comparison<T> compare, int max = 256) where T : class
+    {
+        if (Ref(now) is not T[] after) return null;
+        T[]? before = (_namespaces as T[]) ?? (_nodes as T[]) ?? (_workloads as T[]) ?? (_services as T[]) ?? (_policies as T[]);
+        if (before is null) return null;
+        int x = 0, y = 0, changes = 0;
+        while (x < before.Length || y < after.Length)
+        {
+            if (x < before.Length && y < after.Length && ReferenceEquals(before[x], after[y])) { x++; y++; continue; }
+            int cmp = x == before.Length ? 1 : y == after.Length ? -1 : compare(before[x], after[y]);
+            if (cmp <= 0) x++;
+            if (cmp >= 0)
+            {
+                if (y > 0 && compare(after[y - 1], after[y]) > 0) return false;
+                if (y + 1 < after.Length && compare(after[y], after[y + 1]) > 0) return false;
+                y++;
+            }
+            if (++changes > max) return null;
+        }
+        return true;
+    }
+
     public void Canonical(World w)
     {
         _namespaces = Ref(w.Namespaces);
@@ -72,18 +97,29 @@ internal sealed class LoweringMemo
         _policies = Ref(w.Policies);
     }
 
-    private (object? Key, Lowerer.PolicyIndex? Index) _policyIndex;
+    private (ImmutableArray<Policy> Key, Lowerer.PolicyIndex? Index) _policyIndex;
 
     public Lowerer.PolicyIndex Policies(ImmutableArray<Policy> policies)
     {
-        var key = Ref(policies);
-        if (key is not null && ReferenceEquals(key, _policyIndex.Key) && _policyIndex.Index is { } known)
+        var (before, known) = _policyIndex;
+        _policyIndex = default;
+        if (known is not null && !before.IsDefault)
         {
-            _reused.Add("policy index");
-            return known;
+            if (ReferenceEquals(Ref(policies), Ref(before)))
+            {
+                _reused.Add("policy index");
+                _policyIndex = (policies, known);
+                return known;
+            }
+            if (known.Patch(before, policies))
+            {
+                _reused.Add("policy index (patched)");
+                _policyIndex = (policies, known);
+                return known;
+            }
         }
         var index = new Lowerer.PolicyIndex(policies);
-        _policyIndex = (key, index);
+        _policyIndex = (policies, index);
         return index;
     }
 

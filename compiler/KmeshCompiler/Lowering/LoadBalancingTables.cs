@@ -151,8 +151,10 @@ internal sealed class LoadBalancingTables
         foreach (var o in news.Values) foreach (var p in o.Ports) foreach (var sl in p.Slots) uses[sl.Backend] = uses.GetValueOrDefault(sl.Backend) + 1;
 
         // Old rows of the affected services, found by their old ids.
-        var goneEndpoints = new HashSet<uint>();
-        foreach (var n in oldNames) if (_sids.TryGet(n, out uint sid)) goneEndpoints.Add(sid);
+        var goneEndpoints = new List<byte[]>();
+        foreach (var o in olds.Values)
+            foreach (var p in o.Ports)
+                foreach (var row in EndpointRows(p)) goneEndpoints.Add(row.Key);
         var goneBackends = new List<byte[]>();
         var addBackends = new List<ImageEntry>();
         foreach (var n in oldNames.Where(n => !newNames.Contains(n)))
@@ -209,9 +211,9 @@ internal sealed class LoadBalancingTables
                 Names[(NameKind.Service, sid)] = p.Name;
                 addEndpoints.AddRange(EndpointRows(p));
             }
-        _serviceRows = Patch(_serviceRows, touched.Select(c => Rows.Bytes(Rows.SvcKey(c.Item1, c.Item2))).ToList(), addServices);
-        _endpointRows = PatchByPrefix(_endpointRows, goneEndpoints, addEndpoints);
-        _backendRows = Patch(_backendRows, goneBackends, addBackends);
+        _serviceRows = SortedSplice.Rows(_serviceRows, touched.Select(c => Rows.Bytes(Rows.SvcKey(c.Item1, c.Item2))), addServices);
+        _endpointRows = SortedSplice.Rows(_endpointRows, goneEndpoints, addEndpoints);
+        _backendRows = SortedSplice.Rows(_backendRows, goneBackends, addBackends);
         Finish();
         return this;
     }
@@ -355,44 +357,6 @@ internal sealed class LoadBalancingTables
     {
         var spec = Layout.Map(map);
         return new ImageSection(spec.Name, spec.Type, spec.KeySize, spec.ValueSize, spec.MaxEntries, spec.Flags, rows);
-    }
-
-    /// <summary>Sorted rows without the rows of <paramref name="gone"/> keys, with <paramref name="add"/> merged in (keys byte-ordered).</summary>
-    private static ImmutableArray<ImageEntry> Patch(ImmutableArray<ImageEntry> rows, List<byte[]> gone, List<ImageEntry> add)
-    {
-        var drop = new HashSet<byte[]>(gone, KeyBytes.Instance);
-        return Merge(rows, e => drop.Contains(e.Key), add);
-    }
-
-    /// <summary>Sorted km_endpoints rows without those of the services <paramref name="gone"/>, with <paramref name="add"/> merged in.</summary>
-    private static ImmutableArray<ImageEntry> PatchByPrefix(ImmutableArray<ImageEntry> rows, HashSet<uint> gone, List<ImageEntry> add) =>
-        Merge(rows, e => gone.Contains(System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(e.Key)), add);
-
-    private static ImmutableArray<ImageEntry> Merge(ImmutableArray<ImageEntry> rows, Func<ImageEntry, bool> drop, List<ImageEntry> add)
-    {
-        add.Sort((a, b) => a.Key.AsSpan().SequenceCompareTo(b.Key));
-        var result = ImmutableArray.CreateBuilder<ImageEntry>(rows.Length + add.Count);
-        int k = 0;
-        foreach (var e in rows)
-        {
-            if (drop(e)) continue;
-            while (k < add.Count && add[k].Key.AsSpan().SequenceCompareTo(e.Key) < 0) result.Add(add[k++]);
-            result.Add(e);
-        }
-        while (k < add.Count) result.Add(add[k++]);
-        return result.DrainToImmutable();
-    }
-
-    private sealed class KeyBytes : IEqualityComparer<byte[]>
-    {
-        public static readonly KeyBytes Instance = new();
-        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
-        public int GetHashCode(byte[] obj)
-        {
-            var h = new HashCode();
-            h.AddBytes(obj);
-            return h.ToHashCode();
-        }
     }
 
     /// <summary>One service's tables, symbolically: one service id per port and family; healthy

@@ -118,6 +118,59 @@ public sealed partial class Lowerer
         /// <summary>Every policy's key, computed once (a workload can have thousands of candidates).</summary>
         public Dictionary<Policy, string> KeyOf { get; } = new(ReferenceEqualityComparer.Instance);
 
+        /// <summary>Brings this index of <paramref name="before"/> to <paramref name="now"/> (both in key
+        /// order) in place; false when many policies changed (the caller builds a new one, this one is spent).</summary>
+        public bool Patch(ImmutableArray<Policy> before, ImmutableArray<Policy> now, int max = 256)
+        {
+            var gone = new List<Policy>();
+            var come = new List<Policy>();
+            int x = 0, y = 0;
+            while (x < before.Length || y < now.Length)
+            {
+                if (x < before.Length && y < now.Length && ReferenceEquals(before[x], now[y])) { x++; y++; continue; }
+                int cmp = x == before.Length ? 1 : y == now.Length ? -1 : string.CompareOrdinal(KeyOf[before[x]], now[y].Key);
+                if (cmp <= 0) gone.Add(before[x++]);
+                if (cmp >= 0) come.Add(now[y++]);
+                if (gone.Count + come.Count > max) return false;
+            }
+            static void Insert(List<Policy> l, Policy p, string key, Dictionary<Policy, string> keys)
+            {
+                int lo = 0, hi = l.Count;
+                while (lo < hi)
+                {
+                    int mid = (lo + hi) >>> 1;
+                    if (string.CompareOrdinal(keys[l[mid]], key) < 0) lo = mid + 1; else hi = mid;
+                }
+                l.Insert(lo, p);
+            }
+            foreach (var p in gone)
+            {
+                string key = KeyOf[p];
+                if (!ReferenceEquals(ByKey.GetValueOrDefault(key), p)) return false; // a key given twice
+                ByKey.Remove(key);
+                if (p.Scope == PolicyScope.Global) Global.Remove(p);
+                else if (p.Scope == PolicyScope.Namespace && ByNamespace.TryGetValue(p.Namespace, out var l))
+                {
+                    l.Remove(p);
+                    if (l.Count == 0) ByNamespace.Remove(p.Namespace);
+                }
+                KeyOf.Remove(p);
+            }
+            foreach (var p in come)
+            {
+                string key = p.Key;
+                if (!ByKey.TryAdd(key, p)) return false;
+                KeyOf[p] = key;
+                if (p.Scope == PolicyScope.Global) Insert(Global, p, key, KeyOf);
+                else if (p.Scope == PolicyScope.Namespace)
+                {
+                    if (!ByNamespace.TryGetValue(p.Namespace, out var l)) ByNamespace[p.Namespace] = l = new();
+                    Insert(l, p, key, KeyOf);
+                }
+            }
+            return true;
+        }
+
         public PolicyIndex(ImmutableArray<Policy> policies)
         {
             foreach (var p in policies)
@@ -251,20 +304,13 @@ public sealed partial class Lowerer
             }
             // A set that lost and regained an identity is unchanged, but rebuilding is still right.
             var identity = identitiesChanged ? new IdentityLowering(Owner.Values.Where(w => w.LendsIdentity)) : Identity;
-            // The order: unchanged addresses kept (their group remapped when the identities were
-            // rebuilt), touched ones merged back in.
-            var insert = newOwner.Where(kv => kv.Value is { LendsIdentity: true }).Select(kv => (kv.Key, identity.GroupOf(kv.Value!))).ToList();
-            insert.Sort((p, q) => p.Key.CompareTo(q.Key));
-            var order = new List<(IpAddr, IdentityGroup)>(Order.Length + insert.Count);
-            int k = 0;
-            foreach (var (a, g) in Order)
-            {
-                if (touched.Contains(a)) continue;
-                while (k < insert.Count && insert[k].Key.CompareTo(a) < 0) order.Add(insert[k++]);
-                order.Add((a, identitiesChanged ? identity.GroupOf(Owner[a]) : g));
-            }
-            while (k < insert.Count) order.Add(insert[k++]);
-            return new AddressIndex(Owner, _holders, _lending, identity, [.. order]) { PatchedFrom = this, Touched = touched };
+            // The order: touched addresses spliced out and back in (their group remapped everywhere
+            // when the identities were rebuilt).
+            var insert = newOwner.Where(kv => kv.Value is { LendsIdentity: true }).Select(kv => (kv.Key, identity.GroupOf(kv.Value!)));
+            var order = SortedSplice.Apply<(IpAddr Address, IdentityGroup Group)>(Order, touched.Select(a => (a, (IdentityGroup)null!)), insert, (p, q) => p.Address.CompareTo(q.Address));
+            if (identitiesChanged)
+                for (int i = 0; i < order.Length; i++) order[i] = (order[i].Address, identity.GroupOf(Owner[order[i].Address]));
+            return new AddressIndex(Owner, _holders, _lending, identity, order) { PatchedFrom = this, Touched = touched };
         }
     }
 
@@ -532,9 +578,9 @@ public sealed partial class Lowerer
         }
         bool ok = (memo?.Checked(w.Namespaces) == true || Sorted(w.Namespaces, n => n.Name))
             && (memo?.Checked(w.Nodes) == true || Sorted(w.Nodes, n => n.Name))
-            && (memo?.Checked(w.Workloads) == true || Sorted(w.Workloads, x => x.Uid))
-            && (memo?.Checked(w.Services) == true || SortedByKey(w.Services, s => s.Namespace, s => s.Hostname))
-            && (memo?.Checked(w.Policies) == true || SortedByKey(w.Policies, p => p.Namespace, p => p.Name));
+            && (memo?.Checked(w.Workloads) == true || (memo?.SortedFrom(w.Workloads, (a, b) => string.CompareOrdinal(a.Uid, b.Uid)) ?? Sorted(w.Workloads, x => x.Uid)))
+            && (memo?.Checked(w.Services) == true || (memo?.SortedFrom(w.Services, (a, b) => CompareKeys(a.Namespace, a.Hostname, b.Namespace, b.Hostname)) ?? SortedByKey(w.Services, s => s.Namespace, s => s.Hostname)))
+            && (memo?.Checked(w.Policies) == true || (memo?.SortedFrom(w.Policies, (a, b) => CompareKeys(a.Namespace, a.Name, b.Namespace, b.Name)) ?? SortedByKey(w.Policies, p => p.Namespace, p => p.Name)));
         if (ok) memo?.Canonical(w);
         return ok;
     }
