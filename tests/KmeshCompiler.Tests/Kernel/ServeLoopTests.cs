@@ -18,7 +18,7 @@ public sealed class ServeLoopTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
-    private sealed class Running : IAsyncDisposable
+    internal sealed class Running : IAsyncDisposable
     {
         private readonly CancellationTokenSource _stop = new();
         public ChannelWorldSource Source { get; }
