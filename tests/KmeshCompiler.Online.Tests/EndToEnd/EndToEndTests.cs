@@ -109,16 +109,17 @@ public sealed class EndToEndTests(ITestOutputHelper output)
                 Assert.True(resumed.Select(r => r.Stream).Distinct().Count() >= 10, $"only {resumed.Count} subscriptions on later streams");
                 Assert.All(resumed, r => Assert.True(r.InitialVersions.Count > 0, $"{r} resumed with nothing"));
             }
-            catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+            catch (Exception e)
             {
-                throw new Xunit.Sdk.XunitException($"seed {seed}: {e.GetType().Name}: {e.Message}\n{Context()}\n{e.StackTrace}");
+                string what = e is Xunit.Sdk.XunitException ? e.Message : $"{e.GetType().Name}: {e.Message}";
+                throw new Xunit.Sdk.XunitException($"seed {seed}, after {_quietPoints} quiet points: {what}\n{Context()}", e);
             }
             finally
             {
                 stop.Cancel();
                 if (serving is not null)
                     try { await serving.WaitAsync(Timeout); } catch (OperationCanceledException) { }
-                await _server.DisposeAsync();
+                if (_server is not null) await _server.DisposeAsync();
             }
         }
 
@@ -185,15 +186,15 @@ public sealed class EndToEndTests(ITestOutputHelper output)
             {
                 if (DateTime.UtcNow > deadline)
                     throw new Xunit.Sdk.XunitException($"at {at}: the client's state never became the server's: " +
-                        (last is null ? "no state" : $"revision {last.Revision}, full {last.FullState}: {IrEquality.FirstDifference(served, last.World)}") + "\n" + Context());
+                        (last is null ? "no state" : $"revision {last.Revision}, full {last.FullState}: {IrEquality.FirstDifference(served, last.World)}"));
                 await Task.Delay(5);
             }
             long t2 = Stopwatch.GetTimestamp();
             var handled = await _loop.WhenHandled(last.Revision).WaitAsync(Timeout);
             long t3 = Stopwatch.GetTimestamp();
-            Assert.True(handled.Outcome is StateOutcome.Published or StateOutcome.Unchanged, $"at {at}: {handled}\n{Context()}");
+            Assert.True(handled.Outcome is StateOutcome.Published or StateOutcome.Unchanged, $"at {at}: {handled}");
             if (unchangedFrom)
-                Assert.True(handled == before, $"at {at}: bad resources alone made the loop handle a new state: {handled} after {before}\n{Context()}");
+                Assert.True(handled == before, $"at {at}: the loop handled a new state: {handled} after {before}");
 
             var expected = Compile(served);
             LiveImage live;
@@ -201,8 +202,8 @@ public sealed class EndToEndTests(ITestOutputHelper output)
                 live = loader.Dump() ?? throw new Xunit.Sdk.XunitException($"at {at}: nothing is live");
             string dumped = ImageText.Render(live.Image);
             if (dumped != expected.Text || live.ContentHash != expected.Hash)
-                throw new Xunit.Sdk.XunitException($"at {at} (seed {seed}): the live maps (generation {live.Generation}, image {live.ContentHash[..16]}) " +
-                    $"differ from the full compile of the server's state (image {expected.Hash[..16]}):\n{FirstDifferences(expected.Text, dumped)}\n{Context()}");
+                throw new Xunit.Sdk.XunitException($"at {at}: the live maps (generation {live.Generation}, image {live.ContentHash[..16]}) " +
+                    $"differ from the full compile of the server's state (image {expected.Hash[..16]}):\n{FirstDifferences(expected.Text, dumped)}");
             Assert.Equal(live.Generation, _loop.Live?.Generation);
             _waitServer += Stopwatch.GetElapsedTime(t0, t1);
             _waitClient += Stopwatch.GetElapsedTime(t1, t2);
@@ -261,8 +262,8 @@ public sealed class EndToEndTests(ITestOutputHelper output)
         private void Note(string what) => _recent.Add(what);
 
         private string Context() =>
-            $"seed {seed}; changes since the last quiet point:\n  {string.Join("\n  ", _recent.TakeLast(40))}\nlast log lines:\n  {string.Join("\n  ", _log.Lines)}\n" +
-            $"last requests:\n  {string.Join("\n  ", _server.Requests.TakeLast(10))}";
+            $"changes since the last quiet point:\n  {string.Join("\n  ", _recent.TakeLast(40))}\nlast log lines:\n  {string.Join("\n  ", _log.Lines)}\n" +
+            $"last requests:\n  {string.Join("\n  ", _server?.Requests.TakeLast(10) ?? [])}";
     }
 
     /// <summary>What <c>kmeshc compile --text</c> writes for the node: the text rendered from the image
