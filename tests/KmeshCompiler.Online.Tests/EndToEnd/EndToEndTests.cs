@@ -49,6 +49,11 @@ public sealed class EndToEndTests(ITestOutputHelper output)
         private Recording _source = null!;
         private Rejections _rejections = null!;
         private ServeLoop _loop = null!;
+        private readonly ServeMetrics _metrics = new();
+        private CancellationTokenSource? _stop;
+        private Task _serving = Task.CompletedTask;
+        private int _serveRestarts;
+        private readonly HashSet<int> _firstStreams = [1];
         private string _pins = "";
         private int _quietPoints, _badPuts, _badChecked, _drops, _restarts, _resumesChecked, _badOnlyPoints;
         private Task _restart = Task.CompletedTask;
@@ -60,16 +65,10 @@ public sealed class EndToEndTests(ITestOutputHelper output)
             using var fs = new PrivateBpfFs();
             _pins = fs["kmesh"];
             _server = await FakeXdsServer.StartAsync();
-            using var stop = new CancellationTokenSource();
-            Task? serving = null;
             try
             {
                 _server.ApplyWorld(_script.World);
-                var metrics = new ServeMetrics();
-                _rejections = new Rejections(metrics);
-                _source = new Recording(new XdsWorldSource(Harness.Options(_server.Address), _rejections, _log));
-                _loop = new ServeLoop(_source, new ServeOptions(ClusterChanges.Node, _pins), metrics, _log);
-                serving = Task.Run(() => _loop.RunAsync(stop.Token));
+                StartServe();
 
                 // Start: the initial state goes live and the loop is ready.
                 var first = await QuietPoint("the initial state");
@@ -88,6 +87,7 @@ public sealed class EndToEndTests(ITestOutputHelper output)
                     // Sometimes: a drop while quiet, to check that the client resumes with exactly the
                     // versions it holds; sometimes: bad resources alone, which must change nothing live.
                     if (_rng.Next(3) == 0) await DropAndResume();
+                    if (update == Updates / 2) await RestartServe();
                     if (_rng.Next(3) == 0) await BadOnly();
                 }
                 await _restart;
@@ -97,15 +97,15 @@ public sealed class EndToEndTests(ITestOutputHelper output)
                 output.WriteLine($"seed {seed}: {Updates} updates ({string.Join(", ", _script.Counts.Select(k => $"{k.Value} {k.Key}"))}) in {clock.Elapsed.TotalSeconds:0.0} s");
                 output.WriteLine($"{_quietPoints} quiet points compared ({_badOnlyPoints} after bad resources alone); {_badPuts} bad resources served, {_badChecked} NACKs checked " +
                     $"({_server.Requests.Count(r => r.Kind == "NACK")} NACKs received, rejections by reason: {string.Join(", ", stats.Select(k => $"{k.Key} {k.Value}"))})");
-                output.WriteLine($"{_drops} stream drops, {_restarts} server restarts, {_server.StreamsOpened} streams opened, {_resumesChecked} resumes checked version for version; " +
+                output.WriteLine($"{_drops} stream drops, {_restarts} server restarts, {_server.StreamsOpened} streams opened, {_resumesChecked} resumes checked version for version, {_serveRestarts} serve restart; " +
                     $"{_source.Yielded} states from the client, loop at generation {_loop.Live?.Generation}");
                 output.WriteLine($"at quiet points: {_waitServer.TotalSeconds:0.0} s waiting for the server, {_waitClient.TotalSeconds:0.0} s for the client's state, " +
                     $"{_waitLoop.TotalSeconds:0.0} s for the loop, {_compare.TotalSeconds:0.0} s reading the live maps and compiling");
                 Assert.True(_badChecked >= 10 && _drops >= 10 && _restarts >= 5 && _resumesChecked >= 5,
                     $"the run exercised too little: {_badChecked} NACKs checked, {_drops} drops, {_restarts} restarts, {_resumesChecked} resumes checked");
                 Assert.All(stats.Keys, k => Assert.Matches("^KM[0-9]{4}$", k));
-                // Every stream after the first resumed from the resources the client held.
-                var resumed = _server.Requests.Where(r => r.Stream > 1 && r.Kind == "Initial").ToList();
+                // Every stream but a new client's first resumed from the resources the client held.
+                var resumed = _server.Requests.Where(r => !_firstStreams.Contains(r.Stream) && r.Kind == "Initial").ToList();
                 Assert.True(resumed.Select(r => r.Stream).Distinct().Count() >= 10, $"only {resumed.Count} subscriptions on later streams");
                 Assert.All(resumed, r => Assert.True(r.InitialVersions.Count > 0, $"{r} resumed with nothing"));
             }
@@ -116,11 +116,49 @@ public sealed class EndToEndTests(ITestOutputHelper output)
             }
             finally
             {
-                stop.Cancel();
-                if (serving is not null)
-                    try { await serving.WaitAsync(Timeout); } catch (OperationCanceledException) { }
+                await StopServe();
                 if (_server is not null) await _server.DisposeAsync();
             }
+        }
+
+        /// <summary>What <c>kmeshc serve --xds</c> runs: a client behind its source, and the loop
+        /// publishing into the pins.</summary>
+        private void StartServe()
+        {
+            _rejections ??= new Rejections(_metrics);
+            _source = new Recording(new XdsWorldSource(Harness.Options(_server.Address), _rejections, _log));
+            _loop = new ServeLoop(_source, new ServeOptions(ClusterChanges.Node, _pins), _metrics, _log);
+            _stop = new CancellationTokenSource();
+            var stop = _stop.Token;
+            _serving = Task.Run(() => _loop.RunAsync(stop));
+        }
+
+        private async Task StopServe()
+        {
+            if (_stop is null) return;
+            _stop.Cancel();
+            try { await _serving.WaitAsync(Timeout); }
+            finally
+            {
+                _stop.Dispose();
+                _stop = null;
+            }
+        }
+
+        /// <summary>Serve stops and starts again with a new client, as after a node agent's restart:
+        /// the image stays in force meanwhile, the new loop resumes from the pins, and the server's
+        /// state, sent again in full, is found equal to it (nothing is written).</summary>
+        private async Task RestartServe()
+        {
+            var before = _loop.Live ?? throw new Xunit.Sdk.XunitException("nothing is live before serve restarts");
+            await StopServe();
+            Note("  serve stops and starts again");
+            _firstStreams.Add(_server.StreamsOpened + 1);
+            StartServe();
+            var handled = await QuietPoint("serve restarted");
+            Assert.Equal(StateOutcome.Unchanged, handled.Outcome);
+            Assert.Equal(before, _loop.Live);
+            _serveRestarts++;
         }
 
         /// <summary>Mid-batch trouble, drawn per update: a bad resource (followed by later updates in
