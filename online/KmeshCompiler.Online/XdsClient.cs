@@ -69,6 +69,11 @@ public sealed class XdsClient
                 DisposeHttpClient = true,
                 MaxReceiveMessageSize = _options.MaxResponseBytes,
                 MaxSendMessageSize = 16 << 20,
+                // The channel's own reconnect backoff (1 s growing to 120 s by default) would otherwise
+                // stack under ours: every attempt while it waits fails at once, and a server back after
+                // a long outage is reached up to two minutes late. Ours paces the attempts; the channel follows.
+                InitialReconnectBackoff = _options.InitialBackoff,
+                MaxReconnectBackoff = _options.MaxBackoff,
             });
             var client = new AggregatedDiscoveryService.AggregatedDiscoveryServiceClient(channel);
             for (int attempt = 1; !cancellationToken.IsCancellationRequested; attempt++)
