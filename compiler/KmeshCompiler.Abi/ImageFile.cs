@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Immutable;
 using System.Runtime.CompilerServices;
@@ -61,7 +62,7 @@ public sealed record ImageFile(
     IReadOnlyDictionary<(NameKind Kind, uint Id), string> Names)
 {
     public static ReadOnlySpan<byte> Magic => "KMSHIMG\0"u8;
-    public const uint FormatVersion = 1;
+    public const uint FormatVersion = 2;
     public const int HeaderSize = 80;
     public const string NamesSection = "names";
 
@@ -69,64 +70,151 @@ public sealed record ImageFile(
 
     public string? Name(NameKind kind, uint id) => Names.TryGetValue((kind, id), out var n) ? n : null;
 
-    /// <summary>The file bytes. The content hash is the SHA-256 of everything after the header.</summary>
+    /// <summary>The file bytes, with the content hash of <see cref="ContentHash"/> in the header.</summary>
     public byte[] ToBytes()
     {
-        // The exact size first, then one buffer: no growing stream, no copy of the body.
-        var segments = Body();
-        long size = HeaderSize;
-        foreach (var b in segments) size += b.Length;
+        var head = Head();
+        var names = EncodeNames();
+        long size = HeaderSize + head.Length + names.Length;
+        foreach (var s in Sections) size += SectionSize(s);
         var file = new byte[size];
         int at = HeaderSize;
-        foreach (var b in segments) { b.CopyTo(file, at); at += b.Length; }
+        head.CopyTo(file, at);
+        at += head.Length;
+        foreach (var s in Sections) at += Encode(s, file.AsSpan(at));
+        names.CopyTo(file, at);
         Magic.CopyTo(file);
         BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(8), FormatVersion);
         Convert.FromHexString(AbiHash).CopyTo(file, 16);
-        SHA256.HashData(file.AsSpan(HeaderSize), file.AsSpan(48, 32));
+        Convert.FromHexString(ContentHash(head, names)).CopyTo(file, 48);
         return file;
     }
 
-    /// <summary>The content hash of <see cref="ToBytes"/> (lower-case hex) without building the file.</summary>
-    public string ContentHash()
+    /// <summary>The content hash (docs/image.md): the SHA-256 of the SHA-256 of each part of the body
+    /// in order (the node name and section count, each table section, the names section). Each
+    /// section's digest is computed once per section object, so an image that shares most of its
+    /// sections with the previous one (an incremental compile) hashes only what changed.</summary>
+    public string ContentHash() => ContentHash(Head(), EncodeNames());
+
+    private string ContentHash(byte[] head, byte[] names)
     {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var b in Body()) sha.AppendData(b);
-        return Convert.ToHexStringLower(sha.GetHashAndReset());
+        using var outer = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        outer.AppendData(SHA256.HashData(head));
+        foreach (var s in Sections) outer.AppendData(Digests.GetValue(s, Digest));
+        outer.AppendData(SHA256.HashData(names));
+        return Convert.ToHexStringLower(outer.GetHashAndReset());
     }
 
-    /// <summary>Each section's encoding, made once per section object (sections are immutable, and an
-    /// incremental compile hands unchanged ones to the next image).</summary>
-    private static readonly ConditionalWeakTable<ImageSection, byte[]> Encoded = new();
+    /// <summary>The content hash of a file's body (everything after the header), as
+    /// <see cref="ContentHash()"/> gives it for the image the body encodes. A body whose parts cannot
+    /// be told apart (cut short, sizes out of range) hashes its rest as one part: it fails the
+    /// comparison with the header all the same.</summary>
+    public static string ContentHashOfBody(ReadOnlySpan<byte> body)
+    {
+        using var outer = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        int at = 0;
+        bool ok = TryString(body, ref at) && at + 4 <= body.Length;
+        if (!ok) { outer.AppendData(SHA256.HashData(body)); return Convert.ToHexStringLower(outer.GetHashAndReset()); }
+        uint count = BinaryPrimitives.ReadUInt32LittleEndian(body[at..]);
+        at += 4;
+        outer.AppendData(SHA256.HashData(body[..at]));
+        for (uint i = 0; count > 0 && i < count - 1; i++)
+        {
+            int start = at;
+            if (!TryString(body, ref at) || at + 24 > body.Length) break;
+            long rows = BinaryPrimitives.ReadUInt32LittleEndian(body[(at + 20)..]);
+            long unit = (long)BinaryPrimitives.ReadUInt32LittleEndian(body[(at + 4)..]) + BinaryPrimitives.ReadUInt32LittleEndian(body[(at + 8)..]);
+            // Both factors are below 2^33: their product cannot overflow once each is within the body.
+            if (rows > body.Length || unit > body.Length || at + 24 + rows * unit > body.Length) { at = start; break; }
+            long size = rows * unit;
+            at += 24 + (int)size;
+            outer.AppendData(SHA256.HashData(body[start..at]));
+        }
+        outer.AppendData(SHA256.HashData(body[at..]));
+        return Convert.ToHexStringLower(outer.GetHashAndReset());
+    }
 
-    /// <summary>Everything after the header, in order: node name and section count, each section, the names.</summary>
-    private List<byte[]> Body()
+    private static bool TryString(ReadOnlySpan<byte> body, ref int at)
+    {
+        if (at + 4 > body.Length) return false;
+        long n = BinaryPrimitives.ReadUInt32LittleEndian(body[at..]);
+        if (at + 4 + n > body.Length) return false;
+        at += 4 + (int)n;
+        return true;
+    }
+
+    /// <summary>Each section's SHA-256, computed once per section object (sections are immutable).</summary>
+    private static readonly ConditionalWeakTable<ImageSection, byte[]> Digests = new();
+
+    private static byte[] Digest(ImageSection s)
+    {
+        // Encoded in pieces into one pooled buffer: a table of a million rows allocates nothing large.
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = ArrayPool<byte>.Shared.Rent(1 << 16);
+        try
+        {
+            var w = new Writer(buffer, 0);
+            w.String(s.Name);
+            w.U32((uint)s.Type);
+            w.U32((uint)s.KeySize);
+            w.U32((uint)s.ValueSize);
+            w.U32(s.MaxEntries);
+            w.U32(s.Flags);
+            w.U32((uint)s.Entries.Length);
+            foreach (var e in s.Entries)
+            {
+                if (w.Position + e.Key.Length + e.Value.Length > buffer.Length)
+                {
+                    sha.AppendData(buffer, 0, w.Position);
+                    w.Position = 0;
+                }
+                w.Bytes(e.Key);
+                w.Bytes(e.Value);
+            }
+            sha.AppendData(buffer, 0, w.Position);
+            return sha.GetHashAndReset();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private byte[] Head()
     {
         var head = new byte[StringSize(Node) + 4];
         var w = new Writer(head, 0);
         w.String(Node);
         w.U32((uint)Sections.Length + 1);
-        var body = new List<byte[]>(Sections.Length + 2) { head };
-        foreach (var s in Sections) body.Add(Encoded.GetValue(s, Encode));
-        body.Add(EncodeNames());
-        return body;
+        return head;
     }
 
-    private static byte[] Encode(ImageSection s)
+    private static long SectionSize(ImageSection s)
     {
         long size = StringSize(s.Name) + 6 * 4;
         foreach (var e in s.Entries) size += e.Key.Length + e.Value.Length;
-        var buffer = new byte[size];
-        var w = new Writer(buffer, 0);
-        w.String(s.Name);
-        w.U32((uint)s.Type);
-        w.U32((uint)s.KeySize);
-        w.U32((uint)s.ValueSize);
-        w.U32(s.MaxEntries);
-        w.U32(s.Flags);
-        w.U32((uint)s.Entries.Length);
-        foreach (var e in s.Entries) { w.Bytes(e.Key); w.Bytes(e.Value); }
-        if (w.Position != buffer.Length) throw new InvalidOperationException($"section {s.Name}: size {w.Position} differs from the computed {buffer.Length}");
-        return buffer;
+        return size;
+    }
+
+    private static int Encode(ImageSection s, Span<byte> into)
+    {
+        int at = 0;
+        int n = Encoding.UTF8.GetBytes(s.Name, into[4..]);
+        BinaryPrimitives.WriteUInt32LittleEndian(into, (uint)n);
+        at += 4 + n;
+        foreach (uint v in (ReadOnlySpan<uint>)[(uint)s.Type, (uint)s.KeySize, (uint)s.ValueSize, s.MaxEntries, s.Flags, (uint)s.Entries.Length])
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(into[at..], v);
+            at += 4;
+        }
+        foreach (var e in s.Entries)
+        {
+            e.Key.CopyTo(into[at..]);
+            at += e.Key.Length;
+            e.Value.CopyTo(into[at..]);
+            at += e.Value.Length;
+        }
+        return at;
     }
 
     private byte[] EncodeNames()

@@ -43,6 +43,11 @@ public static class ImageReader
             bag.Add(Codes.ImageCorrupt, loc, path, "format version 0 does not exist");
             return null;
         }
+        if (version < ImageFile.FormatVersion)
+        {
+            bag.Add(Codes.ImageCorrupt, loc, path, $"format version {version} is older than the {ImageFile.FormatVersion} this kmeshc reads (its content hash is computed otherwise); compile the image again");
+            return null;
+        }
         uint flags = BinaryPrimitives.ReadUInt32LittleEndian(data[12..]);
         if (flags != 0)
         {
@@ -52,7 +57,7 @@ public static class ImageReader
         string abi = Convert.ToHexStringLower(data.Slice(16, 32));
         var body = data[ImageFile.HeaderSize..];
         string declared = ImageFile.ContentHashOf(data);
-        string actual = Convert.ToHexStringLower(SHA256.HashData(body));
+        string actual = ImageFile.ContentHashOfBody(body);
         if (declared != actual)
         {
             // A file cut short is the common case: say so when the body does not parse either.

@@ -67,7 +67,7 @@ public sealed record LiveImage(ImageFile Image, ulong Generation, int Slot, stri
         if (ImageFile.ReadNamesBlob(blob) is not { } names || !Publisher.NamesFingerprint(names.Node, names.Names).AsSpan().SequenceEqual(Publisher.NamesHashOf(meta)))
             throw new LoaderException(LoaderError.Inconsistent, $"{namesMap.Name}: the names differ from what generation {meta.Generation} recorded");
         var image = new ImageFile(names.Node, Publisher.AbiHex(meta), [.. sections], names.Names);
-        string hash = ImageFile.ContentHashOf(image.ToBytes());
+        string hash = image.ContentHash();
         if (hash != Publisher.ContentHex(meta))
             throw new LoaderException(LoaderError.Inconsistent, $"the live maps of generation {meta.Generation} hash to {hash}, its record says {Publisher.ContentHex(meta)}");
         return image;

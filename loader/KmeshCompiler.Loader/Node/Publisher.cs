@@ -75,7 +75,7 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null, SlotMe
             last = now;
         }
         Check(image);
-        contentHash ??= ImageFile.ContentHashOf(image.ToBytes());
+        contentHash ??= image.ContentHash();
         var state = ReadState();
         CheckAbi(state);
         int active = ActiveSlot();

@@ -182,7 +182,7 @@ public sealed class Fuzzer(FuzzKind kind, int seed)
         for (int i = 0; i < n; i++) MutateOnce(b);
         var result = b.ToArray();
         if (kind == FuzzKind.RehashedImage && result.Length >= ImageFile.HeaderSize)
-            SHA256.HashData(result.AsSpan(ImageFile.HeaderSize), result.AsSpan(48, 32));
+            Convert.FromHexString(ImageFile.ContentHashOfBody(result.AsSpan(ImageFile.HeaderSize))).CopyTo(result, 48);
         return result;
     }
 

@@ -27,7 +27,7 @@ public class DecoderHardeningTests
         return image.ToBytes();
     }
 
-    private static void Rehash(byte[] b) => SHA256.HashData(b.AsSpan(ImageFile.HeaderSize), b.AsSpan(48, 32));
+    private static void Rehash(byte[] b) => Convert.FromHexString(ImageFile.ContentHashOfBody(b.AsSpan(ImageFile.HeaderSize))).CopyTo(b, 48);
 
     /// <summary>Offset of the first entry of a section, by walking the declarations.</summary>
     private static (int Entries, int KeySize, int ValueSize, int Count) Section(byte[] b, string name)

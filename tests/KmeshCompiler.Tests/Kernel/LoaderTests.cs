@@ -116,7 +116,7 @@ public sealed class LoaderTests
         string dir = fs["kmesh"];
         var bytes = LoaderImages.Bookinfo("node-a").ToBytes();
         bytes[16] ^= 0xff; // the ABI hash
-        SHA256.HashData(bytes.AsSpan(ImageFile.HeaderSize), bytes.AsSpan(48, 32));
+        Convert.FromHexString(ImageFile.ContentHashOfBody(bytes.AsSpan(ImageFile.HeaderSize))).CopyTo(bytes, 48);
         string path = Tmp("other-abi.img");
         File.WriteAllBytes(path, bytes);
         var r = CliRunner.Run("load", path, "--pin-dir", dir);
