@@ -15,13 +15,11 @@ public static class IncrementalBench
     public static int Run(string[] args)
     {
         int changes = 20;
-        string? path = null;
         for (int i = 0; i < args.Length - 1; i++)
         {
             if (args[i] == "--changes") changes = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
-            if (args[i] == "--world") path = args[i + 1];
         }
-        var median = new MedianNodeWorld(path);
+        var median = MedianNodeWorld.FromArgs(args);
         var world = median.World;
         Console.WriteLine($"# incremental bench: {Environment.ProcessorCount} CPUs; world {world.Workloads.Length:N0} pods, {world.Policies.Length:N0} policies; node {median.Node}");
         var inc = new IncrementalLowerer(median.Node);

@@ -15,7 +15,26 @@ public sealed class MedianNodeWorld
     /// <summary>Three policies of a namespace with a local pod, with their index in the world.</summary>
     public IReadOnlyList<(Policy Policy, int Index)> Candidates { get; }
 
-    public MedianNodeWorld(string? path)
+    public MedianNodeWorld(string? path) : this(Load(path), null)
+    {
+    }
+
+    /// <summary>A world and one of its nodes (its median node by local pods when null).</summary>
+    public MedianNodeWorld(World world, string? node)
+    {
+        World = world;
+        var byNode = World.Workloads.GroupBy(x => x.Node).OrderBy(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).ToList();
+        var pick = node is null ? byNode[byNode.Count / 2] : byNode.First(g => g.Key == node);
+        Node = pick.Key;
+        LocalPods = [.. pick];
+        var local = LocalPods.Select(x => x.Namespace).ToHashSet(StringComparer.Ordinal);
+        // Policies of a namespace with a local pod: changing one changes this node's tables.
+        Candidates = [.. World.Policies.Select((p, i) => (p, i)).Where(t => local.Contains(t.p.Namespace) && t.p.Rules.Length > 0 && !t.p.Rules[0].Clauses.IsEmpty && !t.p.Rules[0].Clauses[0].Matches.IsEmpty).Take(3)];
+        if (Candidates.Count < 3) throw new InvalidOperationException($"node {Node}: fewer than three policies of its namespaces with a match to change");
+    }
+
+    /// <summary>A world generated in a sub-process format: the snapshot of the lowering benchmark (generated first when missing).</summary>
+    private static World Load(string? path)
     {
         path ??= Path.Combine(Path.GetTempPath(), "kmesh-lowering-bench-1-100000-20000-900", "world.pb");
         if (!File.Exists(path))
@@ -23,13 +42,20 @@ public sealed class MedianNodeWorld
             Console.WriteLine($"(generating the lowering benchmark's world first: {path})");
             LoweringBench.Run(["--runs", "1", "--e2e-runs", "0"]);
         }
-        World = InputLoader.Load([path], FrontendSettings.Default).World;
-        var byNode = World.Workloads.GroupBy(x => x.Node).OrderBy(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).ToList();
-        Node = byNode[byNode.Count / 2].Key;
-        LocalPods = [.. byNode[byNode.Count / 2]];
-        var local = LocalPods.Select(x => x.Namespace).ToHashSet(StringComparer.Ordinal);
-        // Policies of a namespace with a local pod: changing one changes this node's tables.
-        Candidates = [.. World.Policies.Select((p, i) => (p, i)).Where(t => local.Contains(t.p.Namespace) && t.p.Rules.Length > 0).Take(3)];
+        return InputLoader.Load([path], FrontendSettings.Default).World;
+    }
+
+    /// <summary>The world of <c>--world PATH</c>, or of <c>--realistic</c> with the realistic cluster's
+    /// options (docs/realistic-clusters.md; its busiest node), or the lowering benchmark's (its median node).</summary>
+    public static MedianNodeWorld FromArgs(string[] args)
+    {
+        string? path = null;
+        for (int i = 0; i < args.Length - 1; i++) if (args[i] == "--world") path = args[i + 1];
+        if (!args.Contains("--realistic")) return new MedianNodeWorld(path);
+        var o = RealisticClusterOptions.Parse([.. args.Where(a => a != "--realistic")], out _, out var error)
+            ?? throw new ArgumentException(error ?? "bad realistic cluster options");
+        var world = RealisticCluster.Generate(o);
+        return new MedianNodeWorld(world, RealisticCluster.BusiestNode(world));
     }
 
     /// <summary>The world with one pod more on the node: a copy of its first local pod (same namespace,

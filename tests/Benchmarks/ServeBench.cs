@@ -22,14 +22,12 @@ public static class ServeBench
     public static int Run(string[] args)
     {
         int changes = 40;
-        string? path = null;
         for (int i = 0; i < args.Length - 1; i++)
         {
             if (args[i] == "--changes") changes = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
-            if (args[i] == "--world") path = args[i + 1];
         }
         if (BpfEnvironment.Unavailable() is { } why) { Console.Error.WriteLine($"serve bench: {why}"); return 2; }
-        var median = new MedianNodeWorld(path);
+        var median = MedianNodeWorld.FromArgs(args);
         var world = median.World;
         string node = median.Node;
         World PolicyChanged(int k) => median.PolicyChanged(k);

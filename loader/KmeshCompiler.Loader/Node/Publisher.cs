@@ -46,6 +46,8 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null, SlotMe
                 throw new LoaderException(LoaderError.BadImage, $"table {s.Name} of the image is declared {s.Type}/{s.KeySize}/{s.ValueSize}/{s.MaxEntries}/{s.Flags}, the programs read {spec.Type}/{spec.KeySize}/{spec.ValueSize}/{spec.MaxEntries}/{spec.Flags}");
             if ((uint)s.Entries.Length > spec.MaxEntries)
                 throw new LoaderException(LoaderError.BadImage, $"table {s.Name} has {s.Entries.Length} entries, more than its {spec.MaxEntries}");
+            // A section object already found well-formed (sections are immutable) is not walked again.
+            if (WellFormed.TryGetValue(s, out _)) continue;
             for (int i = 0; i < s.Entries.Length; i++)
             {
                 var e = s.Entries[i];
@@ -56,8 +58,11 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null, SlotMe
                 if (spec.Type != BpfMapType.Array && i > 0 && s.Entries[i - 1].Key.AsSpan().SequenceCompareTo(e.Key) >= 0)
                     throw new LoaderException(LoaderError.BadImage, $"table {s.Name}: keys must be strictly ascending, entry {i} is not");
             }
+            WellFormed.AddOrUpdate(s, spec);
         }
     }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ImageSection, MapSpec> WellFormed = new();
 
     private static string Short(string hash) => hash.Length > 12 ? hash[..12] + "…" : hash;
 
@@ -332,6 +337,8 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null, SlotMe
         int x = 0, y = 0;
         while (x < held.Count || y < entries.Count)
         {
+            // Rows an incremental compile carried over are the same arrays: no bytes to compare.
+            if (x < held.Count && y < entries.Count && ReferenceEquals(held[x].Key, entries[y].Key) && ReferenceEquals(held[x].Value, entries[y].Value)) { x++; y++; continue; }
             int cmp = x == held.Count ? 1 : y == entries.Count ? -1 : held[x].Key.AsSpan().SequenceCompareTo(entries[y].Key);
             if (cmp < 0) { gone.Add(held[x].Key); x++; }
             else if (cmp > 0) { added++; put.Add(entries[y]); y++; }
