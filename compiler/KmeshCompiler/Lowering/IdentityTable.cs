@@ -146,8 +146,7 @@ internal sealed class IdentityTable
             if (!Representatives.TryGetValue((a.IsV6, cls), out var rep) || a.CompareTo(rep.Address) <= 0) return null;
             add.Add(Row(a, g, cls, out _));
         }
-        var spec = Layout.Map(Layout.MapIdentities);
-        var section = new ImageSection(spec.Name, spec.Type, spec.KeySize, spec.ValueSize, spec.MaxEntries, spec.Flags, SortedSplice.Rows(Section.Entries, dropKeys, add));
+        var section = SortedSplice.Section(Section, dropKeys, add);
         return new IdentityTable(inputs, index, section, Representatives, _classes, _groupKeys);
     }
 

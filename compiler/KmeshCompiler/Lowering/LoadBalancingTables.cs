@@ -34,7 +34,7 @@ internal sealed class LoadBalancingTables
     private readonly Dictionary<(IpAddr, uint), SortedSet<string>> _claims = new();
     /// <summary>Services with diagnostics of their own, capped members or a lost claim.</summary>
     private readonly SortedSet<string> _noisy = new(StringComparer.Ordinal);
-    private ImmutableArray<ImageEntry> _serviceRows = [], _endpointRows = [], _backendRows = [];
+    private ImageSection _serviceRows = null!, _endpointRows = null!, _backendRows = null!;
 
     public Dictionary<(NameKind, uint), string> Names { get; } = new();
     public List<ImageSection> Sections { get; private set; } = [];
@@ -100,9 +100,9 @@ internal sealed class LoadBalancingTables
             if (claimants.Count > 1) foreach (var k in claimants) t._noisy.Add(k);
             services.Add(t.ServiceRow(vip, port, claimants.Min!));
         }
-        t._serviceRows = ImageSection.For(Layout.Map(Layout.MapServices), services).Entries;
-        t._endpointRows = ImageSection.For(Layout.Map(Layout.MapEndpoints), endpoints).Entries;
-        t._backendRows = ImageSection.For(Layout.Map(Layout.MapBackends), backends).Entries;
+        t._serviceRows = ImageSection.For(Layout.Map(Layout.MapServices), services);
+        t._endpointRows = ImageSection.For(Layout.Map(Layout.MapEndpoints), endpoints);
+        t._backendRows = ImageSection.For(Layout.Map(Layout.MapBackends), backends);
         t.Finish();
         return t;
     }
@@ -211,9 +211,9 @@ internal sealed class LoadBalancingTables
                 Names[(NameKind.Service, sid)] = p.Name;
                 addEndpoints.AddRange(EndpointRows(p));
             }
-        _serviceRows = SortedSplice.Rows(_serviceRows, touched.Select(c => Rows.Bytes(Rows.SvcKey(c.Item1, c.Item2))), addServices);
-        _endpointRows = SortedSplice.Rows(_endpointRows, goneEndpoints, addEndpoints);
-        _backendRows = SortedSplice.Rows(_backendRows, goneBackends, addBackends);
+        _serviceRows = SortedSplice.Section(_serviceRows, touched.Select(c => Rows.Bytes(Rows.SvcKey(c.Item1, c.Item2))), addServices);
+        _endpointRows = SortedSplice.Section(_endpointRows, goneEndpoints, addEndpoints);
+        _backendRows = SortedSplice.Section(_backendRows, goneBackends, addBackends);
         Finish();
         return this;
     }
@@ -330,12 +330,7 @@ internal sealed class LoadBalancingTables
     /// services (a capped workload is reported at its first service only).</summary>
     private void Finish()
     {
-        Sections =
-        [
-            Sorted(Layout.MapServices, _serviceRows),
-            Sorted(Layout.MapEndpoints, _endpointRows),
-            Sorted(Layout.MapBackends, _backendRows),
-        ];
+        Sections = [_serviceRows, _endpointRows, _backendRows];
         var diagnostics = new List<Diagnostic>();
         var capped = new HashSet<string>(StringComparer.Ordinal);
         foreach (var key in _noisy)
@@ -351,12 +346,6 @@ internal sealed class LoadBalancingTables
                         diagnostics.Add(Codes.ServiceAddressClash.Create(o.Service.Location, vip, p.Port, key, claimants.Min));
         }
         Diagnostics = diagnostics;
-    }
-
-    private static ImageSection Sorted(string map, ImmutableArray<ImageEntry> rows)
-    {
-        var spec = Layout.Map(map);
-        return new ImageSection(spec.Name, spec.Type, spec.KeySize, spec.ValueSize, spec.MaxEntries, spec.Flags, rows);
     }
 
     /// <summary>One service's tables, symbolically: one service id per port and family; healthy

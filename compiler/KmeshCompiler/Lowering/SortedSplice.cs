@@ -10,7 +10,11 @@ internal static class SortedSplice
 {
     /// <summary><paramref name="rows"/> (sorted by <paramref name="compare"/>) without the items equal
     /// to one of <paramref name="drop"/>, with <paramref name="add"/> merged in (both in any order).</summary>
-    public static T[] Apply<T>(ReadOnlySpan<T> rows, IEnumerable<T> drop, IEnumerable<T> add, Comparison<T> compare)
+    public static T[] Apply<T>(ReadOnlySpan<T> rows, IEnumerable<T> drop, IEnumerable<T> add, Comparison<T> compare) =>
+        Apply(rows, drop, add, compare, out _);
+
+    /// <summary>As <see cref="Apply{T}(ReadOnlySpan{T}, IEnumerable{T}, IEnumerable{T}, Comparison{T})"/>; <paramref name="dropped"/> are the items removed.</summary>
+    public static T[] Apply<T>(ReadOnlySpan<T> rows, IEnumerable<T> drop, IEnumerable<T> add, Comparison<T> compare, out List<T> dropped)
     {
         var dropAt = new List<int>();
         foreach (var d in drop)
@@ -19,6 +23,8 @@ internal static class SortedSplice
             if (i >= 0) dropAt.Add(i);
         }
         dropAt.Sort();
+        dropped = [];
+        for (int i = 0; i < dropAt.Count; i++) if (i == 0 || dropAt[i] != dropAt[i - 1]) dropped.Add(rows[dropAt[i]]);
         var adds = add.ToList();
         adds.Sort(compare);
         var result = new T[rows.Length - dropAt.Distinct().Count() + adds.Count];
@@ -32,16 +38,33 @@ internal static class SortedSplice
             rows[r..stop].CopyTo(result.AsSpan(w));
             w += stop - r;
             r = stop;
-            if (ai < adds.Count && nextAdd == stop) { result[w++] = adds[ai++]; continue; }
+            if (ai < adds.Count && nextAdd == stop)
+            {
+                // An added item must fall strictly between its neighbours (no key twice).
+                if (w > 0 && compare(result[w - 1], adds[ai]) >= 0) throw new InvalidOperationException("splice: an added item equals or precedes the item before it");
+                if (r < rows.Length && (di >= dropAt.Count || dropAt[di] != r) && compare(adds[ai], rows[r]) >= 0) throw new InvalidOperationException("splice: an added item equals an item kept");
+                result[w++] = adds[ai++];
+                continue;
+            }
             if (di < dropAt.Count && nextDrop == stop) { r++; di++; continue; }
         }
         if (w != result.Length) throw new InvalidOperationException($"splice wrote {w} of {result.Length} items: the rows are not sorted or hold a key twice");
         return result;
     }
 
-    /// <summary>Sorted image rows (keys in byte order) with the rows of <paramref name="dropKeys"/> removed and <paramref name="add"/> merged in.</summary>
-    public static ImmutableArray<ImageEntry> Rows(ImmutableArray<ImageEntry> rows, IEnumerable<byte[]> dropKeys, IEnumerable<ImageEntry> add) =>
-        ImmutableCollectionsMarshal.AsImmutableArray(Apply(rows.AsSpan(), dropKeys.Select(k => new ImageEntry(k, [])), add, ByKey));
+    /// <summary>The section of <paramref name="parent"/>'s table with the rows of <paramref name="dropKeys"/>
+    /// removed and <paramref name="add"/> merged in (keys in byte order); its row fingerprint follows
+    /// from the parent's (<see cref="RowSums.Derive"/>).</summary>
+    public static ImageSection Section(ImageSection parent, IEnumerable<byte[]> dropKeys, IEnumerable<ImageEntry> add)
+    {
+        var added = add.ToList();
+        foreach (var e in added)
+            if (e.Key.Length != parent.KeySize || e.Value.Length != parent.ValueSize)
+                throw new InvalidOperationException($"splice: a row of {e.Key.Length}/{e.Value.Length} bytes in table {parent.Name} of {parent.KeySize}/{parent.ValueSize}");
+        var rows = Apply(parent.Entries.AsSpan(), dropKeys.Select(k => new ImageEntry(k, [])), added, ByKey, out var dropped);
+        // Sizes and order checked for the added rows: the rest is the parent's, in its order.
+        return RowSums.Derive(parent, parent with { Entries = ImmutableCollectionsMarshal.AsImmutableArray(rows) }, dropped, added);
+    }
 
     private static readonly Comparison<ImageEntry> ByKey = (a, b) => a.Key.AsSpan().SequenceCompareTo(b.Key);
 

@@ -48,6 +48,13 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null, SlotMe
                 throw new LoaderException(LoaderError.BadImage, $"table {s.Name} has {s.Entries.Length} entries, more than its {spec.MaxEntries}");
             // A section object already found well-formed (sections are immutable) is not walked again.
             if (WellFormed.TryGetValue(s, out _)) continue;
+            // So is one spliced from a well-formed one (the splice checked the rows it added).
+            if (s.Type != BpfMapType.Array && RowSums.DerivedFrom(s) is { } parent && WellFormed.TryGetValue(parent, out var parentSpec) && parentSpec == spec
+                && parent.KeySize == s.KeySize && parent.ValueSize == s.ValueSize && parent.Type == s.Type)
+            {
+                WellFormed.AddOrUpdate(s, spec);
+                continue;
+            }
             for (int i = 0; i < s.Entries.Length; i++)
             {
                 var e = s.Entries[i];
@@ -227,25 +234,18 @@ public sealed class Publisher(NodeObjects maps, FaultPoint? fault = null, SlotMe
         return bytes;
     }
 
-    private sealed class StateBox(KmeshTableState state) { public KmeshTableState State { get; } = state; }
-
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ImageSection, StateBox> States = new();
-
-    /// <summary><see cref="TableState(IReadOnlyList{ImageEntry}, bool)"/> of a section, computed once per section object.</summary>
+    /// <summary>A table's state as km_meta records it: entry count, presence, and the table's row
+    /// fingerprint (<see cref="RowSums"/>), which a section derived from another gets from the other's.</summary>
     public static KmeshTableState TableState(ImageSection? section) =>
-        section is null ? TableState([], false) : States.GetValue(section, s => new StateBox(TableState(s.Entries, true))).State;
+        section is null ? State(0, false, 0) : State(section.Entries.Length, true, RowSums.Of(section));
 
-    /// <summary>Entry count and the XXH128 of every key and value in order.</summary>
-    public static unsafe KmeshTableState TableState(IReadOnlyList<ImageEntry> entries, bool present)
+    /// <summary>The state of rows read back from a map.</summary>
+    public static KmeshTableState TableState(IReadOnlyList<ImageEntry> entries, bool present) => State(entries.Count, present, RowSums.Of(entries));
+
+    private static unsafe KmeshTableState State(int entries, bool present, UInt128 sum)
     {
-        var hash = new XxHash128();
-        foreach (var e in entries)
-        {
-            hash.Append(e.Key);
-            hash.Append(e.Value);
-        }
-        var t = new KmeshTableState { Entries = (uint)entries.Count, Reserved = present ? 1u : 0u };
-        hash.GetCurrentHash(new Span<byte>(t.Hash, 16));
+        var t = new KmeshTableState { Entries = (uint)entries, Reserved = present ? 1u : 0u };
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt128LittleEndian(new Span<byte>(t.Hash, 16), sum);
         return t;
     }
 
