@@ -29,6 +29,13 @@ internal sealed class IdentityTable
     /// <summary>Representative of each (family, class): its lowest address and that address's row.</summary>
     public SortedDictionary<(bool V6, uint Cls), (IpAddr Address, KmeshIdentity Identity)> Representatives { get; }
     private readonly Dictionary<string, uint> _classes;
+    private SourceClasses? _sourceClasses;
+
+    /// <summary>The decision classes with the tests each passes, for the decision table; computed once
+    /// per table and shared by a patched table (same sets, same representatives).</summary>
+    public SourceClasses SourceClasses => _sourceClasses ??= new SourceClasses(Representatives,
+        Of.IdSets.Select((x, i) => ((uint)i + 1, (IReadOnlyList<uint>)x.Members)),
+        Of.SrcSets.Select(x => (x.Set, (IEnumerable<IpPrefix>)x.Prefixes.Prefixes)));
     private readonly Dictionary<IdentityGroup, string> _groupKeys;
 
     private IdentityTable(Inputs inputs, Lowerer.AddressIndex addresses, ImageSection section,
@@ -147,7 +154,7 @@ internal sealed class IdentityTable
             add.Add(Row(a, g, cls, out _));
         }
         var section = SortedSplice.Section(Section, dropKeys, add);
-        return new IdentityTable(inputs, index, section, Representatives, _classes, _groupKeys);
+        return new IdentityTable(inputs, index, section, Representatives, _classes, _groupKeys) { _sourceClasses = _sourceClasses };
     }
 
     private static ImageEntry? Find(ImmutableArray<ImageEntry> rows, byte[] key)

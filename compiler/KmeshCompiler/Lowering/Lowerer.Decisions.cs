@@ -32,12 +32,15 @@ public static class DecisionTables
 
     /// <summary>The image with km_decisions and km_decision_idx filled; with <paramref name="enabled"/>
     /// false, with both empty (every SYN takes the stages).</summary>
+    public static ImageFile Add(ImageFile image, LoweringLimits limits, bool enabled, out DecisionStats stats) =>
+        Add(image, limits, enabled, out stats, null, null);
+
+    /// <param name="classes">The image's decision classes, when the caller has them (the compiler
+    /// does); else they are read from km_identities and the sets.</param>
     /// <param name="serves">The target ports a local address serves as a backend, when the caller
     /// knows them (the compiler's service tables do); else they are read from km_backends.</param>
-    /// <param name="representatives">The lowest address of each (family, class) and its km_identities
-    /// row, when the caller has them (the compiler does); else they are read from km_identities.</param>
-    public static ImageFile Add(ImageFile image, LoweringLimits limits, bool enabled, out DecisionStats stats, Func<IpAddr, IReadOnlySet<uint>?>? serves = null,
-        SortedDictionary<(bool V6, uint Cls), (IpAddr Address, KmeshIdentity Identity)>? representatives = null)
+    internal static ImageFile Add(ImageFile image, LoweringLimits limits, bool enabled, out DecisionStats stats, Func<IpAddr, IReadOnlySet<uint>?>? serves,
+        SourceClasses? classes)
     {
         var sw = Stopwatch.StartNew();
         var entries = new List<ImageEntry>();
@@ -52,7 +55,7 @@ public static class DecisionTables
             var t = new ImageTables(image);
             evalCount = t.Evals.Count(e => (e.Flags & Layout.EvalBlock) == 0);
             var interp = new ImageInterpreter(t, limits.MaxStageSteps, fastPath: false);
-            var classes = new SourceClasses(t, representatives);
+            classes ??= new SourceClasses(t);
             uint imageCap = limits.Capacity(Layout.Map(Layout.MapDecisions));
             var named = new Dictionary<uint, SortedSet<uint>>();
             SortedSet<uint> Named(uint e) => named.TryGetValue(e, out var n) ? n : named[e] = NamedPorts(t, e);

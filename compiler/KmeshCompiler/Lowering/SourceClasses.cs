@@ -27,22 +27,15 @@ internal sealed class SourceClasses
         return r;
     }
 
-    /// <param name="reps">The representatives when the caller has them (else computed from km_identities).</param>
-    public SourceClasses(ImageTables t, SortedDictionary<(bool V6, uint Cls), (IpAddr Address, KmeshIdentity Identity)>? reps = null)
+    /// <summary>The classes of an image, read from its tables.</summary>
+    public SourceClasses(ImageTables t) : this(Representatives(t.Identities),
+        t.IdSets.Select(kv => (kv.Key, (IReadOnlyList<uint>)kv.Value)),
+        LiveSourceSets(t).Select(s => (s, (IEnumerable<IpPrefix>)(t.AddrSets.GetValueOrDefault(s) ?? []))))
     {
-        reps ??= Representatives(t.Identities);
-        if (reps.Count == 0) return;
-        // Which identity-set tests each identity and namespace id passes (both kinds for every set:
-        // a match says which kind it uses).
-        var byId = new Dictionary<uint, List<long>>();
-        var byNs = new Dictionary<uint, List<long>>();
-        foreach (var (set, members) in t.IdSets)
-            foreach (var member in members)
-            {
-                if (member == 0) continue;
-                (byId.TryGetValue(member, out var a) ? a : byId[member] = []).Add(Test(set, 1));
-                (byNs.TryGetValue(member, out var b) ? b : byNs[member] = []).Add(Test(set, 2));
-            }
+    }
+
+    private static SortedSet<uint> LiveSourceSets(ImageTables t)
+    {
         var srcSets = new SortedSet<uint>();
         foreach (var m in t.Matches)
             if ((m.Flags & Layout.MatchNever) == 0)
@@ -50,13 +43,35 @@ internal sealed class SourceClasses
                 if (m.SrcSet != 0) srcSets.Add(m.SrcSet);
                 if (m.NotSrcSet != 0) srcSets.Add(m.NotSrcSet);
             }
+        return srcSets;
+    }
+
+    /// <summary>The classes from what the compiler has in hand (<see cref="IdentityTable"/>): the
+    /// representatives, the identity sets (id, members) and the live source-address sets (id,
+    /// prefixes) — the same sets the image's km_id_sets, km_matches and km_addr_sets hold.</summary>
+    public SourceClasses(SortedDictionary<(bool V6, uint Cls), (IpAddr Address, KmeshIdentity Identity)> reps,
+        IEnumerable<(uint Set, IReadOnlyList<uint> Members)> idSets, IEnumerable<(uint Set, IEnumerable<IpPrefix> Prefixes)> srcSets)
+    {
+        if (reps.Count == 0) return;
+        // Which identity-set tests each identity and namespace id passes (both kinds for every set:
+        // a match says which kind it uses).
+        var byId = new Dictionary<uint, List<long>>();
+        var byNs = new Dictionary<uint, List<long>>();
+        foreach (var (set, members) in idSets)
+            foreach (var member in members)
+            {
+                if (member == 0) continue;
+                (byId.TryGetValue(member, out var a) ? a : byId[member] = []).Add(Test(set, 1));
+                (byNs.TryGetValue(member, out var b) ? b : byNs[member] = []).Add(Test(set, 2));
+            }
+        var sources = srcSets.OrderBy(x => x.Set).Select(x => (x.Set, Prefixes: x.Prefixes.ToList())).ToList();
         foreach (var ((v6, cls), (rep, identity)) in reps)
         {
             var passes = new List<long>();
             passes.AddRange(byId.GetValueOrDefault(identity.Id) ?? []);
             passes.AddRange(byNs.GetValueOrDefault(identity.Ns) ?? []);
-            foreach (var s in srcSets)
-                if ((t.AddrSets.GetValueOrDefault(s) ?? []).Any(p => p.Contains(rep))) passes.Add(Test(s, 0));
+            foreach (var (s, prefixes) in sources)
+                if (prefixes.Any(p => p.Contains(rep))) passes.Add(Test(s, 0));
             passes.Sort();
             _byFamily[v6 ? 1 : 0].Add(new Class(cls, rep, identity, [.. passes]));
         }
