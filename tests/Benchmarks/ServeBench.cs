@@ -8,15 +8,16 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KmeshCompiler.Benchmarks;
 
-/// <summary><c>serve [--changes N] [--world PATH]</c>: the online compiler's loop (<see cref="ServeLoop"/>)
-/// in this process, on the world of the lowering benchmark (<see cref="MedianNodeWorld"/>) for its median node, publishing into
-/// a private bpffs. Measures the initial sync (the first full state from its arrival to in force,
-/// pins created), then N one-policy changes (a port added to a rule of a policy of a local pod's
-/// namespace, three such policies in turn and back) and N/2 pod adds and deletes (a pod on the
-/// node): the time from an update's arrival to its state's switch, as the loop measures it
-/// (coalescing window, full compile, loader). Every state is compiled in full: there is no
-/// incremental compile yet. Resident memory is the process's (the world, the loop, the compiler's
-/// garbage, plus this harness's variants of the world, which share almost all of it).</summary>
+/// <summary><c>serve [--changes N] [--world PATH | --realistic REALISTIC-OPTIONS]</c>: the online compiler's
+/// loop (<see cref="ServeLoop"/>) in this process, publishing into a private bpffs, on the world of
+/// the lowering benchmark for its median node (<see cref="MedianNodeWorld"/>), or on a realistic
+/// cluster (docs/realistic-clusters.md) for its busiest node. Measures the initial sync (the first
+/// full state from its arrival to in force, pins created), then N one-policy changes (a port added to
+/// a rule of a policy of a local pod's namespace, three such policies in turn and back) and N/2 pod
+/// adds and deletes (a pod on the node): the time from an update's arrival to its state's switch, as
+/// the loop measures it (coalescing window, incremental compile, loader). Resident memory is the
+/// process's (the world, the loop, the compiler's pieces, plus this harness's variants of the world,
+/// which share almost all of it).</summary>
 public static class ServeBench
 {
     public static int Run(string[] args)

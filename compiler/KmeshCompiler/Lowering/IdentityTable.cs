@@ -132,7 +132,7 @@ internal sealed class IdentityTable
         if (!ReferenceEquals(index.PatchedFrom, Addresses) || !inputs.SameSets(Of) || index.Touched is not { } touched) return null;
         if (!ReferenceEquals(index.Identity, Addresses.Identity)) return null;
         var old = new Dictionary<IpAddr, KmeshIdentity>();
-        var dropKeys = new HashSet<byte[]>(ByteArrayKeys.Instance);
+        var dropKeys = new List<byte[]>();
         foreach (var a in touched)
         {
             var key = Rows.Bytes(Rows.IpKey(a));
@@ -168,17 +168,5 @@ internal sealed class IdentityTable
             if (c < 0) lo = mid + 1; else hi = mid - 1;
         }
         return null;
-    }
-
-    private sealed class ByteArrayKeys : IEqualityComparer<byte[]>
-    {
-        public static readonly ByteArrayKeys Instance = new();
-        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
-        public int GetHashCode(byte[] obj)
-        {
-            var h = new HashCode();
-            h.AddBytes(obj);
-            return h.ToHashCode();
-        }
     }
 }

@@ -247,17 +247,8 @@ public sealed partial class Lowerer
         /// address shared by several workloads lost its owner. This index must not be used after.</summary>
         public AddressIndex? Patch(ImmutableArray<Workload> before, ImmutableArray<Workload> now, int maxChanges = 256)
         {
-            var gone = new List<Workload>();
-            var come = new List<Workload>();
-            int x = 0, y = 0;
-            while (x < before.Length || y < now.Length)
-            {
-                if (x < before.Length && y < now.Length && ReferenceEquals(before[x], now[y])) { x++; y++; continue; }
-                int cmp = x == before.Length ? 1 : y == now.Length ? -1 : string.CompareOrdinal(before[x].Uid, now[y].Uid);
-                if (cmp <= 0) gone.Add(before[x++]);
-                if (cmp >= 0) come.Add(now[y++]);
-                if (gone.Count + come.Count > maxChanges) return null;
-            }
+            if (WorkloadDiff.Of(before, now, maxChanges) is not { } diff) return null;
+            var (gone, come) = diff;
             var touched = new HashSet<IpAddr>();
             foreach (var w in gone)
                 foreach (var a in w.Addresses.Distinct())
