@@ -42,10 +42,15 @@ internal sealed class LoweringMemo
     private readonly List<string> _reused = [];
     public IReadOnlyList<string> Reused => _reused;
 
-    public void BeginCompile() => _reused.Clear();
+    public void BeginCompile()
+    {
+        _reused.Clear();
+        Decisions.ResetCounts();
+    }
 
     public void EndCompile()
     {
+        if (Decisions.Reused > 0) _reused.Add("decisions");
         // Matches the last compile did not ask for are dropped: the cache follows the world.
         (_matches, _matchesNext) = (_matchesNext, _matches);
         _matchesNext.Clear();
@@ -195,6 +200,9 @@ internal sealed class LoweringMemo
     }
 
     private IdentityTable? _identities;
+
+    /// <summary>The decision rows of the previous compile's evals.</summary>
+    public DecisionMemo Decisions { get; } = new();
 
     /// <summary>km_identities: the previous table when its addresses and sets are the same, the
     /// previous one patched when the address index was patched from its index, else null (build).</summary>

@@ -39,8 +39,9 @@ public static class DecisionTables
     /// does); else they are read from km_identities and the sets.</param>
     /// <param name="serves">The target ports a local address serves as a backend, when the caller
     /// knows them (the compiler's service tables do); else they are read from km_backends.</param>
+    /// <param name="memo">The rows of the previous compile's evals (<see cref="DecisionMemo"/>), or null.</param>
     internal static ImageFile Add(ImageFile image, LoweringLimits limits, bool enabled, out DecisionStats stats, Func<IpAddr, IReadOnlySet<uint>?>? serves,
-        SourceClasses? classes)
+        SourceClasses? classes, DecisionMemo? memo = null)
     {
         var sw = Stopwatch.StartNew();
         var entries = new List<ImageEntry>();
@@ -56,6 +57,7 @@ public static class DecisionTables
             evalCount = t.Evals.Count(e => (e.Flags & Layout.EvalBlock) == 0);
             var interp = new ImageInterpreter(t, limits.MaxStageSteps, fastPath: false);
             classes ??= new SourceClasses(t);
+            memo?.Begin(classes);
             uint imageCap = limits.Capacity(Layout.Map(Layout.MapDecisions));
             var named = new Dictionary<uint, SortedSet<uint>>();
             SortedSet<uint> Named(uint e) => named.TryGetValue(e, out var n) ? n : named[e] = NamedPorts(t, e);
@@ -118,7 +120,14 @@ public static class DecisionTables
             {
                 if (ImageTables.At(t.Evals, evalId) is not { } eval) { uncovered.AddRange(ps); continue; }
                 if (work >= limits.MaxDecisionWork) { overImage++; uncovered.AddRange(ps); continue; }
-                var r = ForEval(t, interp, classes, evalId, eval, ps, Named(evalId), limits);
+                var shape = memo is null ? null : DecisionMemo.ShapeOf(t, eval, [.. ps.Select(p => (p.Dst, p.KeyPort, p.EvalPort, p.StagePorts))], Named(evalId));
+                EvalTable r;
+                if (shape is not null && memo!.Find(shape) is { } kept) r = new EvalTable(kept.Entries, kept.Lengths, kept.Decided);
+                else
+                {
+                    r = ForEval(t, interp, classes, evalId, eval, ps, Named(evalId), limits);
+                    if (shape is not null) memo!.Keep(shape, r.Entries, r.Lengths, r.Decided);
+                }
                 decided += r.Decided;
                 work += r.Decided;
                 if (r.Entries is null) { overRegion++; uncovered.AddRange(ps); continue; }
@@ -151,6 +160,7 @@ public static class DecisionTables
                 keyedPorts.Clear();
             }
         }
+        memo?.End();
         // The local-address filter covers every workload address, table or not.
         var local = (image.Section(Layout.MapWorkloads)?.Entries ?? []).Select(e => Rows.Address(Rows.Read<KmeshIpKey>(e.Key)).Value);
         // A SYN carries a 16-bit port: a keyed port above 65535 (xDS ports are 32-bit) is never probed,

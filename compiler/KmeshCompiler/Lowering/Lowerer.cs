@@ -378,7 +378,7 @@ public sealed partial class Lowerer
             maxSteps, Layout.TailCalls, TimeSpan.Zero);
         var image = new ImageFile(_node, Layout.AbiHash, ordered, names);
         Phase("checks and sections");
-        image = DecisionTables.Add(image, _limits, _limits.DecisionTables, out var decisions, _lb!.PortsServedBy, _identities!.SourceClasses);
+        image = DecisionTables.Add(image, _limits, _limits.DecisionTables, out var decisions, _lb!.PortsServedBy, _identities!.SourceClasses, _memo?.Decisions);
         Phase("decision tables");
         stats = stats with
         {

@@ -71,7 +71,7 @@ public class IncrementalLoweringTests(ITestOutputHelper output)
         output.WriteLine("reused: " + string.Join(", ", reuses.OrderBy(k => k.Key).Select(k => $"{k.Key} {k.Value}")));
         Assert.True(reusedSteps > steps / 4, $"only {reusedSteps} of {steps} compiles reused anything: the test does not exercise the incremental paths");
         // Every way of reusing happened (patched indexes included), or the test proves less than it says.
-        foreach (var piece in new[] { "address index", "address index (patched)", "policy index", "policy index (patched)", "identities", "identities (patched)", "load balancing", "load balancing (updated)" })
+        foreach (var piece in new[] { "address index", "address index (patched)", "policy index", "policy index (patched)", "identities", "identities (patched)", "load balancing", "load balancing (updated)", "decisions" })
             Assert.True(reuses.GetValueOrDefault(piece) > 0, $"seed {seed}: no compile reused the {piece}");
     }
 
@@ -102,7 +102,7 @@ public class IncrementalLoweringTests(ITestOutputHelper output)
         Assert.Empty(inc.Reused);
         var second = inc.Lower(world, new DiagnosticBag())!.ToBytes();
         Assert.Equal(first, second);
-        Assert.Equal(["policy index", "address index", "identities", "load balancing"], inc.Reused);
+        Assert.Equal(["policy index", "address index", "identities", "load balancing", "decisions"], inc.Reused);
     }
 
     private static string Render(DiagnosticBag bag) => string.Join("\n", bag.Items.Select(d => d.ToString()).Order(StringComparer.Ordinal));
