@@ -41,9 +41,11 @@ internal sealed class DecisionMemo
     public void End() => (_kept, _next) = (_next, _kept);
 
     /// <summary>An eval's ids by kind in the order of its lists (position = local number), and the fingerprint.</summary>
-    internal sealed class Shape(uint[] policies, UInt128 key)
+    internal sealed class Shape(uint[] policies, uint stageSet, UInt128 key)
     {
         public uint[] Policies { get; } = policies;
+        /// <summary>The km_port_sets set of named ports the eval's other-ports entries leave to the stages (0: none).</summary>
+        public uint StageSet { get; } = stageSet;
         public UInt128 Key { get; } = key;
     }
 
@@ -84,6 +86,8 @@ internal sealed class DecisionMemo
                 for (int i = 0; i < Math.Min(d.Count, (uint)Layout.DecisionMaxMatched); i++)
                     d.Matched[i] = Map(d.Matched[i] & ~Layout.DecisionDryRun, s.Policies, policyLocal) | (d.Matched[i] & Layout.DecisionDryRun);
             }
+            // The stage-port set is numbered per compile: kept as "the eval's set".
+            if (d.StagePorts != 0) d.StagePorts = toLocal ? 1 : s.StageSet;
             result.Add(new ImageEntry(e.Key, Rows.Bytes(d)));
         }
         return result;
@@ -161,7 +165,9 @@ internal sealed class DecisionMemo
         // The ids' relative order (the POLICY stage decides by the lowest id).
         foreach (var l in ids)
             foreach (int n in Enumerable.Range(0, l.Count).OrderBy(i => l[i])) w.I32(n);
+        // Points, with the stage-port set by presence: its content is the named ports, below.
         w.U32((uint)points.Count);
+        uint stageSet = 0;
         foreach (var (dst, keyPort, evalPort, stagePorts) in points)
         {
             w.U128(dst.Value);
@@ -169,11 +175,16 @@ internal sealed class DecisionMemo
             w.U32(keyPort);
             w.U32(evalPort ?? uint.MaxValue);
             w.U32(evalPort is null ? 1u : 0u);
-            w.U32(stagePorts);
+            w.U32(stagePorts != 0 ? 1u : 0u);
+            if (stagePorts != 0)
+            {
+                if (stageSet != 0 && stageSet != stagePorts) throw new InvalidOperationException("an eval's points name two stage-port sets");
+                stageSet = stagePorts;
+            }
         }
         w.U32((uint)named.Count);
         foreach (uint p in named) w.U32(p);
-        return new Shape([.. policies], w.Hash());
+        return new Shape([.. policies], stageSet, w.Hash());
     }
 
     private sealed class Fingerprint

@@ -93,6 +93,13 @@ public class IncrementalLoweringTests(ITestOutputHelper output)
             LoweringLimits.Kernel with { Capacities = new Dictionary<string, uint> { [Layout.MapMatches] = 70, [Layout.MapIdentities] = 44 } });
 
     [Fact]
+    public void Named_ports_left_to_the_stages_keep_their_set_across_compiles() =>
+        // One keyed port per address: most evals send their other named ports to the stages through
+        // a port set the decision table numbers anew on every compile.
+        Sequence(31, 400, new WorldGenOptions(Namespaces: 4, Nodes: 2, Workloads: 30, Services: 6, Policies: 16),
+            LoweringLimits.Kernel with { MaxDecisionPorts = 1, MaxDecisionBusyPorts = 0 });
+
+    [Fact]
     public void A_world_given_twice_reuses_every_piece()
     {
         var world = WorldGen.World(new Random(5), new WorldGenOptions());
