@@ -46,7 +46,7 @@ public static class IncrementalBench
         double lower = sw.Elapsed.TotalMilliseconds;
         image.ContentHash();
         double total = sw.Elapsed.TotalMilliseconds;
-        return new Sample(total, total - lower, stats!.Phases, string.Join(", ", inc.Reused));
+        return new Sample(total, total - lower, stats!.Phases, string.Join(", ", inc.Reused) + $" (decision rows of {inc.DecisionEvals.Reused} evals reused, {inc.DecisionEvals.Computed} computed)");
     }
 
     private static void Report(string what, List<Sample> samples)

@@ -94,7 +94,8 @@ internal sealed class DecisionMemo
     }
 
     /// <summary>The shape and fingerprint of an eval at its points.</summary>
-    public static Shape ShapeOf(ImageTables t, in KmeshEval eval, IReadOnlyList<(IpAddr Dst, uint KeyPort, uint? EvalPort, uint StagePorts)> points, SortedSet<uint> named)
+    public static Shape ShapeOf(ImageTables t, in KmeshEval eval, IReadOnlyList<(IpAddr Dst, uint KeyPort, uint? EvalPort, uint StagePorts)> points, SortedSet<uint> named,
+        RowHashes rowHashes)
     {
         var w = new Fingerprint();
         w.U32(eval.Flags);
@@ -127,32 +128,7 @@ internal sealed class DecisionMemo
             w.U32(r.Count);
             for (uint i = 0; i < r.Count; i++) w.I32(ImageTables.At(t.Lists, r.First + i) is { } id ? Ref(kind, id) : int.MinValue);
         }
-        void Set(uint id, SortedDictionary<uint, List<IpPrefix>> sets)
-        {
-            var l = id == 0 ? null : sets.GetValueOrDefault(id);
-            w.I32(l?.Count ?? -1);
-            foreach (var p in l ?? []) { w.U128(p.Address.Value); w.U32((uint)p.Length | (p.Address.IsV6 ? 0x100u : 0)); }
-        }
-        void Ports(uint id)
-        {
-            var l = id == 0 ? null : t.PortSets.GetValueOrDefault(id);
-            w.I32(l?.Count ?? -1);
-            foreach (var p in l ?? []) w.U32(p);
-        }
-        foreach (uint id in matches)
-        {
-            if (ImageTables.At(t.Matches, id) is not { } m) { w.U32(uint.MaxValue); continue; }
-            w.U32(m.Flags);
-            w.U32(m.SrcSet);
-            w.U32(m.NotSrcSet);
-            w.U32(m.IdSet);
-            Set(m.SrcSet, t.AddrSets);
-            Set(m.NotSrcSet, t.AddrSets);
-            Set(m.DstSet, t.AddrSets);
-            Set(m.NotDstSet, t.AddrSets);
-            Ports(m.PortSet);
-            Ports(m.NotPortSet);
-        }
+        foreach (uint id in matches) w.U128(rowHashes.Match(t, id));
         foreach (uint id in clauses) { if (ImageTables.At(t.Clauses, id) is { } c) Members(c, 0); else w.U32(uint.MaxValue); }
         foreach (uint id in rules) { if (ImageTables.At(t.Rules, id) is { } r) Members(r, 1); else w.U32(uint.MaxValue); }
         foreach (uint id in policies)
@@ -185,6 +161,57 @@ internal sealed class DecisionMemo
         w.U32((uint)named.Count);
         foreach (uint p in named) w.U32(p);
         return new Shape([.. policies], stageSet, w.Hash());
+    }
+
+    /// <summary>The fingerprint of each match row (its flags, the ids of its source and identity sets,
+    /// the content of its source, destination and port sets), computed once per compile: every eval
+    /// that lists the row (all of them, for a mesh-wide block's) uses it.</summary>
+    internal sealed class RowHashes
+    {
+        private readonly Dictionary<uint, UInt128> _matches = new();
+        private readonly Dictionary<uint, UInt128> _addrSets = new();
+        private readonly Dictionary<uint, UInt128> _portSets = new();
+
+        public UInt128 Match(ImageTables t, uint id)
+        {
+            if (_matches.TryGetValue(id, out var h)) return h;
+            var w = new Fingerprint();
+            if (ImageTables.At(t.Matches, id) is not { } m) w.U32(uint.MaxValue);
+            else
+            {
+                w.U32(m.Flags);
+                w.U32(m.SrcSet);
+                w.U32(m.NotSrcSet);
+                w.U32(m.IdSet);
+                w.U128(AddrSet(t, m.SrcSet));
+                w.U128(AddrSet(t, m.NotSrcSet));
+                w.U128(AddrSet(t, m.DstSet));
+                w.U128(AddrSet(t, m.NotDstSet));
+                w.U128(PortSet(t, m.PortSet));
+                w.U128(PortSet(t, m.NotPortSet));
+            }
+            return _matches[id] = w.Hash();
+        }
+
+        private UInt128 AddrSet(ImageTables t, uint id)
+        {
+            if (_addrSets.TryGetValue(id, out var h)) return h;
+            var w = new Fingerprint();
+            var l = id == 0 ? null : t.AddrSets.GetValueOrDefault(id);
+            w.I32(l?.Count ?? -1);
+            foreach (var p in l ?? []) { w.U128(p.Address.Value); w.U32((uint)p.Length | (p.Address.IsV6 ? 0x100u : 0)); }
+            return _addrSets[id] = w.Hash();
+        }
+
+        private UInt128 PortSet(ImageTables t, uint id)
+        {
+            if (_portSets.TryGetValue(id, out var h)) return h;
+            var w = new Fingerprint();
+            var l = id == 0 ? null : t.PortSets.GetValueOrDefault(id);
+            w.I32(l?.Count ?? -1);
+            foreach (var p in l ?? []) w.U32(p);
+            return _portSets[id] = w.Hash();
+        }
     }
 
     private sealed class Fingerprint

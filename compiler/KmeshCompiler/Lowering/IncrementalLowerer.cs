@@ -33,6 +33,9 @@ public sealed class IncrementalLowerer(string node, LoweringLimits? limits = nul
 
     /// <summary>What the last compile reused, in words (for logs and benchmarks).</summary>
     public IReadOnlyList<string> Reused => _memo.Reused;
+
+    /// <summary>The last compile's evals whose decision rows were reused, and those computed.</summary>
+    public (int Reused, int Computed) DecisionEvals => (_memo.Decisions.Reused, _memo.Decisions.Computed);
 }
 
 /// <summary>What one node's compiles keep between them, each piece with the inputs it was computed

@@ -58,6 +58,7 @@ public static class DecisionTables
             var interp = new ImageInterpreter(t, limits.MaxStageSteps, fastPath: false);
             classes ??= new SourceClasses(t);
             memo?.Begin(classes);
+            var rowHashes = new DecisionMemo.RowHashes();
             uint imageCap = limits.Capacity(Layout.Map(Layout.MapDecisions));
             var named = new Dictionary<uint, SortedSet<uint>>();
             SortedSet<uint> Named(uint e) => named.TryGetValue(e, out var n) ? n : named[e] = NamedPorts(t, e);
@@ -120,7 +121,7 @@ public static class DecisionTables
             {
                 if (ImageTables.At(t.Evals, evalId) is not { } eval) { uncovered.AddRange(ps); continue; }
                 if (work >= limits.MaxDecisionWork) { overImage++; uncovered.AddRange(ps); continue; }
-                var shape = memo is null ? null : DecisionMemo.ShapeOf(t, eval, [.. ps.Select(p => (p.Dst, p.KeyPort, p.EvalPort, p.StagePorts))], Named(evalId));
+                var shape = memo is null ? null : DecisionMemo.ShapeOf(t, eval, [.. ps.Select(p => (p.Dst, p.KeyPort, p.EvalPort, p.StagePorts))], Named(evalId), rowHashes);
                 EvalTable r;
                 if (shape is not null && memo!.Find(shape) is { } kept) r = new EvalTable(kept.Entries, kept.Lengths, kept.Decided);
                 else
