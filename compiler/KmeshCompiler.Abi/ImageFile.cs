@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Immutable;
 using System.Runtime.CompilerServices;
@@ -216,17 +215,26 @@ public sealed record ImageFile(
 
     private static byte[] Digest(ImageSection s)
     {
-        var buffer = new byte[StringSize(s.Name) + 6 * 4 + 16];
-        var w = new Writer(buffer, 0);
-        w.String(s.Name);
-        w.U32((uint)s.Type);
-        w.U32((uint)s.KeySize);
-        w.U32((uint)s.ValueSize);
-        w.U32(s.MaxEntries);
-        w.U32(s.Flags);
-        w.U32((uint)s.Entries.Length);
-        BinaryPrimitives.WriteUInt128LittleEndian(buffer.AsSpan(w.Position), RowSums.Of(s));
+        var buffer = new byte[SectionHeaderSize(s) + 16];
+        int at = WriteHeader(s, buffer);
+        BinaryPrimitives.WriteUInt128LittleEndian(buffer.AsSpan(at), RowSums.Of(s));
         return SHA256.HashData(buffer);
+    }
+
+    /// <summary>A section's header: name, type, key size, value size, max entries, flags, entry count.</summary>
+    private static int SectionHeaderSize(ImageSection s) => StringSize(s.Name) + 6 * 4;
+
+    private static int WriteHeader(ImageSection s, Span<byte> into)
+    {
+        int n = Encoding.UTF8.GetBytes(s.Name, into[4..]);
+        BinaryPrimitives.WriteUInt32LittleEndian(into, (uint)n);
+        int at = 4 + n;
+        foreach (uint v in (ReadOnlySpan<uint>)[(uint)s.Type, (uint)s.KeySize, (uint)s.ValueSize, s.MaxEntries, s.Flags, (uint)s.Entries.Length])
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(into[at..], v);
+            at += 4;
+        }
+        return at;
     }
 
     private byte[] Head()
@@ -240,22 +248,14 @@ public sealed record ImageFile(
 
     private static long SectionSize(ImageSection s)
     {
-        long size = StringSize(s.Name) + 6 * 4;
+        long size = SectionHeaderSize(s);
         foreach (var e in s.Entries) size += e.Key.Length + e.Value.Length;
         return size;
     }
 
     private static int Encode(ImageSection s, Span<byte> into)
     {
-        int at = 0;
-        int n = Encoding.UTF8.GetBytes(s.Name, into[4..]);
-        BinaryPrimitives.WriteUInt32LittleEndian(into, (uint)n);
-        at += 4 + n;
-        foreach (uint v in (ReadOnlySpan<uint>)[(uint)s.Type, (uint)s.KeySize, (uint)s.ValueSize, s.MaxEntries, s.Flags, (uint)s.Entries.Length])
-        {
-            BinaryPrimitives.WriteUInt32LittleEndian(into[at..], v);
-            at += 4;
-        }
+        int at = WriteHeader(s, into);
         foreach (var e in s.Entries)
         {
             e.Key.CopyTo(into[at..]);

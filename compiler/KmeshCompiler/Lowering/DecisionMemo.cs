@@ -193,24 +193,23 @@ internal sealed class DecisionMemo
             return _matches[id] = w.Hash();
         }
 
-        private UInt128 AddrSet(ImageTables t, uint id)
+        private UInt128 AddrSet(ImageTables t, uint id) => SetHash(_addrSets, id, t.AddrSets, (w, p) =>
         {
-            if (_addrSets.TryGetValue(id, out var h)) return h;
-            var w = new Fingerprint();
-            var l = id == 0 ? null : t.AddrSets.GetValueOrDefault(id);
-            w.I32(l?.Count ?? -1);
-            foreach (var p in l ?? []) { w.U128(p.Address.Value); w.U32((uint)p.Length | (p.Address.IsV6 ? 0x100u : 0)); }
-            return _addrSets[id] = w.Hash();
-        }
+            w.U128(p.Address.Value);
+            w.U32((uint)p.Length | (p.Address.IsV6 ? 0x100u : 0));
+        });
 
-        private UInt128 PortSet(ImageTables t, uint id)
+        private UInt128 PortSet(ImageTables t, uint id) => SetHash(_portSets, id, t.PortSets, (w, p) => w.U32(p));
+
+        /// <summary>A set's content hash (count, then each member), once per set id and compile.</summary>
+        private static UInt128 SetHash<TMember>(Dictionary<uint, UInt128> known, uint id, SortedDictionary<uint, List<TMember>> sets, Action<Fingerprint, TMember> member)
         {
-            if (_portSets.TryGetValue(id, out var h)) return h;
+            if (known.TryGetValue(id, out var h)) return h;
             var w = new Fingerprint();
-            var l = id == 0 ? null : t.PortSets.GetValueOrDefault(id);
+            var l = id == 0 ? null : sets.GetValueOrDefault(id);
             w.I32(l?.Count ?? -1);
-            foreach (var p in l ?? []) w.U32(p);
-            return _portSets[id] = w.Hash();
+            foreach (var p in l ?? []) member(w, p);
+            return known[id] = w.Hash();
         }
     }
 

@@ -76,24 +76,10 @@ internal sealed class LoweringMemo
     /// compared, the others are old items in their old order. Null when not known that way.</summary>
     public bool? SortedFrom<T>(ImmutableArray<T> now, Comparison<T> compare, int max = 256) where T : class
     {
-        if (Ref(now) is not T[] after) return null;
+        if (Ref(now) is null) return null;
         T[]? before = (_namespaces as T[]) ?? (_nodes as T[]) ?? (_workloads as T[]) ?? (_services as T[]) ?? (_policies as T[]);
         if (before is null) return null;
-        int x = 0, y = 0, changes = 0;
-        while (x < before.Length || y < after.Length)
-        {
-            if (x < before.Length && y < after.Length && ReferenceEquals(before[x], after[y])) { x++; y++; continue; }
-            int cmp = x == before.Length ? 1 : y == after.Length ? -1 : compare(before[x], after[y]);
-            if (cmp <= 0) x++;
-            if (cmp >= 0)
-            {
-                if (y > 0 && compare(after[y - 1], after[y]) > 0) return false;
-                if (y + 1 < after.Length && compare(after[y], after[y + 1]) > 0) return false;
-                y++;
-            }
-            if (++changes > max) return null;
-        }
-        return true;
+        return SortedDiff<T>.Of(ImmutableCollectionsMarshal.AsImmutableArray(before), now, compare, max)?.InOrder(now, compare);
     }
 
     public void Canonical(World w)

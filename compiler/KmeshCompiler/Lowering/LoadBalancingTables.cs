@@ -113,24 +113,13 @@ internal sealed class LoadBalancingTables
     public LoadBalancingTables? Update(World w, int maxChanges = 256)
     {
         if (!ClientOf(w, _node).Equals(_client)) return null;
-        if (WorkloadDiff.Of(_workloads, w.Workloads, maxChanges) is not { } diff) return null;
+        if (SortedDiff<Workload>.Of(_workloads, w.Workloads, CanonicalOrder.Workloads, maxChanges) is not { } diff) return null;
         var affected = new SortedSet<string>(StringComparer.Ordinal);
         foreach (var x in diff.Gone) foreach (var key in Keys(x)) affected.Add(key);
         foreach (var x in diff.Come) foreach (var key in Keys(x)) affected.Add(key);
-        if (!ReferenceEquals(Ref(w.Services), Ref(_services)))
-        {
-            int i = 0, j = 0;
-            var before = _services;
-            var now = w.Services;
-            while (i < before.Length || j < now.Length)
-            {
-                if (i < before.Length && j < now.Length && ReferenceEquals(before[i], now[j])) { i++; j++; continue; }
-                int cmp = i == before.Length ? 1 : j == now.Length ? -1 : string.CompareOrdinal(before[i].Key, now[j].Key);
-                if (cmp <= 0) affected.Add(before[i++].Key);
-                if (cmp >= 0) affected.Add(now[j++].Key);
-                if (affected.Count > maxChanges * 4) return null;
-            }
-        }
+        if (SortedDiff<Service>.Of(_services, w.Services, CanonicalOrder.Services, maxChanges * 4) is not { } services) return null;
+        foreach (var x in services.Gone) affected.Add(x.Key);
+        foreach (var x in services.Come) affected.Add(x.Key);
         foreach (var x in diff.Gone) Leave(x);
         foreach (var x in diff.Come) Join(x);
         _workloads = w.Workloads;
@@ -217,8 +206,6 @@ internal sealed class LoadBalancingTables
         Finish();
         return this;
     }
-
-    private static object? Ref<T>(ImmutableArray<T> a) => System.Runtime.InteropServices.ImmutableCollectionsMarshal.AsArray(a);
 
     /// <summary>The service of <paramref name="key"/> in services sorted by key, or null.</summary>
     private static Service? Find(ImmutableArray<Service> services, string key)
@@ -418,27 +405,5 @@ internal sealed class LoadBalancingTables
                 ports.Add(new PortOut(name, mode, counts, [.. vips[fam]], sp.Port, slots));
             }
         return new ServiceOut(s, ports, own, capped);
-    }
-}
-
-/// <summary>Which workloads of a world changed from the previous one (both in uid order), by object:
-/// the ones gone (removed or replaced) and the ones come (added or replacing).</summary>
-internal sealed record WorkloadDiff(List<Workload> Gone, List<Workload> Come)
-{
-    /// <summary>The difference, or null when more than <paramref name="max"/> workloads changed.</summary>
-    public static WorkloadDiff? Of(ImmutableArray<Workload> before, ImmutableArray<Workload> now, int max)
-    {
-        var gone = new List<Workload>();
-        var come = new List<Workload>();
-        int x = 0, y = 0;
-        while (x < before.Length || y < now.Length)
-        {
-            if (x < before.Length && y < now.Length && ReferenceEquals(before[x], now[y])) { x++; y++; continue; }
-            int cmp = x == before.Length ? 1 : y == now.Length ? -1 : string.CompareOrdinal(before[x].Uid, now[y].Uid);
-            if (cmp <= 0) gone.Add(before[x++]);
-            if (cmp >= 0) come.Add(now[y++]);
-            if (gone.Count + come.Count > max) return null;
-        }
-        return new WorkloadDiff(gone, come);
     }
 }

@@ -78,7 +78,11 @@ public static class DecisionTables
                 l.Add(p);
             }
             // The ports each local address serves (its backends' target ports): where its traffic goes.
-            serves ??= Serves(image).GetValueOrDefault;
+            if (serves is null)
+            {
+                var all = Serves(image);
+                serves = a => all.GetValueOrDefault(a);
+            }
             // Port sets the table adds to km_port_sets (ports an other-ports entry leaves to the stages).
             var stageSets = new Dictionary<uint, uint>(); // eval -> set id
             uint nextSet = t.PortSets.Count == 0 ? 1 : t.PortSets.Keys.Max() + 1;
@@ -96,7 +100,7 @@ public static class DecisionTables
                     // address serves (up to the limit); the other-ports entries send the rest of the
                     // named ports to the stages.
                     portDependent.Add(w.EvalId);
-                    var mine = serves(a) ?? (IReadOnlySet<uint>)new HashSet<uint>();
+                    var mine = serves(a) ?? new SortedSet<uint>();
                     var busy = Busiest(w.EvalId).Take(limits.MaxDecisionBusyPorts);
                     keyed = n.Where(mine.Contains).Concat(busy).Distinct().Take(limits.MaxDecisionPorts).Order().ToList();
                     if (!stageSets.TryGetValue(w.EvalId, out stagePorts))
@@ -183,14 +187,14 @@ public static class DecisionTables
     }
 
     /// <summary>The target ports of every backend address.</summary>
-    private static Dictionary<IpAddr, IReadOnlySet<uint>?> Serves(ImageFile image)
+    private static Dictionary<IpAddr, SortedSet<uint>> Serves(ImageFile image)
     {
-        var serves = new Dictionary<IpAddr, IReadOnlySet<uint>?>();
+        var serves = new Dictionary<IpAddr, SortedSet<uint>>();
         foreach (var e in image.Section(Layout.MapBackends)?.Entries ?? [])
         {
             var (ba, bp) = Rows.Backend(Rows.Read<KmeshBackend>(e.Value));
-            if (!serves.TryGetValue(ba, out var l)) serves[ba] = l = new SortedSet<uint>();
-            ((SortedSet<uint>)l!).Add(bp);
+            if (!serves.TryGetValue(ba, out var l)) serves[ba] = l = [];
+            l.Add(bp);
         }
         return serves;
     }

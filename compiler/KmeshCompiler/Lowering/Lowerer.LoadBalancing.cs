@@ -1,8 +1,5 @@
 using KmeshCompiler.Semantics;
 using System.Collections.Immutable;
-using System.Runtime.InteropServices;
-using KmeshCompiler.Diagnostics;
-using KmeshCompiler.Image;
 using KmeshCompiler.Ir;
 
 namespace KmeshCompiler.Lowering;

@@ -122,17 +122,8 @@ public sealed partial class Lowerer
         /// order) in place; false when many policies changed (the caller builds a new one, this one is spent).</summary>
         public bool Patch(ImmutableArray<Policy> before, ImmutableArray<Policy> now, int max = 256)
         {
-            var gone = new List<Policy>();
-            var come = new List<Policy>();
-            int x = 0, y = 0;
-            while (x < before.Length || y < now.Length)
-            {
-                if (x < before.Length && y < now.Length && ReferenceEquals(before[x], now[y])) { x++; y++; continue; }
-                int cmp = x == before.Length ? 1 : y == now.Length ? -1 : string.CompareOrdinal(KeyOf[before[x]], now[y].Key);
-                if (cmp <= 0) gone.Add(before[x++]);
-                if (cmp >= 0) come.Add(now[y++]);
-                if (gone.Count + come.Count > max) return false;
-            }
+            if (SortedDiff<Policy>.Of(before, now, CanonicalOrder.Policies, max) is not { } diff) return false;
+            var (gone, come, _) = diff;
             static void Insert(List<Policy> l, Policy p, string key, Dictionary<Policy, string> keys)
             {
                 int lo = 0, hi = l.Count;
@@ -247,8 +238,8 @@ public sealed partial class Lowerer
         /// address shared by several workloads lost its owner. This index must not be used after.</summary>
         public AddressIndex? Patch(ImmutableArray<Workload> before, ImmutableArray<Workload> now, int maxChanges = 256)
         {
-            if (WorkloadDiff.Of(before, now, maxChanges) is not { } diff) return null;
-            var (gone, come) = diff;
+            if (SortedDiff<Workload>.Of(before, now, CanonicalOrder.Workloads, maxChanges) is not { } diff) return null;
+            var (gone, come, _) = diff;
             var touched = new HashSet<IpAddr>();
             foreach (var w in gone)
                 foreach (var a in w.Addresses.Distinct())
@@ -569,9 +560,9 @@ public sealed partial class Lowerer
         }
         bool ok = (memo?.Checked(w.Namespaces) == true || Sorted(w.Namespaces, n => n.Name))
             && (memo?.Checked(w.Nodes) == true || Sorted(w.Nodes, n => n.Name))
-            && (memo?.Checked(w.Workloads) == true || (memo?.SortedFrom(w.Workloads, (a, b) => string.CompareOrdinal(a.Uid, b.Uid)) ?? Sorted(w.Workloads, x => x.Uid)))
-            && (memo?.Checked(w.Services) == true || (memo?.SortedFrom(w.Services, (a, b) => CompareKeys(a.Namespace, a.Hostname, b.Namespace, b.Hostname)) ?? SortedByKey(w.Services, s => s.Namespace, s => s.Hostname)))
-            && (memo?.Checked(w.Policies) == true || (memo?.SortedFrom(w.Policies, (a, b) => CompareKeys(a.Namespace, a.Name, b.Namespace, b.Name)) ?? SortedByKey(w.Policies, p => p.Namespace, p => p.Name)));
+            && (memo?.Checked(w.Workloads) == true || (memo?.SortedFrom(w.Workloads, CanonicalOrder.Workloads) ?? Sorted(w.Workloads, x => x.Uid)))
+            && (memo?.Checked(w.Services) == true || (memo?.SortedFrom(w.Services, CanonicalOrder.Services) ?? SortedByKey(w.Services, s => s.Namespace, s => s.Hostname)))
+            && (memo?.Checked(w.Policies) == true || (memo?.SortedFrom(w.Policies, CanonicalOrder.Policies) ?? SortedByKey(w.Policies, p => p.Namespace, p => p.Name)));
         if (ok) memo?.Canonical(w);
         return ok;
     }
